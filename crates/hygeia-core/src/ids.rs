@@ -1,0 +1,39 @@
+//! Typed ids, so that a project id can never be passed where a user id is expected.
+
+use serde::{Deserialize, Serialize};
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub i64);
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+    };
+}
+
+id_type!(
+    /// An account: the tenant that owns projects, users, sources and data.
+    AccountId
+);
+id_type!(
+    /// A login identity (username + password).
+    UserId
+);
+id_type!(
+    /// A user's membership of an account, with its permissions and restrictions.
+    ProfileId
+);
+id_type!(
+    /// A data-collection project (one mobile app build, identified by `app_id`).
+    ProjectId
+);
+id_type!(
+    /// A named set of permissions granted to profiles of one account.
+    UserRoleId
+);

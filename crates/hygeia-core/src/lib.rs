@@ -1,0 +1,18 @@
+//! Hygeia's domain: the types every other crate speaks, and the rules that need no I/O.
+//!
+//! Nothing here touches a database, a file or the network; storage backends and the HTTP layer
+//! depend on this crate, never the other way round.
+
+pub mod account;
+pub mod ids;
+pub mod permission;
+pub mod project;
+pub mod user;
+pub mod validate;
+
+pub use account::{Account, NewAccount};
+pub use ids::{AccountId, ProfileId, ProjectId, UserId, UserRoleId};
+pub use permission::Permission;
+pub use project::{FeatureFlag, NewProject, Project, ProjectUpdate};
+pub use user::{Credentials, NewUser, ProfileUpdate, UserProfile, UserRole, UserRoleInput, UserRoleRef};
+pub use validate::{FieldErrors, ValidationError};

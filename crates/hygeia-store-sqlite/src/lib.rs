@@ -1,0 +1,106 @@
+//! Hygeia's storage on SQLite: the embedded default, one file next to the binary.
+//!
+//! WAL journal, `synchronous=NORMAL`, a busy timeout, and `BEGIN IMMEDIATE` for every write
+//! transaction, so that a reader upgrading to a writer never fails with `SQLITE_BUSY`.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use hygeia_store::{
+    AccountStore, ProjectStore, SecretStore, SessionStore, Store, StoreError, StoreResult, UserRoleStore, UserStore,
+};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Sqlite, SqlitePool, Transaction};
+
+type Db = Sqlite;
+type SqlStore = SqliteStore;
+
+#[path = "../../store-sql-common/mod.rs"]
+mod common;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// A [`Store`] on one SQLite database file (or an in-memory database, for tests).
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+async fn begin_write(pool: &SqlitePool) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
+    pool.begin_with("BEGIN IMMEDIATE").await
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `url`, e.g. `sqlite://./data/hygeia.db` or
+    /// `sqlite::memory:`. Does not migrate.
+    pub async fn connect(url: &str) -> StoreResult<Self> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(StoreError::backend)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(5))
+            .foreign_keys(true);
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let pool = if in_memory {
+            // Every connection to `:memory:` is its own database: keep exactly one, forever.
+            SqlitePoolOptions::new()
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+                .connect_with(options)
+                .await
+        } else {
+            SqlitePoolOptions::new().max_connections(8).connect_with(options).await
+        }
+        .map_err(StoreError::backend)?;
+        Ok(SqliteStore { pool })
+    }
+
+    /// A fresh, migrated in-memory database.
+    pub async fn in_memory() -> StoreResult<Self> {
+        let store = Self::connect("sqlite::memory:").await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn migrate(&self) -> StoreResult<()> {
+        MIGRATOR.run(&self.pool).await.map_err(StoreError::backend)
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(StoreError::backend)?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    fn accounts(&self) -> &dyn AccountStore {
+        self
+    }
+    fn users(&self) -> &dyn UserStore {
+        self
+    }
+    fn projects(&self) -> &dyn ProjectStore {
+        self
+    }
+    fn user_roles(&self) -> &dyn UserRoleStore {
+        self
+    }
+    fn sessions(&self) -> &dyn SessionStore {
+        self
+    }
+    fn secrets(&self) -> &dyn SecretStore {
+        self
+    }
+}

@@ -1,0 +1,128 @@
+//! Hygeia's storage, described in domain words.
+//!
+//! Each backend crate (`hygeia-store-sqlite`, `hygeia-store-postgres`) implements [`Store`]; the rest of
+//! Hygeia holds an `Arc<dyn Store>` and never sees SQL. Every method owns its transaction.
+//!
+//! **Tenancy lives here.** Every method that touches something an account owns takes that
+//! [`AccountId`] and must behave as if other accounts' rows did not exist: a foreign id is
+//! `NotFound`, never a leak and never a write. The conformance suite (feature `testing`) proves it
+//! for each backend.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use hygeia_core::{
+    Account, AccountId, Credentials, FeatureFlag, NewAccount, NewProject, NewUser, ProfileId, ProfileUpdate,
+    Project, ProjectId, ProjectUpdate, UserId, UserProfile, UserRole, UserRoleId, UserRoleInput, ValidationError,
+};
+
+mod error;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use error::{StoreError, StoreResult};
+
+/// The whole storage of one Hygeia installation.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// `"sqlite"` or `"postgres"`, for `/health/` and logs.
+    fn backend(&self) -> &'static str;
+    /// Applies the backend's pending migrations.
+    async fn migrate(&self) -> StoreResult<()>;
+    /// Cheap round trip to the database.
+    async fn ping(&self) -> StoreResult<()>;
+    /// Closes the connection pool; pending operations finish first.
+    async fn close(&self);
+
+    fn accounts(&self) -> &dyn AccountStore;
+    fn users(&self) -> &dyn UserStore;
+    fn projects(&self) -> &dyn ProjectStore;
+    fn user_roles(&self) -> &dyn UserRoleStore;
+    fn sessions(&self) -> &dyn SessionStore;
+    fn secrets(&self) -> &dyn SecretStore;
+}
+
+pub type DynStore = Arc<dyn Store>;
+
+/// Accounts are the tenants themselves, so these methods are installation-wide: only the CLI,
+/// installation administrators and the auth layer (which learns a caller's account) use them.
+#[async_trait]
+pub trait AccountStore: Send + Sync {
+    async fn create(&self, account: NewAccount) -> StoreResult<Account>;
+    async fn get(&self, id: AccountId) -> StoreResult<Option<Account>>;
+    async fn find_by_name(&self, name: &str) -> StoreResult<Option<Account>>;
+    async fn list(&self) -> StoreResult<Vec<Account>>;
+    async fn count(&self) -> StoreResult<i64>;
+}
+
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    /// Creates the login identity and its profile in `account`. Roles and projects must belong to
+    /// `account`. A taken username is a `Conflict`.
+    async fn create(&self, account: AccountId, user: NewUser) -> StoreResult<UserProfile>;
+    async fn get(&self, account: AccountId, id: ProfileId) -> StoreResult<Option<UserProfile>>;
+    async fn list(&self, account: AccountId) -> StoreResult<Vec<UserProfile>>;
+    async fn update(&self, account: AccountId, id: ProfileId, update: ProfileUpdate) -> StoreResult<UserProfile>;
+    async fn set_password(&self, account: AccountId, id: ProfileId, password_hash: &str) -> StoreResult<()>;
+    /// Deletes the profile and its login identity.
+    async fn delete(&self, account: AccountId, id: ProfileId) -> StoreResult<()>;
+
+    /// Login: the stored hash for a username, whatever its account.
+    async fn credentials(&self, username: &str) -> StoreResult<Option<Credentials>>;
+    /// Authentication: the profile behind a verified token or session. This is how a request learns
+    /// its account, so it is the one profile read that is not scoped by one.
+    async fn profile_of_user(&self, user: UserId) -> StoreResult<Option<UserProfile>>;
+    async fn record_login(&self, user: UserId, at: DateTime<Utc>) -> StoreResult<()>;
+}
+
+#[async_trait]
+pub trait ProjectStore: Send + Sync {
+    /// `app_id` is unique across the installation; a taken one is a `Conflict`.
+    async fn create(&self, account: AccountId, project: NewProject) -> StoreResult<Project>;
+    async fn get(&self, account: AccountId, id: ProjectId) -> StoreResult<Option<Project>>;
+    async fn list(&self, account: AccountId) -> StoreResult<Vec<Project>>;
+    async fn update(&self, account: AccountId, id: ProjectId, update: ProjectUpdate) -> StoreResult<Project>;
+    async fn delete(&self, account: AccountId, id: ProjectId) -> StoreResult<()>;
+    /// Phones name their project by `app_id` before anyone is logged in; the caller must then act
+    /// within the returned project's account only.
+    async fn find_by_app_id(&self, app_id: &str) -> StoreResult<Option<Project>>;
+    /// The global feature-flag catalogue.
+    async fn feature_flags(&self) -> StoreResult<Vec<FeatureFlag>>;
+}
+
+#[async_trait]
+pub trait UserRoleStore: Send + Sync {
+    async fn create(&self, account: AccountId, role: UserRoleInput) -> StoreResult<UserRole>;
+    async fn get(&self, account: AccountId, id: UserRoleId) -> StoreResult<Option<UserRole>>;
+    async fn list(&self, account: AccountId) -> StoreResult<Vec<UserRole>>;
+    async fn update(&self, account: AccountId, id: UserRoleId, role: UserRoleInput) -> StoreResult<UserRole>;
+    async fn delete(&self, account: AccountId, id: UserRoleId) -> StoreResult<()>;
+}
+
+/// Browser sessions. Only a hash of the session token is stored, so a database leak does not
+/// hand out live sessions.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    async fn create(&self, token_hash: &str, user: UserId, expires_at: DateTime<Utc>) -> StoreResult<()>;
+    /// The session's user, if the session exists and has not expired at `now`.
+    async fn user(&self, token_hash: &str, now: DateTime<Utc>) -> StoreResult<Option<UserId>>;
+    async fn delete(&self, token_hash: &str) -> StoreResult<()>;
+    /// Removes sessions expired at `now`; returns how many.
+    async fn purge_expired(&self, now: DateTime<Utc>) -> StoreResult<u64>;
+}
+
+/// Installation-wide secrets generated on first start (e.g. the JWT signing key), so that every
+/// server process sharing the database signs and verifies with the same key.
+#[async_trait]
+pub trait SecretStore: Send + Sync {
+    /// Stores `candidate` under `name` unless a value is already there; returns the stored value.
+    async fn get_or_insert(&self, name: &str, candidate: &str) -> StoreResult<String>;
+}
+
+/// Validation as a store error, for backends that validate before writing.
+impl From<ValidationError> for StoreError {
+    fn from(err: ValidationError) -> Self {
+        StoreError::Invalid(err)
+    }
+}

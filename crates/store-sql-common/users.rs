@@ -1,0 +1,377 @@
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use hygeia_core::{
+    AccountId, Credentials, NewUser, ProfileId, ProfileUpdate, ProjectId, UserId, UserProfile, UserRoleId,
+    UserRoleRef,
+};
+use hygeia_store::{StoreError, StoreResult, UserStore};
+
+use super::super::{Db, SqlStore, begin_write};
+use super::{check_owned, db_err, now, on_unique, replace_links, sorted_dedup};
+
+#[derive(sqlx::FromRow)]
+struct ProfileRow {
+    user_id: i64,
+    profile_id: i64,
+    account_id: i64,
+    username: String,
+    first_name: String,
+    last_name: String,
+    email: String,
+    is_superuser: bool,
+    is_staff: bool,
+    is_active: bool,
+    date_joined: DateTime<Utc>,
+    last_login: Option<DateTime<Utc>>,
+    language: Option<String>,
+    organization: Option<String>,
+    phone_number: Option<String>,
+    dhis2_id: Option<String>,
+    home_page: Option<String>,
+    color: String,
+}
+
+/// Which profiles to load. Binds: `$1` account, `$2` profile, `$3` user; NULL means "any".
+#[derive(Clone, Copy)]
+struct Scope {
+    account: Option<i64>,
+    profile: Option<i64>,
+    user: Option<i64>,
+}
+
+const SCOPE: &str = "(CAST($1 AS BIGINT) IS NULL OR p.account_id = $1) \
+                     AND (CAST($2 AS BIGINT) IS NULL OR p.id = $2) \
+                     AND (CAST($3 AS BIGINT) IS NULL OR p.user_id = $3)";
+
+const USERNAME_TAKEN: &str = "A user with that username already exists.";
+
+impl SqlStore {
+    async fn scoped<T>(&self, sql: String, scope: Scope) -> StoreResult<Vec<T>>
+    where
+        T: for<'r> sqlx::FromRow<'r, <Db as sqlx::Database>::Row> + Send + Unpin,
+    {
+        sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(scope.account)
+            .bind(scope.profile)
+            .bind(scope.user)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)
+    }
+
+    /// Profiles in `scope`, each with its permissions, roles, projects and org units, in five
+    /// queries whatever the number of profiles.
+    async fn load_profiles(&self, scope: Scope) -> StoreResult<Vec<UserProfile>> {
+        let rows: Vec<ProfileRow> = self
+            .scoped(
+                format!(
+                    "SELECT u.id AS user_id, p.id AS profile_id, p.account_id, u.username, u.first_name, u.last_name, \
+                     u.email, u.is_superuser, u.is_staff, u.is_active, u.date_joined, u.last_login, p.language, \
+                     p.organization, p.phone_number, p.dhis2_id, p.home_page, p.color \
+                     FROM profiles p JOIN users u ON u.id = p.user_id WHERE {SCOPE} ORDER BY u.username"
+                ),
+                scope,
+            )
+            .await?;
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let permissions: Vec<(i64, String)> = self
+            .scoped(
+                format!(
+                    "SELECT l.profile_id, l.codename FROM profile_permissions l JOIN profiles p ON p.id = l.profile_id \
+                     WHERE {SCOPE} ORDER BY l.codename"
+                ),
+                scope,
+            )
+            .await?;
+        let roles: Vec<(i64, i64, String)> = self
+            .scoped(
+                format!(
+                    "SELECT l.profile_id, r.id, r.name FROM profile_user_roles l JOIN profiles p ON p.id = l.profile_id \
+                     JOIN user_roles r ON r.id = l.user_role_id WHERE {SCOPE} ORDER BY r.name"
+                ),
+                scope,
+            )
+            .await?;
+        let role_permissions: Vec<(i64, String)> = self
+            .scoped(
+                format!(
+                    "SELECT DISTINCT l.profile_id, rp.codename FROM profile_user_roles l \
+                     JOIN profiles p ON p.id = l.profile_id \
+                     JOIN user_role_permissions rp ON rp.user_role_id = l.user_role_id WHERE {SCOPE} \
+                     ORDER BY rp.codename"
+                ),
+                scope,
+            )
+            .await?;
+        let projects: Vec<(i64, i64)> = self
+            .scoped(
+                format!(
+                    "SELECT l.profile_id, l.project_id FROM profile_projects l JOIN profiles p ON p.id = l.profile_id \
+                     WHERE {SCOPE} ORDER BY l.project_id"
+                ),
+                scope,
+            )
+            .await?;
+        let org_units: Vec<(i64, i64)> = self
+            .scoped(
+                format!(
+                    "SELECT l.profile_id, l.org_unit_id FROM profile_org_units l JOIN profiles p ON p.id = l.profile_id \
+                     WHERE {SCOPE} ORDER BY l.org_unit_id"
+                ),
+                scope,
+            )
+            .await?;
+
+        let mut permissions = group(permissions);
+        let mut role_permissions = group(role_permissions);
+        let mut projects = group(projects);
+        let mut org_units = group(org_units);
+        let mut roles = group(roles.into_iter().map(|(profile, id, name)| (profile, (id, name))));
+
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let id = row.profile_id;
+                UserProfile {
+                    user_id: UserId(row.user_id),
+                    profile_id: ProfileId(id),
+                    account_id: AccountId(row.account_id),
+                    username: row.username,
+                    first_name: row.first_name,
+                    last_name: row.last_name,
+                    email: row.email,
+                    is_superuser: row.is_superuser,
+                    is_staff: row.is_staff,
+                    is_active: row.is_active,
+                    date_joined: row.date_joined,
+                    last_login: row.last_login,
+                    language: row.language,
+                    organization: row.organization,
+                    phone_number: row.phone_number,
+                    dhis2_id: row.dhis2_id,
+                    home_page: row.home_page,
+                    color: row.color,
+                    permissions: permissions.remove(&id).unwrap_or_default(),
+                    user_roles: roles
+                        .remove(&id)
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|(id, name)| UserRoleRef { id: UserRoleId(id), name })
+                        .collect(),
+                    role_permissions: role_permissions.remove(&id).unwrap_or_default(),
+                    projects: projects.remove(&id).unwrap_or_default().into_iter().map(ProjectId).collect(),
+                    org_units: org_units.remove(&id).unwrap_or_default(),
+                }
+            })
+            .collect())
+    }
+
+    async fn one_profile(&self, scope: Scope) -> StoreResult<Option<UserProfile>> {
+        Ok(self.load_profiles(scope).await?.pop())
+    }
+}
+
+/// Groups `(owner, value)` pairs by owner, keeping the values' order.
+fn group<V>(pairs: impl IntoIterator<Item = (i64, V)>) -> HashMap<i64, Vec<V>> {
+    let mut grouped: HashMap<i64, Vec<V>> = HashMap::new();
+    for (owner, value) in pairs {
+        grouped.entry(owner).or_default().push(value);
+    }
+    grouped
+}
+
+/// Writes a profile's permission, role, project and org-unit lists (each only when given),
+/// after checking that roles and projects belong to the account.
+async fn write_profile_lists(
+    conn: &mut <Db as sqlx::Database>::Connection,
+    account: AccountId,
+    profile: i64,
+    permissions: Option<Vec<String>>,
+    roles: Option<Vec<UserRoleId>>,
+    projects: Option<Vec<ProjectId>>,
+    org_units: Option<Vec<i64>>,
+) -> StoreResult<()> {
+    if let Some(roles) = roles {
+        let ids = sorted_dedup(roles.into_iter().map(|r| r.0).collect());
+        check_owned(conn, "user_roles", "user_roles", account.0, &ids).await?;
+        replace_links(conn, "profile_user_roles", "profile_id", "user_role_id", profile, &ids).await?;
+    }
+    if let Some(projects) = projects {
+        let ids = sorted_dedup(projects.into_iter().map(|p| p.0).collect());
+        check_owned(conn, "projects", "projects", account.0, &ids).await?;
+        replace_links(conn, "profile_projects", "profile_id", "project_id", profile, &ids).await?;
+    }
+    if let Some(permissions) = permissions {
+        replace_links(conn, "profile_permissions", "profile_id", "codename", profile, &sorted_dedup(permissions)).await?;
+    }
+    if let Some(org_units) = org_units {
+        replace_links(conn, "profile_org_units", "profile_id", "org_unit_id", profile, &sorted_dedup(org_units)).await?;
+    }
+    Ok(())
+}
+
+impl Scope {
+    fn profile(account: AccountId, id: ProfileId) -> Self {
+        Scope { account: Some(account.0), profile: Some(id.0), user: None }
+    }
+}
+
+#[async_trait]
+impl UserStore for SqlStore {
+    async fn create(&self, account: AccountId, user: NewUser) -> StoreResult<UserProfile> {
+        user.validate()?;
+        let mut tx = begin_write(&self.pool).await.map_err(db_err)?;
+        let at = now();
+        let user_id: i64 = sqlx::query_scalar(
+            "INSERT INTO users (username, password_hash, first_name, last_name, email, is_superuser, is_staff, \
+             is_active, date_joined) VALUES ($1, $2, $3, $4, $5, $6, $7, TRUE, $8) RETURNING id",
+        )
+        .bind(&user.username)
+        .bind(&user.password_hash)
+        .bind(user.first_name.trim())
+        .bind(user.last_name.trim())
+        .bind(user.email.trim())
+        .bind(user.is_superuser)
+        .bind(user.is_staff)
+        .bind(at)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(on_unique("username", USERNAME_TAKEN))?;
+        let profile_id: i64 = sqlx::query_scalar(
+            "INSERT INTO profiles (user_id, account_id, language, organization, phone_number, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",
+        )
+        .bind(user_id)
+        .bind(account.0)
+        .bind(&user.language)
+        .bind(&user.organization)
+        .bind(&user.phone_number)
+        .bind(at)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        write_profile_lists(
+            &mut tx,
+            account,
+            profile_id,
+            Some(user.permissions),
+            Some(user.user_roles),
+            Some(user.projects),
+            Some(user.org_units),
+        )
+        .await?;
+        tx.commit().await.map_err(db_err)?;
+        self.get(account, ProfileId(profile_id)).await?.ok_or(StoreError::NotFound)
+    }
+
+    async fn get(&self, account: AccountId, id: ProfileId) -> StoreResult<Option<UserProfile>> {
+        self.one_profile(Scope::profile(account, id)).await
+    }
+
+    async fn list(&self, account: AccountId) -> StoreResult<Vec<UserProfile>> {
+        self.load_profiles(Scope { account: Some(account.0), profile: None, user: None }).await
+    }
+
+    async fn update(&self, account: AccountId, id: ProfileId, update: ProfileUpdate) -> StoreResult<UserProfile> {
+        update.validate()?;
+        let mut tx = begin_write(&self.pool).await.map_err(db_err)?;
+        let at = now();
+        let user_id: Option<i64> = sqlx::query_scalar(
+            "UPDATE profiles SET language = CASE WHEN $3 THEN $4 ELSE language END, \
+             phone_number = CASE WHEN $5 THEN $6 ELSE phone_number END, \
+             organization = CASE WHEN $7 THEN $8 ELSE organization END, updated_at = $9 \
+             WHERE account_id = $1 AND id = $2 RETURNING user_id",
+        )
+        .bind(account.0)
+        .bind(id.0)
+        .bind(update.language.is_some())
+        .bind(update.language.flatten())
+        .bind(update.phone_number.is_some())
+        .bind(update.phone_number.flatten())
+        .bind(update.organization.is_some())
+        .bind(update.organization.flatten())
+        .bind(at)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let Some(user_id) = user_id else { return Err(StoreError::NotFound) };
+        sqlx::query(
+            "UPDATE users SET first_name = COALESCE($2, first_name), last_name = COALESCE($3, last_name), \
+             email = COALESCE($4, email), is_active = COALESCE($5, is_active) WHERE id = $1",
+        )
+        .bind(user_id)
+        .bind(update.first_name.as_deref().map(str::trim))
+        .bind(update.last_name.as_deref().map(str::trim))
+        .bind(update.email.as_deref().map(str::trim))
+        .bind(update.is_active)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        write_profile_lists(
+            &mut tx,
+            account,
+            id.0,
+            update.permissions,
+            update.user_roles,
+            update.projects,
+            update.org_units,
+        )
+        .await?;
+        tx.commit().await.map_err(db_err)?;
+        self.get(account, id).await?.ok_or(StoreError::NotFound)
+    }
+
+    async fn set_password(&self, account: AccountId, id: ProfileId, password_hash: &str) -> StoreResult<()> {
+        let done = sqlx::query(
+            "UPDATE users SET password_hash = $3 WHERE id = (SELECT user_id FROM profiles WHERE account_id = $1 AND id = $2)",
+        )
+        .bind(account.0)
+        .bind(id.0)
+        .bind(password_hash)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    }
+
+    async fn delete(&self, account: AccountId, id: ProfileId) -> StoreResult<()> {
+        // Deleting the login identity cascades to the profile, its lists and its sessions.
+        let done = sqlx::query(
+            "DELETE FROM users WHERE id = (SELECT user_id FROM profiles WHERE account_id = $1 AND id = $2)",
+        )
+        .bind(account.0)
+        .bind(id.0)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    }
+
+    async fn credentials(&self, username: &str) -> StoreResult<Option<Credentials>> {
+        let row: Option<(i64, String, bool)> =
+            sqlx::query_as("SELECT id, password_hash, is_active FROM users WHERE username = $1")
+                .bind(username)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_err)?;
+        Ok(row.map(|(id, password_hash, is_active)| Credentials { user_id: UserId(id), password_hash, is_active }))
+    }
+
+    async fn profile_of_user(&self, user: UserId) -> StoreResult<Option<UserProfile>> {
+        self.one_profile(Scope { account: None, profile: None, user: Some(user.0) }).await
+    }
+
+    async fn record_login(&self, user: UserId, at: DateTime<Utc>) -> StoreResult<()> {
+        sqlx::query("UPDATE users SET last_login = $2 WHERE id = $1")
+            .bind(user.0)
+            .bind(at)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+}
