@@ -28,21 +28,28 @@ pub async fn isolated_at(url: &str) -> TestStore {
         COUNTER.fetch_add(1, Ordering::Relaxed),
         chrono::Utc::now().timestamp_micros()
     );
-    let mut admin = sqlx::PgConnection::connect(url)
+    let mut admin = sqlx::PgConnection::connect(url).await.unwrap_or_else(|e| {
+        panic!("{URL_VARIABLE}={url} is set but PostgreSQL is unreachable: {e}")
+    });
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+        .execute(&mut admin)
         .await
-        .unwrap_or_else(|e| panic!("{URL_VARIABLE}={url} is set but PostgreSQL is unreachable: {e}"));
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&mut admin).await.unwrap();
+        .unwrap();
     admin.close().await.ok();
 
     let separator = if url.contains('?') { '&' } else { '?' };
     let scoped_url = format!("{url}{separator}options=-c%20search_path%3D{schema}");
-    let store = PostgresStore::connect(&scoped_url).await.expect("connect to the test schema");
+    let store = PostgresStore::connect(&scoped_url)
+        .await
+        .expect("connect to the test schema");
     store.migrate().await.expect("migrate the test schema");
 
     let url = url.to_owned();
     let teardown = async move {
         if let Ok(mut admin) = sqlx::PgConnection::connect(&url).await {
-            let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE"))).execute(&mut admin).await;
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+                .execute(&mut admin)
+                .await;
             let _ = admin.close().await;
         }
     };

@@ -1,1 +1,144 @@
-fn main() {}
+//! `hygeia`: the server, and the administration commands that go with it.
+
+mod admin;
+mod config;
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use hygeia_server::{AppState, Settings};
+use hygeia_store::DynStore;
+
+#[derive(Parser)]
+#[command(
+    name = "hygeia",
+    version,
+    about = "Hygeia: an open georegistry and data-collection platform"
+)]
+struct Cli {
+    /// Configuration file (default: ./hygeia.toml when it exists).
+    #[arg(long, global = true, env = "HYGEIA_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP server (migrating the database first).
+    Serve {
+        /// Address to listen on (default 127.0.0.1:8080, or `bind` from the configuration).
+        #[arg(long)]
+        bind: Option<String>,
+    },
+    /// Apply pending database migrations.
+    Migrate,
+    /// Create an account (a tenant).
+    CreateAccount { name: String },
+    /// Create a user in an account.
+    CreateUser(admin::CreateUser),
+    /// Create a data-collection project in an account.
+    CreateProject(admin::CreateProject),
+    /// Print the effective configuration (secrets hidden) and check the database is reachable.
+    CheckConfig,
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    init_logging();
+    let settings = config::load(cli.config.as_deref(), std::env::vars())?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(run(cli.command, settings))
+}
+
+async fn run(command: Command, mut settings: Settings) -> Result<()> {
+    match command {
+        Command::Serve { bind } => {
+            if let Some(bind) = bind {
+                settings.bind = bind;
+            }
+            serve(settings).await
+        }
+        Command::Migrate => {
+            let store = open(&settings).await?;
+            println!("database migrated ({})", store.backend());
+            Ok(())
+        }
+        Command::CreateAccount { name } => {
+            admin::create_account(&open(&settings).await?, &name).await
+        }
+        Command::CreateUser(args) => admin::create_user(&open(&settings).await?, args).await,
+        Command::CreateProject(args) => admin::create_project(&open(&settings).await?, args).await,
+        Command::CheckConfig => {
+            println!("{settings:#?}");
+            let store = open(&settings).await?;
+            store.ping().await.context("the database does not answer")?;
+            println!("database reachable and migrated ({})", store.backend());
+            Ok(())
+        }
+    }
+}
+
+/// Connects to the configured database and brings its schema up to date.
+async fn open(settings: &Settings) -> Result<DynStore> {
+    let store = hygeia_server::backend::connect(&settings.database.url)
+        .await
+        .with_context(|| format!("opening {}", settings.database.redacted_url()))?;
+    store.migrate().await.context("migrating the database")?;
+    Ok(store)
+}
+
+async fn serve(settings: Settings) -> Result<()> {
+    std::fs::create_dir_all(&settings.storage.path)
+        .with_context(|| format!("creating the files directory {}", settings.storage.path))?;
+    let store = open(&settings).await?;
+    let listener = tokio::net::TcpListener::bind(&settings.bind)
+        .await
+        .with_context(|| format!("listening on {}", settings.bind))?;
+    let address = listener.local_addr()?;
+    let backend = store.backend();
+    let state = AppState::new(store.clone(), settings).await?;
+    tracing::info!(%address, backend, "Hygeia is listening on http://{address}/");
+    hygeia_server::serve(listener, state, shutdown_signal()).await?;
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .expect("install SIGTERM handler");
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+    tracing::info!("shutting down: finishing requests in flight");
+}
+
+/// Logs to stderr; `HYGEIA_LOG` (or `RUST_LOG`) filters, `HYGEIA_LOG_FORMAT=json` for log collectors.
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = std::env::var("HYGEIA_LOG")
+        .ok()
+        .and_then(|f| EnvFilter::try_new(f).ok())
+        .or_else(|| EnvFilter::try_from_default_env().ok())
+        .unwrap_or_else(|| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if std::env::var("HYGEIA_LOG_FORMAT").as_deref() == Ok("json") {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}

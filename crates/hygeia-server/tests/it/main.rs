@@ -1,0 +1,9 @@
+//! HTTP tests of the whole application (routes, middleware, auth) through `tower::oneshot`, on
+//! SQLite and, when `HYGEIA_TEST_POSTGRES_URL` is set, on PostgreSQL.
+
+mod support;
+
+mod auth;
+mod conventions;
+mod resources;
+mod sessions;

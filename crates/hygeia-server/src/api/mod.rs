@@ -1,0 +1,67 @@
+//! The JSON API under `/api/`, in Iaso's paths, parameters and shapes. One module per resource.
+
+pub mod accounts;
+pub mod health;
+pub mod pagination;
+pub mod profiles;
+pub mod projects;
+pub mod token;
+
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::state::SharedState;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Hygeia API", description = "Georegistry and data collection. Compatible with Iaso's API where Iaso's clients rely on it."),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "auth", description = "Tokens and the current user"),
+        (name = "accounts", description = "Accounts (tenants)"),
+        (name = "projects", description = "Data-collection projects"),
+        (name = "health", description = "Liveness"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// Every API route, with its OpenAPI description.
+pub fn router() -> OpenApiRouter<SharedState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(health::health))
+        .routes(routes!(token::obtain))
+        .routes(routes!(token::refresh))
+        .routes(routes!(profiles::me))
+        .routes(routes!(accounts::list))
+        .routes(routes!(projects::list))
+        .routes(routes!(projects::detail))
+}
+
+/// Iaso serialises most timestamps as Unix epoch seconds with a fractional part.
+pub fn epoch(at: chrono::DateTime<chrono::Utc>) -> f64 {
+    at.timestamp_micros() as f64 / 1e6
+}
+
+/// ... and a few as ISO 8601 with a `Z`.
+pub fn iso(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}

@@ -1,0 +1,207 @@
+//! Server settings. The binary fills them from `hygeia.toml` and `HYGEIA_*` variables; every
+//! field has a default, so an empty configuration runs an embedded installation under `./data`.
+
+use std::fmt;
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Address the HTTP server listens on.
+    pub bind: String,
+    pub database: DatabaseSettings,
+    pub storage: StorageSettings,
+    pub http: HttpSettings,
+    pub auth: AuthSettings,
+}
+
+#[derive(Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// `sqlite://path/to/file.db` (embedded) or `postgres://user:pass@host/db` (scale-out).
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageSettings {
+    /// Directory for uploaded and generated files (forms, attachments, exports).
+    pub path: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpSettings {
+    /// Largest accepted request body, in bytes (upload routes set their own).
+    pub body_limit_bytes: usize,
+    /// Requests running longer are answered 408.
+    pub request_timeout_secs: u64,
+    /// Take the client address from `X-Forwarded-For` (only behind a trusted reverse proxy).
+    pub trust_forwarded_for: bool,
+}
+
+#[derive(Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthSettings {
+    /// HS256 key for API tokens. When unset, a random key is generated on first start and kept in
+    /// the database, so every server sharing the database accepts the same tokens.
+    pub jwt_secret: Option<String>,
+    /// Lifetime of access tokens. Iaso issues 10-year tokens; a shorter default limits the damage of
+    /// a leaked token while still letting phones work offline for weeks.
+    pub access_token_ttl_secs: u64,
+    pub refresh_token_ttl_secs: u64,
+    pub session_ttl_secs: u64,
+    /// Mark session cookies `Secure` (set when served over HTTPS).
+    pub secure_cookies: bool,
+    /// Failed logins allowed per username and per client address in one minute; more are answered 429.
+    pub login_failures_per_minute: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            bind: "127.0.0.1:8080".into(),
+            database: DatabaseSettings::default(),
+            storage: StorageSettings::default(),
+            http: HttpSettings::default(),
+            auth: AuthSettings::default(),
+        }
+    }
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        DatabaseSettings {
+            url: "sqlite://./data/hygeia.db".into(),
+        }
+    }
+}
+
+impl Default for StorageSettings {
+    fn default() -> Self {
+        StorageSettings {
+            path: "./data/files".into(),
+        }
+    }
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        HttpSettings {
+            body_limit_bytes: 2 * 1024 * 1024,
+            request_timeout_secs: 60,
+            trust_forwarded_for: false,
+        }
+    }
+}
+
+const DAY: u64 = 24 * 60 * 60;
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        AuthSettings {
+            jwt_secret: None,
+            access_token_ttl_secs: 30 * DAY,
+            refresh_token_ttl_secs: 365 * DAY,
+            session_ttl_secs: 14 * DAY,
+            secure_cookies: false,
+            login_failures_per_minute: 10,
+        }
+    }
+}
+
+impl DatabaseSettings {
+    pub fn backend(&self) -> Option<&'static str> {
+        backend_of(&self.url)
+    }
+
+    /// The URL with any password replaced, for logs and `check-config`.
+    pub fn redacted_url(&self) -> String {
+        redact_url(&self.url)
+    }
+}
+
+/// Which backend a database URL selects.
+pub fn backend_of(url: &str) -> Option<&'static str> {
+    if url.starts_with("sqlite:") {
+        Some("sqlite")
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Some("postgres")
+    } else {
+        None
+    }
+}
+
+fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let (authority, tail) = rest
+        .split_once('/')
+        .map_or((rest, None), |(a, t)| (a, Some(t)));
+    let authority = match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _password)) => format!("{user}:***@{host}"),
+            None => format!("{userinfo}@{host}"),
+        },
+        None => authority.to_owned(),
+    };
+    match tail {
+        Some(tail) => format!("{scheme}://{authority}/{tail}"),
+        None => format!("{scheme}://{authority}"),
+    }
+}
+
+impl fmt::Debug for DatabaseSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DatabaseSettings")
+            .field("url", &self.redacted_url())
+            .finish()
+    }
+}
+
+impl fmt::Debug for AuthSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthSettings")
+            .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "***"))
+            .field("access_token_ttl_secs", &self.access_token_ttl_secs)
+            .field("refresh_token_ttl_secs", &self.refresh_token_ttl_secs)
+            .field("session_ttl_secs", &self.session_ttl_secs)
+            .field("secure_cookies", &self.secure_cookies)
+            .field("login_failures_per_minute", &self.login_failures_per_minute)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_redacted_and_classified() {
+        assert_eq!(
+            redact_url("postgres://hygeia:s3cret@db:5432/prod"),
+            "postgres://hygeia:***@db:5432/prod"
+        );
+        assert_eq!(
+            redact_url("postgres://postgres@127.0.0.1/test"),
+            "postgres://postgres@127.0.0.1/test"
+        );
+        assert_eq!(
+            redact_url("sqlite://./data/hygeia.db"),
+            "sqlite://./data/hygeia.db"
+        );
+        assert_eq!(backend_of("sqlite::memory:"), Some("sqlite"));
+        assert_eq!(backend_of("postgresql://x/y"), Some("postgres"));
+        assert_eq!(backend_of("mysql://x/y"), None);
+        let debug = format!(
+            "{:?}",
+            AuthSettings {
+                jwt_secret: Some("k".into()),
+                ..Default::default()
+            }
+        );
+        assert!(debug.contains("***") && !debug.contains("\"k\""));
+    }
+}
