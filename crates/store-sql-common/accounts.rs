@@ -59,38 +59,32 @@ impl AccountStore for SqlStore {
     }
 
     async fn get(&self, id: AccountId) -> StoreResult<Option<Account>> {
-        let row: Option<AccountRow> =
-            sqlx::query_as(sqlx::AssertSqlSafe(format!("{COLUMNS} WHERE id = $1")))
-                .bind(id.0)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(db_err)?;
+        let row: Option<AccountRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!("{COLUMNS} WHERE id = $1")))
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
         Ok(row.map(Into::into))
     }
 
     async fn find_by_name(&self, name: &str) -> StoreResult<Option<Account>> {
-        let row: Option<AccountRow> =
-            sqlx::query_as(sqlx::AssertSqlSafe(format!("{COLUMNS} WHERE name = $1")))
-                .bind(name)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(db_err)?;
+        let row: Option<AccountRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!("{COLUMNS} WHERE name = $1")))
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
         Ok(row.map(Into::into))
     }
 
     async fn list(&self) -> StoreResult<Vec<Account>> {
-        let rows: Vec<AccountRow> =
-            sqlx::query_as(sqlx::AssertSqlSafe(format!("{COLUMNS} ORDER BY id")))
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db_err)?;
+        let rows: Vec<AccountRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!("{COLUMNS} ORDER BY id")))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
         Ok(rows.into_iter().map(Into::into).collect())
     }
 
     async fn count(&self) -> StoreResult<i64> {
-        sqlx::query_scalar("SELECT COUNT(*) FROM accounts")
-            .fetch_one(&self.pool)
-            .await
-            .map_err(db_err)
+        sqlx::query_scalar("SELECT COUNT(*) FROM accounts").fetch_one(&self.pool).await.map_err(db_err)
     }
 }

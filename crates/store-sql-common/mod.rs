@@ -22,15 +22,9 @@ pub(crate) fn now() -> DateTime<Utc> {
 /// A driver error as a store error; a unique violation becomes a conflict on `field`.
 ///
 /// Each statement that can hit a unique constraint has exactly one, so the caller names it.
-pub(crate) fn on_unique(
-    field: &'static str,
-    message: &'static str,
-) -> impl FnOnce(sqlx::Error) -> StoreError {
+pub(crate) fn on_unique(field: &'static str, message: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
     move |err| match err.as_database_error() {
-        Some(db) if db.is_unique_violation() => StoreError::Conflict {
-            field,
-            message: message.into(),
-        },
+        Some(db) if db.is_unique_violation() => StoreError::Conflict { field, message: message.into() },
         _ => StoreError::backend(err),
     }
 }
@@ -51,16 +45,13 @@ async fn replace_links<T>(
 where
     T: for<'q> sqlx::Encode<'q, Db> + sqlx::Type<Db> + Clone + Send + Sync + 'static,
 {
-    let mut delete =
-        QueryBuilder::<Db>::new(format!("DELETE FROM {table} WHERE {owner_column} = "));
+    let mut delete = QueryBuilder::<Db>::new(format!("DELETE FROM {table} WHERE {owner_column} = "));
     delete.push_bind(owner);
     delete.build().execute(&mut *conn).await.map_err(db_err)?;
     if values.is_empty() {
         return Ok(());
     }
-    let mut insert = QueryBuilder::<Db>::new(format!(
-        "INSERT INTO {table} ({owner_column}, {value_column}) "
-    ));
+    let mut insert = QueryBuilder::<Db>::new(format!("INSERT INTO {table} ({owner_column}, {value_column}) "));
     insert.push_values(values, |mut row, value| {
         row.push_bind(owner).push_bind(value.clone());
     });
@@ -75,19 +66,14 @@ async fn count_owned(
     account: i64,
     ids: &[i64],
 ) -> Result<i64, StoreError> {
-    let mut query =
-        QueryBuilder::<Db>::new(format!("SELECT COUNT(*) FROM {table} WHERE account_id = "));
+    let mut query = QueryBuilder::<Db>::new(format!("SELECT COUNT(*) FROM {table} WHERE account_id = "));
     query.push_bind(account).push(" AND id IN (");
     let mut list = query.separated(", ");
     for id in ids {
         list.push_bind(*id);
     }
     query.push(")");
-    query
-        .build_query_scalar::<i64>()
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(db_err)
+    query.build_query_scalar::<i64>().fetch_one(&mut *conn).await.map_err(db_err)
 }
 
 /// Refuses references (projects, roles) that are not all owned by `account`: whether a foreign id
@@ -107,10 +93,7 @@ async fn check_owned(
     }
     let owned = count_owned(conn, table, account, &distinct).await?;
     if owned as usize != distinct.len() {
-        return Err(StoreError::invalid(
-            field,
-            "Unknown id: it does not exist in this account.",
-        ));
+        return Err(StoreError::invalid(field, "Unknown id: it does not exist in this account."));
     }
     Ok(())
 }

@@ -61,11 +61,7 @@ impl SqlStore {
                 list.push_bind(row.id);
             }
             query.push(") ORDER BY f.code");
-            let links: Vec<(i64, String)> = query
-                .build_query_as()
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db_err)?;
+            let links: Vec<(i64, String)> = query.build_query_as().fetch_all(&self.pool).await.map_err(db_err)?;
             for (project, code) in links {
                 flags.entry(project).or_default().push(code);
             }
@@ -87,28 +83,10 @@ impl SqlStore {
             })
             .collect())
     }
-
-    async fn one_project(
-        &self,
-        condition: &str,
-        bind_a: i64,
-        bind_b: Option<i64>,
-    ) -> StoreResult<Option<Project>> {
-        let rows: Vec<ProjectRow> = sqlx::query_as(sqlx::AssertSqlSafe(select_projects(condition)))
-            .bind(bind_a)
-            .bind(bind_b)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_err)?;
-        Ok(self.with_flags(rows).await?.pop())
-    }
 }
 
 /// Turns flag codes into catalogue ids; an unknown code is a validation error.
-async fn flag_ids(
-    conn: &mut <Db as sqlx::Database>::Connection,
-    codes: &[String],
-) -> StoreResult<Vec<i64>> {
+async fn flag_ids(conn: &mut <Db as sqlx::Database>::Connection, codes: &[String]) -> StoreResult<Vec<i64>> {
     let codes = sorted_dedup(codes.to_vec());
     if codes.is_empty() {
         return Ok(Vec::new());
@@ -119,19 +97,9 @@ async fn flag_ids(
         list.push_bind(code.clone());
     }
     query.push(")");
-    let found: Vec<(i64, String)> = query
-        .build_query_as()
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(db_err)?;
-    if let Some(unknown) = codes
-        .iter()
-        .find(|code| !found.iter().any(|(_, c)| c == *code))
-    {
-        return Err(StoreError::invalid(
-            "feature_flags",
-            format!("Unknown feature flag \"{unknown}\"."),
-        ));
+    let found: Vec<(i64, String)> = query.build_query_as().fetch_all(&mut *conn).await.map_err(db_err)?;
+    if let Some(unknown) = codes.iter().find(|code| !found.iter().any(|(_, c)| c == *code)) {
+        return Err(StoreError::invalid("feature_flags", format!("Unknown feature flag \"{unknown}\".")));
     }
     Ok(found.into_iter().map(|(id, _)| id).collect())
 }
@@ -157,42 +125,31 @@ impl ProjectStore for SqlStore {
         .fetch_one(&mut *tx)
         .await
         .map_err(on_unique("app_id", APP_ID_TAKEN))?;
-        replace_links(
-            &mut tx,
-            "project_feature_flags",
-            "project_id",
-            "feature_flag_id",
-            id,
-            &flags,
-        )
-        .await?;
+        replace_links(&mut tx, "project_feature_flags", "project_id", "feature_flag_id", id, &flags).await?;
         tx.commit().await.map_err(db_err)?;
-        self.get(account, ProjectId(id))
-            .await?
-            .ok_or(StoreError::NotFound)
+        self.get(account, ProjectId(id)).await?.ok_or(StoreError::NotFound)
     }
 
     async fn get(&self, account: AccountId, id: ProjectId) -> StoreResult<Option<Project>> {
-        self.one_project("account_id = $1 AND id = $2", account.0, Some(id.0))
+        let rows: Vec<ProjectRow> = sqlx::query_as(sqlx::AssertSqlSafe(select_projects("account_id = $1 AND id = $2")))
+            .bind(account.0)
+            .bind(id.0)
+            .fetch_all(&self.pool)
             .await
+            .map_err(db_err)?;
+        Ok(self.with_flags(rows).await?.pop())
     }
 
     async fn list(&self, account: AccountId) -> StoreResult<Vec<Project>> {
-        let rows: Vec<ProjectRow> =
-            sqlx::query_as(sqlx::AssertSqlSafe(select_projects("account_id = $1")))
-                .bind(account.0)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db_err)?;
+        let rows: Vec<ProjectRow> = sqlx::query_as(sqlx::AssertSqlSafe(select_projects("account_id = $1")))
+            .bind(account.0)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
         self.with_flags(rows).await
     }
 
-    async fn update(
-        &self,
-        account: AccountId,
-        id: ProjectId,
-        update: ProjectUpdate,
-    ) -> StoreResult<Project> {
+    async fn update(&self, account: AccountId, id: ProjectId, update: ProjectUpdate) -> StoreResult<Project> {
         update.validate()?;
         let mut tx = begin_write(&self.pool).await.map_err(db_err)?;
         let done = sqlx::query(
@@ -217,15 +174,7 @@ impl ProjectStore for SqlStore {
         }
         if let Some(codes) = update.feature_flags {
             let flags = flag_ids(&mut tx, &codes).await?;
-            replace_links(
-                &mut tx,
-                "project_feature_flags",
-                "project_id",
-                "feature_flag_id",
-                id.0,
-                &flags,
-            )
-            .await?;
+            replace_links(&mut tx, "project_feature_flags", "project_id", "feature_flag_id", id.0, &flags).await?;
         }
         tx.commit().await.map_err(db_err)?;
         self.get(account, id).await?.ok_or(StoreError::NotFound)
@@ -238,20 +187,15 @@ impl ProjectStore for SqlStore {
             .execute(&self.pool)
             .await
             .map_err(db_err)?;
-        if done.rows_affected() == 0 {
-            Err(StoreError::NotFound)
-        } else {
-            Ok(())
-        }
+        if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
     }
 
     async fn find_by_app_id(&self, app_id: &str) -> StoreResult<Option<Project>> {
-        let rows: Vec<ProjectRow> =
-            sqlx::query_as(sqlx::AssertSqlSafe(select_projects("app_id = $1")))
-                .bind(app_id)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db_err)?;
+        let rows: Vec<ProjectRow> = sqlx::query_as(sqlx::AssertSqlSafe(select_projects("app_id = $1")))
+            .bind(app_id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
         Ok(self.with_flags(rows).await?.pop())
     }
 

@@ -8,12 +8,7 @@ use super::db_err;
 
 #[async_trait]
 impl SessionStore for SqlStore {
-    async fn create(
-        &self,
-        token_hash: &str,
-        user: UserId,
-        expires_at: DateTime<Utc>,
-    ) -> StoreResult<()> {
+    async fn create(&self, token_hash: &str, user: UserId, expires_at: DateTime<Utc>) -> StoreResult<()> {
         sqlx::query("INSERT INTO sessions (token_hash, user_id, expires_at, created_at) VALUES ($1, $2, $3, $4)")
             .bind(token_hash)
             .bind(user.0)
@@ -26,14 +21,13 @@ impl SessionStore for SqlStore {
     }
 
     async fn user(&self, token_hash: &str, now: DateTime<Utc>) -> StoreResult<Option<UserId>> {
-        let id: Option<i64> = sqlx::query_scalar(
-            "SELECT user_id FROM sessions WHERE token_hash = $1 AND expires_at > $2",
-        )
-        .bind(token_hash)
-        .bind(now.timestamp())
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_err)?;
+        let id: Option<i64> =
+            sqlx::query_scalar("SELECT user_id FROM sessions WHERE token_hash = $1 AND expires_at > $2")
+                .bind(token_hash)
+                .bind(now.timestamp())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_err)?;
         Ok(id.map(UserId))
     }
 

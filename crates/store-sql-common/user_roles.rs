@@ -21,11 +21,7 @@ const NAME_TAKEN: &str = "A user role with this name already exists.";
 
 impl SqlStore {
     /// The account's roles, or one of them, with their permissions.
-    async fn load_roles(
-        &self,
-        account: AccountId,
-        only: Option<UserRoleId>,
-    ) -> StoreResult<Vec<UserRole>> {
+    async fn load_roles(&self, account: AccountId, only: Option<UserRoleId>) -> StoreResult<Vec<UserRole>> {
         let rows: Vec<UserRoleRow> = sqlx::query_as(
             "SELECT id, account_id, name, created_at, updated_at FROM user_roles \
              WHERE account_id = $1 AND (CAST($2 AS BIGINT) IS NULL OR id = $2) ORDER BY name",
@@ -78,19 +74,9 @@ impl UserRoleStore for SqlStore {
         .await
         .map_err(on_unique("name", NAME_TAKEN))?;
         let permissions = sorted_dedup(role.permissions);
-        replace_links(
-            &mut tx,
-            "user_role_permissions",
-            "user_role_id",
-            "codename",
-            id,
-            &permissions,
-        )
-        .await?;
+        replace_links(&mut tx, "user_role_permissions", "user_role_id", "codename", id, &permissions).await?;
         tx.commit().await.map_err(db_err)?;
-        self.get(account, UserRoleId(id))
-            .await?
-            .ok_or(StoreError::NotFound)
+        self.get(account, UserRoleId(id)).await?.ok_or(StoreError::NotFound)
     }
 
     async fn get(&self, account: AccountId, id: UserRoleId) -> StoreResult<Option<UserRole>> {
@@ -101,37 +87,22 @@ impl UserRoleStore for SqlStore {
         self.load_roles(account, None).await
     }
 
-    async fn update(
-        &self,
-        account: AccountId,
-        id: UserRoleId,
-        role: UserRoleInput,
-    ) -> StoreResult<UserRole> {
+    async fn update(&self, account: AccountId, id: UserRoleId, role: UserRoleInput) -> StoreResult<UserRole> {
         role.validate()?;
         let mut tx = begin_write(&self.pool).await.map_err(db_err)?;
-        let done = sqlx::query(
-            "UPDATE user_roles SET name = $3, updated_at = $4 WHERE account_id = $1 AND id = $2",
-        )
-        .bind(account.0)
-        .bind(id.0)
-        .bind(role.name.trim())
-        .bind(now())
-        .execute(&mut *tx)
-        .await
-        .map_err(on_unique("name", NAME_TAKEN))?;
+        let done = sqlx::query("UPDATE user_roles SET name = $3, updated_at = $4 WHERE account_id = $1 AND id = $2")
+            .bind(account.0)
+            .bind(id.0)
+            .bind(role.name.trim())
+            .bind(now())
+            .execute(&mut *tx)
+            .await
+            .map_err(on_unique("name", NAME_TAKEN))?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
         let permissions = sorted_dedup(role.permissions);
-        replace_links(
-            &mut tx,
-            "user_role_permissions",
-            "user_role_id",
-            "codename",
-            id.0,
-            &permissions,
-        )
-        .await?;
+        replace_links(&mut tx, "user_role_permissions", "user_role_id", "codename", id.0, &permissions).await?;
         tx.commit().await.map_err(db_err)?;
         self.get(account, id).await?.ok_or(StoreError::NotFound)
     }
@@ -143,10 +114,6 @@ impl UserRoleStore for SqlStore {
             .execute(&self.pool)
             .await
             .map_err(db_err)?;
-        if done.rows_affected() == 0 {
-            Err(StoreError::NotFound)
-        } else {
-            Ok(())
-        }
+        if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
     }
 }

@@ -3,8 +3,7 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use hygeia_core::{
-    AccountId, Credentials, NewUser, ProfileId, ProfileUpdate, ProjectId, UserId, UserProfile,
-    UserRoleId, UserRoleRef,
+    AccountId, Credentials, NewUser, ProfileId, ProfileUpdate, ProjectId, UserId, UserProfile, UserRoleId, UserRoleRef,
 };
 use hygeia_store::{StoreError, StoreResult, UserStore};
 
@@ -130,11 +129,7 @@ impl SqlStore {
         let mut role_permissions = group(role_permissions);
         let mut projects = group(projects);
         let mut org_units = group(org_units);
-        let mut roles = group(
-            roles
-                .into_iter()
-                .map(|(profile, id, name)| (profile, (id, name))),
-        );
+        let mut roles = group(roles.into_iter().map(|(profile, id, name)| (profile, (id, name))));
 
         Ok(rows
             .into_iter()
@@ -164,18 +159,10 @@ impl SqlStore {
                         .remove(&id)
                         .unwrap_or_default()
                         .into_iter()
-                        .map(|(id, name)| UserRoleRef {
-                            id: UserRoleId(id),
-                            name,
-                        })
+                        .map(|(id, name)| UserRoleRef { id: UserRoleId(id), name })
                         .collect(),
                     role_permissions: role_permissions.remove(&id).unwrap_or_default(),
-                    projects: projects
-                        .remove(&id)
-                        .unwrap_or_default()
-                        .into_iter()
-                        .map(ProjectId)
-                        .collect(),
+                    projects: projects.remove(&id).unwrap_or_default().into_iter().map(ProjectId).collect(),
                     org_units: org_units.remove(&id).unwrap_or_default(),
                 }
             })
@@ -210,61 +197,27 @@ async fn write_profile_lists(
     if let Some(roles) = roles {
         let ids = sorted_dedup(roles.into_iter().map(|r| r.0).collect());
         check_owned(conn, "user_roles", "user_roles", account.0, &ids).await?;
-        replace_links(
-            conn,
-            "profile_user_roles",
-            "profile_id",
-            "user_role_id",
-            profile,
-            &ids,
-        )
-        .await?;
+        replace_links(conn, "profile_user_roles", "profile_id", "user_role_id", profile, &ids).await?;
     }
     if let Some(projects) = projects {
         let ids = sorted_dedup(projects.into_iter().map(|p| p.0).collect());
         check_owned(conn, "projects", "projects", account.0, &ids).await?;
-        replace_links(
-            conn,
-            "profile_projects",
-            "profile_id",
-            "project_id",
-            profile,
-            &ids,
-        )
-        .await?;
+        replace_links(conn, "profile_projects", "profile_id", "project_id", profile, &ids).await?;
     }
     if let Some(permissions) = permissions {
-        replace_links(
-            conn,
-            "profile_permissions",
-            "profile_id",
-            "codename",
-            profile,
-            &sorted_dedup(permissions),
-        )
-        .await?;
+        replace_links(conn, "profile_permissions", "profile_id", "codename", profile, &sorted_dedup(permissions))
+            .await?;
     }
     if let Some(org_units) = org_units {
-        replace_links(
-            conn,
-            "profile_org_units",
-            "profile_id",
-            "org_unit_id",
-            profile,
-            &sorted_dedup(org_units),
-        )
-        .await?;
+        replace_links(conn, "profile_org_units", "profile_id", "org_unit_id", profile, &sorted_dedup(org_units))
+            .await?;
     }
     Ok(())
 }
 
 impl Scope {
     fn profile(account: AccountId, id: ProfileId) -> Self {
-        Scope {
-            account: Some(account.0),
-            profile: Some(id.0),
-            user: None,
-        }
+        Scope { account: Some(account.0), profile: Some(id.0), user: None }
     }
 }
 
@@ -313,9 +266,7 @@ impl UserStore for SqlStore {
         )
         .await?;
         tx.commit().await.map_err(db_err)?;
-        self.get(account, ProfileId(profile_id))
-            .await?
-            .ok_or(StoreError::NotFound)
+        self.get(account, ProfileId(profile_id)).await?.ok_or(StoreError::NotFound)
     }
 
     async fn get(&self, account: AccountId, id: ProfileId) -> StoreResult<Option<UserProfile>> {
@@ -323,20 +274,10 @@ impl UserStore for SqlStore {
     }
 
     async fn list(&self, account: AccountId) -> StoreResult<Vec<UserProfile>> {
-        self.load_profiles(Scope {
-            account: Some(account.0),
-            profile: None,
-            user: None,
-        })
-        .await
+        self.load_profiles(Scope { account: Some(account.0), profile: None, user: None }).await
     }
 
-    async fn update(
-        &self,
-        account: AccountId,
-        id: ProfileId,
-        update: ProfileUpdate,
-    ) -> StoreResult<UserProfile> {
+    async fn update(&self, account: AccountId, id: ProfileId, update: ProfileUpdate) -> StoreResult<UserProfile> {
         update.validate()?;
         let mut tx = begin_write(&self.pool).await.map_err(db_err)?;
         let at = now();
@@ -387,12 +328,7 @@ impl UserStore for SqlStore {
         self.get(account, id).await?.ok_or(StoreError::NotFound)
     }
 
-    async fn set_password(
-        &self,
-        account: AccountId,
-        id: ProfileId,
-        password_hash: &str,
-    ) -> StoreResult<()> {
+    async fn set_password(&self, account: AccountId, id: ProfileId, password_hash: &str) -> StoreResult<()> {
         let done = sqlx::query(
             "UPDATE users SET password_hash = $3 WHERE id = (SELECT user_id FROM profiles WHERE account_id = $1 AND id = $2)",
         )
@@ -402,11 +338,7 @@ impl UserStore for SqlStore {
         .execute(&self.pool)
         .await
         .map_err(db_err)?;
-        if done.rows_affected() == 0 {
-            Err(StoreError::NotFound)
-        } else {
-            Ok(())
-        }
+        if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
     }
 
     async fn delete(&self, account: AccountId, id: ProfileId) -> StoreResult<()> {
@@ -419,11 +351,7 @@ impl UserStore for SqlStore {
         .execute(&self.pool)
         .await
         .map_err(db_err)?;
-        if done.rows_affected() == 0 {
-            Err(StoreError::NotFound)
-        } else {
-            Ok(())
-        }
+        if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
     }
 
     async fn credentials(&self, username: &str) -> StoreResult<Option<Credentials>> {
@@ -433,20 +361,11 @@ impl UserStore for SqlStore {
                 .fetch_optional(&self.pool)
                 .await
                 .map_err(db_err)?;
-        Ok(row.map(|(id, password_hash, is_active)| Credentials {
-            user_id: UserId(id),
-            password_hash,
-            is_active,
-        }))
+        Ok(row.map(|(id, password_hash, is_active)| Credentials { user_id: UserId(id), password_hash, is_active }))
     }
 
     async fn profile_of_user(&self, user: UserId) -> StoreResult<Option<UserProfile>> {
-        self.one_profile(Scope {
-            account: None,
-            profile: None,
-            user: Some(user.0),
-        })
-        .await
+        self.one_profile(Scope { account: None, profile: None, user: Some(user.0) }).await
     }
 
     async fn record_login(&self, user: UserId, at: DateTime<Utc>) -> StoreResult<()> {

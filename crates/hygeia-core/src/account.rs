@@ -30,10 +30,7 @@ pub struct NewAccount {
 impl NewAccount {
     /// A new account with the modules a fresh Iaso account gets.
     pub fn named(name: impl Into<String>) -> Self {
-        NewAccount {
-            name: name.into(),
-            modules: vec!["DEFAULT".into(), "DATA_COLLECTION_FORMS".into()],
-        }
+        NewAccount { name: name.into(), modules: vec!["DEFAULT".into(), "DATA_COLLECTION_FORMS".into()] }
     }
 
     pub fn validate(&self) -> Result<(), ValidationError> {

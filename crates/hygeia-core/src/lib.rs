@@ -14,7 +14,5 @@ pub use account::{Account, NewAccount};
 pub use ids::{AccountId, ProfileId, ProjectId, UserId, UserRoleId};
 pub use permission::Permission;
 pub use project::{FeatureFlag, NewProject, Project, ProjectUpdate};
-pub use user::{
-    Credentials, NewUser, ProfileUpdate, UserProfile, UserRole, UserRoleInput, UserRoleRef,
-};
+pub use user::{Credentials, NewUser, ProfileUpdate, UserProfile, UserRole, UserRoleInput, UserRoleRef};
 pub use validate::{FieldErrors, ValidationError};

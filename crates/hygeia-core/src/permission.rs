@@ -83,10 +83,7 @@ pub fn find(codename: &str) -> Option<&'static Permission> {
 
 /// Checks a list of codenames: each must be known. Returns the unknown ones, in input order.
 pub fn unknown<'a>(codenames: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
-    codenames
-        .into_iter()
-        .filter(|c| find(c).is_none())
-        .collect()
+    codenames.into_iter().filter(|c| find(c).is_none()).collect()
 }
 
 #[cfg(test)]
@@ -105,9 +102,6 @@ mod tests {
 
     #[test]
     fn unknown_lists_only_unknown_codenames() {
-        assert_eq!(
-            unknown(["iaso_users", "iaso_nope", "users"]),
-            vec!["iaso_nope", "users"]
-        );
+        assert_eq!(unknown(["iaso_users", "iaso_nope", "users"]), vec!["iaso_nope", "users"]);
     }
 }

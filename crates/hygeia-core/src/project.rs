@@ -104,14 +104,8 @@ fn check_app_id(errors: &mut FieldErrors, app_id: &str) {
     if app_id.is_empty() {
         errors.add("app_id", "This field may not be blank.");
     } else if app_id.len() > 255 {
-        errors.add(
-            "app_id",
-            "Ensure this field has no more than 255 characters.",
-        );
-    } else if !app_id
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
-    {
+        errors.add("app_id", "Ensure this field has no more than 255 characters.");
+    } else if !app_id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')) {
         errors.add("app_id", "Use only letters, digits, '.', '_' and '-'.");
     }
 }
@@ -129,11 +123,7 @@ mod tests {
 
     #[test]
     fn app_id_alphabet_is_enforced() {
-        assert!(
-            NewProject::new("P", "org.bluesquare.play")
-                .validate()
-                .is_ok()
-        );
+        assert!(NewProject::new("P", "org.bluesquare.play").validate().is_ok());
         let err = NewProject::new("P", "bad app/id").validate().unwrap_err();
         assert!(err.0.0.contains_key("app_id"));
         let err = NewProject::new(" ", "").validate().unwrap_err();

@@ -41,12 +41,7 @@ pub struct UserProfile {
 impl UserProfile {
     /// Direct permissions and role permissions together, sorted and deduplicated.
     pub fn effective_permissions(&self) -> Vec<String> {
-        let mut all: Vec<String> = self
-            .permissions
-            .iter()
-            .chain(&self.role_permissions)
-            .cloned()
-            .collect();
+        let mut all: Vec<String> = self.permissions.iter().chain(&self.role_permissions).cloned().collect();
         all.sort();
         all.dedup();
         all
@@ -173,18 +168,9 @@ fn check_username(errors: &mut FieldErrors, username: &str) {
     if username.is_empty() {
         errors.add("username", "This field may not be blank.");
     } else if username.chars().count() > 150 {
-        errors.add(
-            "username",
-            "Ensure this field has no more than 150 characters.",
-        );
-    } else if !username
-        .chars()
-        .all(|c| c.is_alphanumeric() || matches!(c, '@' | '.' | '+' | '-' | '_'))
-    {
-        errors.add(
-            "username",
-            "Enter a valid username: letters, digits and @/./+/-/_ only.",
-        );
+        errors.add("username", "Ensure this field has no more than 150 characters.");
+    } else if !username.chars().all(|c| c.is_alphanumeric() || matches!(c, '@' | '.' | '+' | '-' | '_')) {
+        errors.add("username", "Enter a valid username: letters, digits and @/./+/-/_ only.");
     }
 }
 
@@ -206,19 +192,13 @@ fn check_profile_fields(
     if let Some(language) = language
         && !matches!(language, "en" | "fr")
     {
-        errors.add(
-            "language",
-            format!("\"{language}\" is not a valid choice: use en or fr."),
-        );
+        errors.add("language", format!("\"{language}\" is not a valid choice: use en or fr."));
     }
     if let Some(phone) = phone_number {
         // E.164: a plus sign and 8 to 15 digits.
         let digits = phone.strip_prefix('+').unwrap_or("");
         if !(8..=15).contains(&digits.len()) || !digits.chars().all(|c| c.is_ascii_digit()) {
-            errors.add(
-                "phone_number",
-                "Enter a phone number in international format, e.g. +22670000000.",
-            );
+            errors.add("phone_number", "Enter a phone number in international format, e.g. +22670000000.");
         }
     }
     if let Some(permissions) = permissions {
@@ -236,15 +216,9 @@ fn check_permissions(errors: &mut FieldErrors, permissions: &[String]) {
 pub fn validate_password(password: &str) -> Result<(), ValidationError> {
     let chars = password.chars().count();
     if chars < 8 {
-        Err(ValidationError::field(
-            "password",
-            "This password is too short: use at least 8 characters.",
-        ))
+        Err(ValidationError::field("password", "This password is too short: use at least 8 characters."))
     } else if password.len() > 1024 {
-        Err(ValidationError::field(
-            "password",
-            "This password is too long: use at most 1024 bytes.",
-        ))
+        Err(ValidationError::field("password", "This password is too long: use at most 1024 bytes."))
     } else {
         Ok(())
     }
@@ -255,11 +229,7 @@ mod tests {
     use super::*;
 
     fn user(username: &str) -> NewUser {
-        NewUser {
-            username: username.into(),
-            password_hash: "x".into(),
-            ..Default::default()
-        }
+        NewUser { username: username.into(), password_hash: "x".into(), ..Default::default() }
     }
 
     #[test]
@@ -278,14 +248,8 @@ mod tests {
         u.phone_number = Some("0700".into());
         u.permissions = vec!["iaso_forms".into(), "iaso_bogus".into()];
         let fields = u.validate().unwrap_err().0.0;
-        assert_eq!(
-            fields.keys().collect::<Vec<_>>(),
-            ["email", "language", "permissions", "phone_number"]
-        );
-        assert_eq!(
-            fields["permissions"],
-            ["Unknown permission \"iaso_bogus\"."]
-        );
+        assert_eq!(fields.keys().collect::<Vec<_>>(), ["email", "language", "permissions", "phone_number"]);
+        assert_eq!(fields["permissions"], ["Unknown permission \"iaso_bogus\"."]);
     }
 
     #[test]

@@ -12,12 +12,7 @@ pub struct FieldErrors(pub BTreeMap<String, Vec<String>>);
 pub struct ValidationError(pub FieldErrors);
 
 fn summary(errors: &FieldErrors) -> String {
-    errors
-        .0
-        .iter()
-        .map(|(field, messages)| format!("{field}: {}", messages.join(" ")))
-        .collect::<Vec<_>>()
-        .join("; ")
+    errors.0.iter().map(|(field, messages)| format!("{field}: {}", messages.join(" "))).collect::<Vec<_>>().join("; ")
 }
 
 impl ValidationError {
@@ -30,10 +25,7 @@ impl ValidationError {
 
 impl FieldErrors {
     pub fn add(&mut self, field: &str, message: impl Into<String>) {
-        self.0
-            .entry(field.to_owned())
-            .or_default()
-            .push(message.into());
+        self.0.entry(field.to_owned()).or_default().push(message.into());
     }
 
     pub fn is_empty(&self) -> bool {
@@ -41,11 +33,7 @@ impl FieldErrors {
     }
 
     pub fn into_result(self) -> Result<(), ValidationError> {
-        if self.is_empty() {
-            Ok(())
-        } else {
-            Err(ValidationError(self))
-        }
+        if self.is_empty() { Ok(()) } else { Err(ValidationError(self)) }
     }
 
     /// A required, trimmed, bounded human-readable name.
@@ -53,10 +41,7 @@ impl FieldErrors {
         if value.trim().is_empty() {
             self.add(field, "This field may not be blank.");
         } else if value.chars().count() > max_chars {
-            self.add(
-                field,
-                format!("Ensure this field has no more than {max_chars} characters."),
-            );
+            self.add(field, format!("Ensure this field has no more than {max_chars} characters."));
         } else if value.chars().any(char::is_control) {
             self.add(field, "Control characters are not allowed.");
         }

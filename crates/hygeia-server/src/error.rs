@@ -19,10 +19,7 @@ pub enum ApiError {
     #[error(transparent)]
     Validation(ValidationError),
     #[error("{message}")]
-    Conflict {
-        field: &'static str,
-        message: String,
-    },
+    Conflict { field: &'static str, message: String },
     /// No credentials, or wrong ones.
     #[error("{0}")]
     Unauthorized(String),
@@ -130,10 +127,9 @@ impl IntoResponse for ApiError {
         };
         let fields = match &self {
             ApiError::Validation(err) => Some(err.0.0.clone()),
-            ApiError::Conflict { field, message } => Some(BTreeMap::from([(
-                (*field).to_owned(),
-                vec![message.clone()],
-            )])),
+            ApiError::Conflict { field, message } => {
+                Some(BTreeMap::from([((*field).to_owned(), vec![message.clone()])]))
+            }
             _ => None,
         };
         let body = ErrorBody {
@@ -147,16 +143,10 @@ impl IntoResponse for ApiError {
         let headers = response.headers_mut();
         match &self {
             ApiError::Unauthorized(_) | ApiError::InvalidToken => {
-                headers.insert(
-                    header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static("Bearer realm=\"api\""),
-                );
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"api\""));
             }
             ApiError::TooManyRequests { retry_after } => {
-                headers.insert(
-                    header::RETRY_AFTER,
-                    HeaderValue::from(retry_after.as_secs().max(1)),
-                );
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after.as_secs().max(1)));
             }
             _ => {}
         }
@@ -187,36 +177,24 @@ pub type ApiResult<T> = Result<T, ApiError>;
 /// come without a body or as plain text; this gives them the same JSON shape as the rest.
 pub async fn json_error_bodies(response: Response) -> Response {
     let status = response.status();
-    let is_json = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    let is_json =
+        response.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
     if !(status.is_client_error() || status.is_server_error()) || is_json {
         return response;
     }
     // HTML pages (the browser login) render their own errors.
-    if response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"text/html"))
-    {
+    if response.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"text/html")) {
         return response;
     }
     let (code, message) = match status {
         StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "Request body is too large."),
         StatusCode::REQUEST_TIMEOUT => ("request_timeout", "The request took too long."),
         // The only empty 403 below the handlers is the CSRF layer's.
-        StatusCode::FORBIDDEN => (
-            "permission_denied",
-            "Cross-site request refused (CSRF protection).",
-        ),
+        StatusCode::FORBIDDEN => ("permission_denied", "Cross-site request refused (CSRF protection)."),
         StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "Method not allowed."),
         StatusCode::NOT_FOUND => ("not_found", "Not found."),
         StatusCode::INTERNAL_SERVER_ERROR => ("internal_error", "Internal server error."),
-        _ => (
-            "error",
-            status.canonical_reason().unwrap_or("Request failed."),
-        ),
+        _ => ("error", status.canonical_reason().unwrap_or("Request failed.")),
     };
     let allow = response.headers().get(header::ALLOW).cloned();
     let mut rewritten = error_with_status(status, code, message);
@@ -227,12 +205,6 @@ pub async fn json_error_bodies(response: Response) -> Response {
 }
 
 fn error_with_status(status: StatusCode, code: &'static str, message: &str) -> Response {
-    let body = ErrorBody {
-        error: code,
-        message: message.into(),
-        detail: message.into(),
-        code: None,
-        fields: None,
-    };
+    let body = ErrorBody { error: code, message: message.into(), detail: message.into(), code: None, fields: None };
     (status, axum::Json(body)).into_response()
 }

@@ -33,8 +33,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonOrForm<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let form = content_type(&req)
-            .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
+        let form = content_type(&req).is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
         if !form && !is_json(&req) {
             return Err(ApiError::UnsupportedMediaType(
                 "Expected a JSON or form-encoded body (Content-Type: application/json).".into(),
@@ -53,16 +52,13 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonOrForm<T> {
 }
 
 fn content_type(req: &Request) -> Option<&str> {
-    req.headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
+    req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok())
 }
 
 fn is_json(req: &Request) -> bool {
     content_type(req).is_some_and(|ct| {
         let essence = ct.split(';').next().unwrap_or("").trim();
-        essence == "application/json"
-            || (essence.starts_with("application/") && essence.ends_with("+json"))
+        essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
     })
 }
 
@@ -71,10 +67,7 @@ async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, Api
         if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::PayloadTooLarge
         } else {
-            ApiError::BadRequest(format!(
-                "Could not read the request body: {}",
-                rejection.body_text()
-            ))
+            ApiError::BadRequest(format!("Could not read the request body: {}", rejection.body_text()))
         }
     })
 }
@@ -84,10 +77,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
         Some(b'{') | None => {}
         Some(b'[' | b'"' | b'-' | b'0'..=b'9' | b't' | b'f' | b'n') => {
-            return Err(ApiError::field(
-                "non_field_errors",
-                "Expected a JSON object.",
-            ));
+            return Err(ApiError::field("non_field_errors", "Expected a JSON object."));
         }
         Some(_) => {}
     }
@@ -100,9 +90,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             data_error(&err.path().to_string(), &strip_position(&inner.to_string()))
         }
     })?;
-    deserializer
-        .end()
-        .map_err(|err| ApiError::BadRequest(format!("JSON parse error - {err}")))?;
+    deserializer.end().map_err(|err| ApiError::BadRequest(format!("JSON parse error - {err}")))?;
     Ok(value)
 }
 
@@ -114,10 +102,7 @@ fn data_error(path: &str, message: &str) -> ApiError {
     let field = match (message.starts_with("missing field"), quoted) {
         (true, Some(name)) if root => name.to_owned(),
         (true, Some(name)) => format!("{path}.{name}"),
-        _ if root => quoted
-            .filter(|_| message.starts_with("unknown field"))
-            .unwrap_or("non_field_errors")
-            .to_owned(),
+        _ if root => quoted.filter(|_| message.starts_with("unknown field")).unwrap_or("non_field_errors").to_owned(),
         _ => path.to_owned(),
     };
     let message = if message.starts_with("missing field") {
@@ -140,11 +125,7 @@ fn strip_position(message: &str) -> String {
 fn upper_first(message: &str) -> String {
     let mut chars = message.chars();
     match chars.next() {
-        Some(first) => format!(
-            "{}{}.",
-            first.to_uppercase(),
-            chars.as_str().trim_end_matches('.')
-        ),
+        Some(first) => format!("{}{}.", first.to_uppercase(), chars.as_str().trim_end_matches('.')),
         None => String::new(),
     }
 }
@@ -171,23 +152,13 @@ mod tests {
     #[test]
     fn errors_name_the_field() {
         let missing = parse_json::<Login>(br#"{"username":"a"}"#).unwrap_err();
-        assert_eq!(
-            fields(missing),
-            [(
-                "password".to_owned(),
-                vec!["This field is required.".to_owned()]
-            )]
-        );
-        let unknown =
-            parse_json::<Login>(br#"{"username":"a","password":"b","admin":true}"#).unwrap_err();
+        assert_eq!(fields(missing), [("password".to_owned(), vec!["This field is required.".to_owned()])]);
+        let unknown = parse_json::<Login>(br#"{"username":"a","password":"b","admin":true}"#).unwrap_err();
         assert_eq!(fields(unknown)[0].0, "admin");
         let wrong_type = parse_json::<Login>(br#"{"username":5,"password":"b"}"#).unwrap_err();
         let wrong = fields(wrong_type);
         assert_eq!(wrong[0].0, "username");
-        assert!(
-            wrong[0].1[0].starts_with("Invalid type: integer `5`, expected a string"),
-            "{wrong:?}"
-        );
+        assert!(wrong[0].1[0].starts_with("Invalid type: integer `5`, expected a string"), "{wrong:?}");
     }
 
     #[test]

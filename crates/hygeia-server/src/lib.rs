@@ -59,7 +59,10 @@ pub fn with_middleware(routes: Router, http: &HttpSettings) -> Router {
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(CompressionLayer::new())
         .layer(axum::middleware::map_response(error::json_error_bodies))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(http.request_timeout_secs)))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(http.request_timeout_secs),
+        ))
         // Browsers must not be tricked into posting with their session cookie from another site;
         // API clients and phones send neither Origin nor Sec-Fetch-Site and pass.
         .layer(CsrfLayer::new())
@@ -84,9 +87,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let sweeper = tokio::spawn(sweep_sessions(state.clone()));
     let app = app(state).into_make_service_with_connect_info::<SocketAddr>();
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let result = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
     sweeper.abort();
     result
 }
@@ -96,12 +97,7 @@ async fn sweep_sessions(state: SharedState) {
     let mut every_hour = tokio::time::interval(Duration::from_secs(3600));
     loop {
         every_hour.tick().await;
-        match state
-            .store
-            .sessions()
-            .purge_expired(chrono::Utc::now())
-            .await
-        {
+        match state.store.sessions().purge_expired(chrono::Utc::now()).await {
             Ok(0) => {}
             Ok(purged) => tracing::info!(purged, "expired sessions deleted"),
             Err(err) => tracing::warn!(%err, "deleting expired sessions failed"),

@@ -72,27 +72,19 @@ impl Default for Settings {
 
 impl Default for DatabaseSettings {
     fn default() -> Self {
-        DatabaseSettings {
-            url: "sqlite://./data/hygeia.db".into(),
-        }
+        DatabaseSettings { url: "sqlite://./data/hygeia.db".into() }
     }
 }
 
 impl Default for StorageSettings {
     fn default() -> Self {
-        StorageSettings {
-            path: "./data/files".into(),
-        }
+        StorageSettings { path: "./data/files".into() }
     }
 }
 
 impl Default for HttpSettings {
     fn default() -> Self {
-        HttpSettings {
-            body_limit_bytes: 2 * 1024 * 1024,
-            request_timeout_secs: 60,
-            trust_forwarded_for: false,
-        }
+        HttpSettings { body_limit_bytes: 2 * 1024 * 1024, request_timeout_secs: 60, trust_forwarded_for: false }
     }
 }
 
@@ -137,9 +129,7 @@ fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
-    let (authority, tail) = rest
-        .split_once('/')
-        .map_or((rest, None), |(a, t)| (a, Some(t)));
+    let (authority, tail) = rest.split_once('/').map_or((rest, None), |(a, t)| (a, Some(t)));
     let authority = match authority.rsplit_once('@') {
         Some((userinfo, host)) => match userinfo.split_once(':') {
             Some((user, _password)) => format!("{user}:***@{host}"),
@@ -155,9 +145,7 @@ fn redact_url(url: &str) -> String {
 
 impl fmt::Debug for DatabaseSettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DatabaseSettings")
-            .field("url", &self.redacted_url())
-            .finish()
+        f.debug_struct("DatabaseSettings").field("url", &self.redacted_url()).finish()
     }
 }
 
@@ -180,28 +168,13 @@ mod tests {
 
     #[test]
     fn urls_are_redacted_and_classified() {
-        assert_eq!(
-            redact_url("postgres://hygeia:s3cret@db:5432/prod"),
-            "postgres://hygeia:***@db:5432/prod"
-        );
-        assert_eq!(
-            redact_url("postgres://postgres@127.0.0.1/test"),
-            "postgres://postgres@127.0.0.1/test"
-        );
-        assert_eq!(
-            redact_url("sqlite://./data/hygeia.db"),
-            "sqlite://./data/hygeia.db"
-        );
+        assert_eq!(redact_url("postgres://hygeia:s3cret@db:5432/prod"), "postgres://hygeia:***@db:5432/prod");
+        assert_eq!(redact_url("postgres://postgres@127.0.0.1/test"), "postgres://postgres@127.0.0.1/test");
+        assert_eq!(redact_url("sqlite://./data/hygeia.db"), "sqlite://./data/hygeia.db");
         assert_eq!(backend_of("sqlite::memory:"), Some("sqlite"));
         assert_eq!(backend_of("postgresql://x/y"), Some("postgres"));
         assert_eq!(backend_of("mysql://x/y"), None);
-        let debug = format!(
-            "{:?}",
-            AuthSettings {
-                jwt_secret: Some("k".into()),
-                ..Default::default()
-            }
-        );
+        let debug = format!("{:?}", AuthSettings { jwt_secret: Some("k".into()), ..Default::default() });
         assert!(debug.contains("***") && !debug.contains("\"k\""));
     }
 }

@@ -21,18 +21,10 @@ const JWT_SECRET_NAME: &str = "jwt_signing_key";
 impl AppState {
     /// Builds the state over a migrated store. The token key comes from the settings, or else from
     /// the database (generated on first start), so all servers on one database agree on it.
-    pub async fn new(
-        store: DynStore,
-        settings: Settings,
-    ) -> Result<SharedState, hygeia_store::StoreError> {
+    pub async fn new(store: DynStore, settings: Settings) -> Result<SharedState, hygeia_store::StoreError> {
         let secret = match &settings.auth.jwt_secret {
             Some(secret) if !secret.is_empty() => secret.clone(),
-            _ => {
-                store
-                    .secrets()
-                    .get_or_insert(JWT_SECRET_NAME, &random_hex(32))
-                    .await?
-            }
+            _ => store.secrets().get_or_insert(JWT_SECRET_NAME, &random_hex(32)).await?,
         };
         let tokens = TokenKeys::new(
             secret.as_bytes(),
@@ -40,11 +32,6 @@ impl AppState {
             settings.auth.refresh_token_ttl_secs,
         );
         let login_throttle = LoginThrottle::new(settings.auth.login_failures_per_minute);
-        Ok(Arc::new(AppState {
-            store,
-            settings,
-            tokens,
-            login_throttle,
-        }))
+        Ok(Arc::new(AppState { store, settings, tokens, login_throttle }))
     }
 }

@@ -4,8 +4,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use hygeia_store::{
-    AccountStore, ProjectStore, SecretStore, SessionStore, Store, StoreError, StoreResult,
-    UserRoleStore, UserStore,
+    AccountStore, ProjectStore, SecretStore, SessionStore, Store, StoreError, StoreResult, UserRoleStore, UserStore,
 };
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{PgPool, Postgres, Transaction};
@@ -53,10 +52,7 @@ impl Store for PostgresStore {
     }
 
     async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map_err(StoreError::backend)?;
+        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(StoreError::backend)?;
         Ok(())
     }
 

@@ -21,6 +21,15 @@ pub async fn isolated() -> Option<TestStore> {
 }
 
 pub async fn isolated_at(url: &str) -> TestStore {
+    let (scoped_url, teardown) = scratch_schema(url).await;
+    let store = PostgresStore::connect(&scoped_url).await.expect("connect to the test schema");
+    store.migrate().await.expect("migrate the test schema");
+    TestStore::new(Arc::new(store), Some(teardown))
+}
+
+/// Creates an empty schema and returns a URL whose connections use it, plus the future that drops
+/// it. For tests that hand a database URL to something else (e.g. the `hygeia` binary).
+pub async fn scratch_schema(url: &str) -> (String, Teardown) {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let schema = format!(
         "hygeia_test_{}_{}_{}",
@@ -28,30 +37,22 @@ pub async fn isolated_at(url: &str) -> TestStore {
         COUNTER.fetch_add(1, Ordering::Relaxed),
         chrono::Utc::now().timestamp_micros()
     );
-    let mut admin = sqlx::PgConnection::connect(url).await.unwrap_or_else(|e| {
-        panic!("{URL_VARIABLE}={url} is set but PostgreSQL is unreachable: {e}")
-    });
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-        .execute(&mut admin)
+    let mut admin = sqlx::PgConnection::connect(url)
         .await
-        .unwrap();
+        .unwrap_or_else(|e| panic!("{URL_VARIABLE}={url} is set but PostgreSQL is unreachable: {e}"));
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&mut admin).await.unwrap();
     admin.close().await.ok();
 
     let separator = if url.contains('?') { '&' } else { '?' };
     let scoped_url = format!("{url}{separator}options=-c%20search_path%3D{schema}");
-    let store = PostgresStore::connect(&scoped_url)
-        .await
-        .expect("connect to the test schema");
-    store.migrate().await.expect("migrate the test schema");
-
     let url = url.to_owned();
-    let teardown = async move {
+    let teardown: Teardown = Box::pin(async move {
         if let Ok(mut admin) = sqlx::PgConnection::connect(&url).await {
-            let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
-                .execute(&mut admin)
-                .await;
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE"))).execute(&mut admin).await;
             let _ = admin.close().await;
         }
-    };
-    TestStore::new(Arc::new(store), Some(Box::pin(teardown)))
+    });
+    (scoped_url, teardown)
 }
+
+pub type Teardown = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;

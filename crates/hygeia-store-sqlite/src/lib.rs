@@ -8,8 +8,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use hygeia_store::{
-    AccountStore, ProjectStore, SecretStore, SessionStore, Store, StoreError, StoreResult,
-    UserRoleStore, UserStore,
+    AccountStore, ProjectStore, SecretStore, SessionStore, Store, StoreError, StoreResult, UserRoleStore, UserStore,
 };
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqlitePool, Transaction};
@@ -53,10 +52,7 @@ impl SqliteStore {
                 .connect_with(options)
                 .await
         } else {
-            SqlitePoolOptions::new()
-                .max_connections(8)
-                .connect_with(options)
-                .await
+            SqlitePoolOptions::new().max_connections(8).connect_with(options).await
         }
         .map_err(StoreError::backend)?;
         Ok(SqliteStore { pool })
@@ -81,10 +77,7 @@ impl Store for SqliteStore {
     }
 
     async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map_err(StoreError::backend)?;
+        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(StoreError::backend)?;
         Ok(())
     }
 

@@ -9,10 +9,7 @@ pub enum StoreError {
     NotFound,
     /// A uniqueness rule was broken; `field` names the field to blame.
     #[error("{field}: {message}")]
-    Conflict {
-        field: &'static str,
-        message: String,
-    },
+    Conflict { field: &'static str, message: String },
     /// The input is invalid, including references to rows the account does not own.
     #[error(transparent)]
     Invalid(ValidationError),

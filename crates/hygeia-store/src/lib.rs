@@ -13,9 +13,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use hygeia_core::{
-    Account, AccountId, Credentials, FeatureFlag, NewAccount, NewProject, NewUser, ProfileId,
-    ProfileUpdate, Project, ProjectId, ProjectUpdate, UserId, UserProfile, UserRole, UserRoleId,
-    UserRoleInput, ValidationError,
+    Account, AccountId, Credentials, FeatureFlag, NewAccount, NewProject, NewUser, ProfileId, ProfileUpdate, Project,
+    ProjectId, ProjectUpdate, UserId, UserProfile, UserRole, UserRoleId, UserRoleInput, ValidationError,
 };
 
 mod error;
@@ -64,18 +63,8 @@ pub trait UserStore: Send + Sync {
     async fn create(&self, account: AccountId, user: NewUser) -> StoreResult<UserProfile>;
     async fn get(&self, account: AccountId, id: ProfileId) -> StoreResult<Option<UserProfile>>;
     async fn list(&self, account: AccountId) -> StoreResult<Vec<UserProfile>>;
-    async fn update(
-        &self,
-        account: AccountId,
-        id: ProfileId,
-        update: ProfileUpdate,
-    ) -> StoreResult<UserProfile>;
-    async fn set_password(
-        &self,
-        account: AccountId,
-        id: ProfileId,
-        password_hash: &str,
-    ) -> StoreResult<()>;
+    async fn update(&self, account: AccountId, id: ProfileId, update: ProfileUpdate) -> StoreResult<UserProfile>;
+    async fn set_password(&self, account: AccountId, id: ProfileId, password_hash: &str) -> StoreResult<()>;
     /// Deletes the profile and its login identity.
     async fn delete(&self, account: AccountId, id: ProfileId) -> StoreResult<()>;
 
@@ -93,12 +82,7 @@ pub trait ProjectStore: Send + Sync {
     async fn create(&self, account: AccountId, project: NewProject) -> StoreResult<Project>;
     async fn get(&self, account: AccountId, id: ProjectId) -> StoreResult<Option<Project>>;
     async fn list(&self, account: AccountId) -> StoreResult<Vec<Project>>;
-    async fn update(
-        &self,
-        account: AccountId,
-        id: ProjectId,
-        update: ProjectUpdate,
-    ) -> StoreResult<Project>;
+    async fn update(&self, account: AccountId, id: ProjectId, update: ProjectUpdate) -> StoreResult<Project>;
     async fn delete(&self, account: AccountId, id: ProjectId) -> StoreResult<()>;
     /// Phones name their project by `app_id` before anyone is logged in; the caller must then act
     /// within the returned project's account only.
@@ -112,12 +96,7 @@ pub trait UserRoleStore: Send + Sync {
     async fn create(&self, account: AccountId, role: UserRoleInput) -> StoreResult<UserRole>;
     async fn get(&self, account: AccountId, id: UserRoleId) -> StoreResult<Option<UserRole>>;
     async fn list(&self, account: AccountId) -> StoreResult<Vec<UserRole>>;
-    async fn update(
-        &self,
-        account: AccountId,
-        id: UserRoleId,
-        role: UserRoleInput,
-    ) -> StoreResult<UserRole>;
+    async fn update(&self, account: AccountId, id: UserRoleId, role: UserRoleInput) -> StoreResult<UserRole>;
     async fn delete(&self, account: AccountId, id: UserRoleId) -> StoreResult<()>;
 }
 
@@ -125,12 +104,7 @@ pub trait UserRoleStore: Send + Sync {
 /// hand out live sessions.
 #[async_trait]
 pub trait SessionStore: Send + Sync {
-    async fn create(
-        &self,
-        token_hash: &str,
-        user: UserId,
-        expires_at: DateTime<Utc>,
-    ) -> StoreResult<()>;
+    async fn create(&self, token_hash: &str, user: UserId, expires_at: DateTime<Utc>) -> StoreResult<()>;
     /// The session's user, if the session exists and has not expired at `now`.
     async fn user(&self, token_hash: &str, now: DateTime<Utc>) -> StoreResult<Option<UserId>>;
     async fn delete(&self, token_hash: &str) -> StoreResult<()>;

@@ -7,10 +7,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use chrono::{Duration, Utc};
-use hygeia_core::{
-    AccountId, NewAccount, NewProject, NewUser, ProfileUpdate, ProjectId, ProjectUpdate,
-    UserRoleInput,
-};
+use hygeia_core::{AccountId, NewAccount, NewProject, NewUser, ProfileUpdate, ProjectId, ProjectUpdate, UserRoleInput};
 
 use crate::{DynStore, Store, StoreError};
 
@@ -83,12 +80,7 @@ fn user(username: &str) -> NewUser {
 }
 
 async fn account(store: &dyn Store, name: &str) -> AccountId {
-    store
-        .accounts()
-        .create(NewAccount::named(name))
-        .await
-        .expect("create account")
-        .id
+    store.accounts().create(NewAccount::named(name)).await.expect("create account").id
 }
 
 fn assert_conflict<T: std::fmt::Debug>(result: Result<T, StoreError>, expected_field: &str) {
@@ -108,10 +100,7 @@ fn assert_not_found<T: std::fmt::Debug>(result: Result<T, StoreError>) {
 fn assert_invalid<T: std::fmt::Debug>(result: Result<T, StoreError>, expected_field: &str) {
     match result {
         Err(StoreError::Invalid(err)) => {
-            assert!(
-                err.0.0.contains_key(expected_field),
-                "expected an error on {expected_field}, got {err:?}"
-            )
+            assert!(err.0.0.contains_key(expected_field), "expected an error on {expected_field}, got {err:?}")
         }
         other => panic!("expected invalid {expected_field}, got {other:?}"),
     }
@@ -119,52 +108,25 @@ fn assert_invalid<T: std::fmt::Debug>(result: Result<T, StoreError>, expected_fi
 
 pub async fn accounts_are_created_and_found(store: &dyn Store) {
     let before = store.accounts().count().await.unwrap();
-    let created = store
-        .accounts()
-        .create(NewAccount::named("Burkina Faso MoH"))
-        .await
-        .unwrap();
+    let created = store.accounts().create(NewAccount::named("Burkina Faso MoH")).await.unwrap();
     assert_eq!(created.name, "Burkina Faso MoH");
     assert_eq!(created.modules, ["DEFAULT", "DATA_COLLECTION_FORMS"]);
     assert_eq!(created.default_version_id, None);
-    assert_eq!(
-        store.accounts().get(created.id).await.unwrap(),
-        Some(created.clone())
-    );
-    assert_eq!(
-        store
-            .accounts()
-            .find_by_name("Burkina Faso MoH")
-            .await
-            .unwrap(),
-        Some(created.clone())
-    );
+    assert_eq!(store.accounts().get(created.id).await.unwrap(), Some(created.clone()));
+    assert_eq!(store.accounts().find_by_name("Burkina Faso MoH").await.unwrap(), Some(created.clone()));
     assert_eq!(store.accounts().find_by_name("Nobody").await.unwrap(), None);
-    assert_eq!(
-        store
-            .accounts()
-            .get(AccountId(created.id.0 + 1000))
-            .await
-            .unwrap(),
-        None
-    );
+    assert_eq!(store.accounts().get(AccountId(created.id.0 + 1000)).await.unwrap(), None);
     assert_eq!(store.accounts().count().await.unwrap(), before + 1);
     assert!(store.accounts().list().await.unwrap().contains(&created));
 }
 
 pub async fn account_names_are_unique(store: &dyn Store) {
     account(store, "Mali").await;
-    assert_conflict(
-        store.accounts().create(NewAccount::named("Mali")).await,
-        "name",
-    );
+    assert_conflict(store.accounts().create(NewAccount::named("Mali")).await, "name");
 }
 
 pub async fn invalid_account_is_refused(store: &dyn Store) {
-    assert_invalid(
-        store.accounts().create(NewAccount::named("  ")).await,
-        "name",
-    );
+    assert_invalid(store.accounts().create(NewAccount::named("  ")).await, "name");
     assert_eq!(store.accounts().count().await.unwrap(), 0);
 }
 
@@ -177,33 +139,16 @@ pub async fn projects_round_trip(store: &dyn Store) {
     assert_eq!(project.account_id, acc);
     assert_eq!(project.app_id, "org.moh.vax");
     assert!(!project.needs_authentication);
-    assert_eq!(
-        project.feature_flags,
-        ["REQUIRE_AUTHENTICATION", "TAKE_GPS_ON_FORM"]
-    );
-    assert_eq!(
-        store.projects().get(acc, project.id).await.unwrap(),
-        Some(project.clone())
-    );
-    assert_eq!(
-        store
-            .projects()
-            .find_by_app_id("org.moh.vax")
-            .await
-            .unwrap(),
-        Some(project.clone())
-    );
+    assert_eq!(project.feature_flags, ["REQUIRE_AUTHENTICATION", "TAKE_GPS_ON_FORM"]);
+    assert_eq!(store.projects().get(acc, project.id).await.unwrap(), Some(project.clone()));
+    assert_eq!(store.projects().find_by_app_id("org.moh.vax").await.unwrap(), Some(project.clone()));
 
     let updated = store
         .projects()
         .update(
             acc,
             project.id,
-            ProjectUpdate {
-                name: Some("Vaccination 2027".into()),
-                feature_flags: Some(vec![]),
-                ..Default::default()
-            },
+            ProjectUpdate { name: Some("Vaccination 2027".into()), feature_flags: Some(vec![]), ..Default::default() },
         )
         .await
         .unwrap();
@@ -215,13 +160,7 @@ pub async fn projects_round_trip(store: &dyn Store) {
     assert_invalid(
         store
             .projects()
-            .create(
-                acc,
-                NewProject {
-                    feature_flags: vec!["NO_SUCH_FLAG".into()],
-                    ..NewProject::new("P", "p")
-                },
-            )
+            .create(acc, NewProject { feature_flags: vec!["NO_SUCH_FLAG".into()], ..NewProject::new("P", "p") })
             .await,
         "feature_flags",
     );
@@ -235,34 +174,13 @@ pub async fn projects_round_trip(store: &dyn Store) {
 pub async fn app_ids_are_unique_across_accounts(store: &dyn Store) {
     let a = account(store, "A").await;
     let b = account(store, "B").await;
-    store
-        .projects()
-        .create(a, NewProject::new("One", "same.app"))
-        .await
-        .unwrap();
+    store.projects().create(a, NewProject::new("One", "same.app")).await.unwrap();
+    assert_conflict(store.projects().create(b, NewProject::new("Two", "same.app")).await, "app_id");
+    let other = store.projects().create(b, NewProject::new("Two", "other.app")).await.unwrap();
     assert_conflict(
         store
             .projects()
-            .create(b, NewProject::new("Two", "same.app"))
-            .await,
-        "app_id",
-    );
-    let other = store
-        .projects()
-        .create(b, NewProject::new("Two", "other.app"))
-        .await
-        .unwrap();
-    assert_conflict(
-        store
-            .projects()
-            .update(
-                b,
-                other.id,
-                ProjectUpdate {
-                    app_id: Some("same.app".into()),
-                    ..Default::default()
-                },
-            )
+            .update(b, other.id, ProjectUpdate { app_id: Some("same.app".into()), ..Default::default() })
             .await,
         "app_id",
     );
@@ -270,11 +188,7 @@ pub async fn app_ids_are_unique_across_accounts(store: &dyn Store) {
 
 pub async fn users_carry_profile_permissions_roles_and_projects(store: &dyn Store) {
     let acc = account(store, "A").await;
-    let project = store
-        .projects()
-        .create(acc, NewProject::new("P", "p.app"))
-        .await
-        .unwrap();
+    let project = store.projects().create(acc, NewProject::new("P", "p.app")).await.unwrap();
     let role = store
         .user_roles()
         .create(
@@ -300,10 +214,7 @@ pub async fn users_carry_profile_permissions_roles_and_projects(store: &dyn Stor
     assert_eq!(created.email, "aminata@example.org");
     assert_eq!(created.permissions, ["iaso_forms", "iaso_org_units"]);
     assert_eq!(created.role_permissions, ["iaso_forms", "iaso_sources"]);
-    assert_eq!(
-        created.effective_permissions(),
-        ["iaso_forms", "iaso_org_units", "iaso_sources"]
-    );
+    assert_eq!(created.effective_permissions(), ["iaso_forms", "iaso_org_units", "iaso_sources"]);
     assert_eq!(created.user_roles.len(), 1);
     assert_eq!(created.user_roles[0].name, "Data manager");
     assert_eq!(created.projects, [project.id]);
@@ -312,10 +223,7 @@ pub async fn users_carry_profile_permissions_roles_and_projects(store: &dyn Stor
     assert!(created.is_active && !created.is_superuser);
     assert!(created.has_permission("iaso_sources") && !created.has_permission("iaso_users"));
 
-    assert_eq!(
-        store.users().get(acc, created.profile_id).await.unwrap(),
-        Some(created.clone())
-    );
+    assert_eq!(store.users().get(acc, created.profile_id).await.unwrap(), Some(created.clone()));
     assert_eq!(store.users().list(acc).await.unwrap(), vec![created]);
 }
 
@@ -330,49 +238,19 @@ pub async fn usernames_are_unique_across_accounts(store: &dyn Store) {
 pub async fn credentials_and_login_lookup(store: &dyn Store) {
     let acc = account(store, "A").await;
     let created = store.users().create(acc, user("fatou")).await.unwrap();
-    let creds = store
-        .users()
-        .credentials("fatou")
-        .await
-        .unwrap()
-        .expect("credentials");
+    let creds = store.users().credentials("fatou").await.unwrap().expect("credentials");
     assert_eq!(creds.user_id, created.user_id);
     assert_eq!(creds.password_hash, "hash-of-fatou");
     assert!(creds.is_active);
-    assert!(
-        store.users().credentials("FATOU").await.unwrap().is_none(),
-        "usernames are case-sensitive"
-    );
+    assert!(store.users().credentials("FATOU").await.unwrap().is_none(), "usernames are case-sensitive");
     assert!(store.users().credentials("nobody").await.unwrap().is_none());
 
-    store
-        .users()
-        .set_password(acc, created.profile_id, "new-hash")
-        .await
-        .unwrap();
-    assert_eq!(
-        store
-            .users()
-            .credentials("fatou")
-            .await
-            .unwrap()
-            .unwrap()
-            .password_hash,
-        "new-hash"
-    );
+    store.users().set_password(acc, created.profile_id, "new-hash").await.unwrap();
+    assert_eq!(store.users().credentials("fatou").await.unwrap().unwrap().password_hash, "new-hash");
 
     let at = Utc::now();
-    store
-        .users()
-        .record_login(created.user_id, at)
-        .await
-        .unwrap();
-    let profile = store
-        .users()
-        .profile_of_user(created.user_id)
-        .await
-        .unwrap()
-        .unwrap();
+    store.users().record_login(created.user_id, at).await.unwrap();
+    let profile = store.users().profile_of_user(created.user_id).await.unwrap().unwrap();
     assert_eq!(profile.profile_id, created.profile_id);
     let last_login = profile.last_login.expect("last login recorded");
     assert!((last_login - at).num_milliseconds().abs() < 1000);
@@ -380,16 +258,8 @@ pub async fn credentials_and_login_lookup(store: &dyn Store) {
 
 pub async fn profile_update_replaces_lists_and_keeps_the_rest(store: &dyn Store) {
     let acc = account(store, "A").await;
-    let p1 = store
-        .projects()
-        .create(acc, NewProject::new("P1", "p1"))
-        .await
-        .unwrap();
-    let p2 = store
-        .projects()
-        .create(acc, NewProject::new("P2", "p2"))
-        .await
-        .unwrap();
+    let p1 = store.projects().create(acc, NewProject::new("P1", "p1")).await.unwrap();
+    let p2 = store.projects().create(acc, NewProject::new("P2", "p2")).await.unwrap();
     let mut new = user("ibrahim");
     new.permissions = vec!["iaso_forms".into()];
     new.projects = vec![p1.id];
@@ -420,10 +290,7 @@ pub async fn profile_update_replaces_lists_and_keeps_the_rest(store: &dyn Store)
     expected_projects.sort();
     assert_eq!(updated.projects, expected_projects);
     assert!(updated.org_units.is_empty());
-    assert_eq!(
-        store.users().get(acc, created.profile_id).await.unwrap(),
-        Some(updated)
-    );
+    assert_eq!(store.users().get(acc, created.profile_id).await.unwrap(), Some(updated));
 
     assert_invalid(
         store
@@ -431,10 +298,7 @@ pub async fn profile_update_replaces_lists_and_keeps_the_rest(store: &dyn Store)
             .update(
                 acc,
                 created.profile_id,
-                ProfileUpdate {
-                    permissions: Some(vec!["nope".into()]),
-                    ..Default::default()
-                },
+                ProfileUpdate { permissions: Some(vec!["nope".into()]), ..Default::default() },
             )
             .await,
         "permissions",
@@ -444,21 +308,10 @@ pub async fn profile_update_replaces_lists_and_keeps_the_rest(store: &dyn Store)
 pub async fn deleting_a_user_removes_the_login(store: &dyn Store) {
     let acc = account(store, "A").await;
     let created = store.users().create(acc, user("gone")).await.unwrap();
-    store
-        .sessions()
-        .create("h", created.user_id, Utc::now() + Duration::hours(1))
-        .await
-        .unwrap();
+    store.sessions().create("h", created.user_id, Utc::now() + Duration::hours(1)).await.unwrap();
     store.users().delete(acc, created.profile_id).await.unwrap();
     assert!(store.users().credentials("gone").await.unwrap().is_none());
-    assert!(
-        store
-            .users()
-            .profile_of_user(created.user_id)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(store.users().profile_of_user(created.user_id).await.unwrap().is_none());
     assert_eq!(store.sessions().user("h", Utc::now()).await.unwrap(), None);
     // The username is free again.
     store.users().create(acc, user("gone")).await.unwrap();
@@ -468,39 +321,18 @@ pub async fn user_roles_round_trip(store: &dyn Store) {
     let acc = account(store, "A").await;
     let role = store
         .user_roles()
-        .create(
-            acc,
-            UserRoleInput {
-                name: "Viewer".into(),
-                permissions: vec!["iaso_org_units_read".into()],
-            },
-        )
+        .create(acc, UserRoleInput { name: "Viewer".into(), permissions: vec!["iaso_org_units_read".into()] })
         .await
         .unwrap();
     assert_eq!(role.permissions, ["iaso_org_units_read"]);
     assert_conflict(
-        store
-            .user_roles()
-            .create(
-                acc,
-                UserRoleInput {
-                    name: "Viewer".into(),
-                    permissions: vec![],
-                },
-            )
-            .await,
+        store.user_roles().create(acc, UserRoleInput { name: "Viewer".into(), permissions: vec![] }).await,
         "name",
     );
     let other = account(store, "B").await;
     store
         .user_roles()
-        .create(
-            other,
-            UserRoleInput {
-                name: "Viewer".into(),
-                permissions: vec![],
-            },
-        )
+        .create(other, UserRoleInput { name: "Viewer".into(), permissions: vec![] })
         .await
         .expect("role names are unique per account only");
 
@@ -517,25 +349,10 @@ pub async fn user_roles_round_trip(store: &dyn Store) {
         .await
         .unwrap();
     assert_eq!(updated.name, "Reader");
-    assert_eq!(
-        updated.permissions,
-        ["iaso_org_units_read", "iaso_submissions"]
-    );
-    assert_eq!(
-        store.user_roles().list(acc).await.unwrap(),
-        vec![updated.clone()]
-    );
+    assert_eq!(updated.permissions, ["iaso_org_units_read", "iaso_submissions"]);
+    assert_eq!(store.user_roles().list(acc).await.unwrap(), vec![updated.clone()]);
     assert_invalid(
-        store
-            .user_roles()
-            .create(
-                acc,
-                UserRoleInput {
-                    name: "X".into(),
-                    permissions: vec!["bad".into()],
-                },
-            )
-            .await,
+        store.user_roles().create(acc, UserRoleInput { name: "X".into(), permissions: vec!["bad".into()] }).await,
         "permissions",
     );
 }
@@ -544,13 +361,7 @@ pub async fn deleting_a_role_takes_its_permissions_away(store: &dyn Store) {
     let acc = account(store, "A").await;
     let role = store
         .user_roles()
-        .create(
-            acc,
-            UserRoleInput {
-                name: "Admin".into(),
-                permissions: vec!["iaso_users".into()],
-            },
-        )
+        .create(acc, UserRoleInput { name: "Admin".into(), permissions: vec!["iaso_users".into()] })
         .await
         .unwrap();
     let mut new = user("u");
@@ -558,12 +369,7 @@ pub async fn deleting_a_role_takes_its_permissions_away(store: &dyn Store) {
     let created = store.users().create(acc, new).await.unwrap();
     assert!(created.has_permission("iaso_users"));
     store.user_roles().delete(acc, role.id).await.unwrap();
-    let after = store
-        .users()
-        .get(acc, created.profile_id)
-        .await
-        .unwrap()
-        .unwrap();
+    let after = store.users().get(acc, created.profile_id).await.unwrap().unwrap();
     assert!(after.user_roles.is_empty());
     assert!(!after.has_permission("iaso_users"));
 }
@@ -572,20 +378,9 @@ pub async fn sessions_expire_and_can_be_deleted(store: &dyn Store) {
     let acc = account(store, "A").await;
     let u = store.users().create(acc, user("s")).await.unwrap();
     let now = Utc::now();
-    store
-        .sessions()
-        .create("live", u.user_id, now + Duration::hours(1))
-        .await
-        .unwrap();
-    store
-        .sessions()
-        .create("old", u.user_id, now - Duration::seconds(1))
-        .await
-        .unwrap();
-    assert_eq!(
-        store.sessions().user("live", now).await.unwrap(),
-        Some(u.user_id)
-    );
+    store.sessions().create("live", u.user_id, now + Duration::hours(1)).await.unwrap();
+    store.sessions().create("old", u.user_id, now - Duration::seconds(1)).await.unwrap();
+    assert_eq!(store.sessions().user("live", now).await.unwrap(), Some(u.user_id));
     assert_eq!(store.sessions().user("old", now).await.unwrap(), None);
     assert_eq!(store.sessions().user("unknown", now).await.unwrap(), None);
     assert_eq!(store.sessions().purge_expired(now).await.unwrap(), 1);
@@ -594,37 +389,18 @@ pub async fn sessions_expire_and_can_be_deleted(store: &dyn Store) {
 }
 
 pub async fn secrets_are_written_once(store: &dyn Store) {
-    assert_eq!(
-        store.secrets().get_or_insert("jwt", "first").await.unwrap(),
-        "first"
-    );
-    assert_eq!(
-        store
-            .secrets()
-            .get_or_insert("jwt", "second")
-            .await
-            .unwrap(),
-        "first"
-    );
-    assert_eq!(
-        store.secrets().get_or_insert("other", "x").await.unwrap(),
-        "x"
-    );
+    assert_eq!(store.secrets().get_or_insert("jwt", "first").await.unwrap(), "first");
+    assert_eq!(store.secrets().get_or_insert("jwt", "second").await.unwrap(), "first");
+    assert_eq!(store.secrets().get_or_insert("other", "x").await.unwrap(), "x");
 }
 
 pub async fn feature_flag_catalogue_is_seeded(store: &dyn Store) {
     let flags = store.projects().feature_flags().await.unwrap();
     let codes: Vec<&str> = flags.iter().map(|f| f.code.as_str()).collect();
-    for expected in [
-        "REQUIRE_AUTHENTICATION",
-        "TAKE_GPS_ON_FORM",
-        "LIMIT_OU_DOWNLOAD_TO_ROOTS",
-        "MOBILE_SYNCHRONIZE_WITH_ZIP",
-    ] {
-        assert!(
-            codes.contains(&expected),
-            "{expected} missing from {codes:?}"
-        );
+    for expected in
+        ["REQUIRE_AUTHENTICATION", "TAKE_GPS_ON_FORM", "LIMIT_OU_DOWNLOAD_TO_ROOTS", "MOBILE_SYNCHRONIZE_WITH_ZIP"]
+    {
+        assert!(codes.contains(&expected), "{expected} missing from {codes:?}");
     }
 }
 
@@ -633,50 +409,20 @@ pub async fn feature_flag_catalogue_is_seeded(store: &dyn Store) {
 pub async fn tenants_cannot_list_read_modify_or_delete_each_other(store: &dyn Store) {
     let a = account(store, "A").await;
     let b = account(store, "B").await;
-    let b_project = store
-        .projects()
-        .create(b, NewProject::new("B project", "b.app"))
-        .await
-        .unwrap();
+    let b_project = store.projects().create(b, NewProject::new("B project", "b.app")).await.unwrap();
     let b_role = store
         .user_roles()
-        .create(
-            b,
-            UserRoleInput {
-                name: "B role".into(),
-                permissions: vec!["iaso_users".into()],
-            },
-        )
+        .create(b, UserRoleInput { name: "B role".into(), permissions: vec!["iaso_users".into()] })
         .await
         .unwrap();
     let b_user = store.users().create(b, user("b-user")).await.unwrap();
-    store
-        .projects()
-        .create(a, NewProject::new("A project", "a.app"))
-        .await
-        .unwrap();
+    store.projects().create(a, NewProject::new("A project", "a.app")).await.unwrap();
     store.users().create(a, user("a-user")).await.unwrap();
 
     // List: only A's own rows.
-    assert!(
-        store
-            .projects()
-            .list(a)
-            .await
-            .unwrap()
-            .iter()
-            .all(|p| p.account_id == a)
-    );
+    assert!(store.projects().list(a).await.unwrap().iter().all(|p| p.account_id == a));
     assert_eq!(store.projects().list(a).await.unwrap().len(), 1);
-    assert!(
-        store
-            .users()
-            .list(a)
-            .await
-            .unwrap()
-            .iter()
-            .all(|u| u.account_id == a)
-    );
+    assert!(store.users().list(a).await.unwrap().iter().all(|u| u.account_id == a));
     assert_eq!(store.users().list(a).await.unwrap().len(), 1);
     assert!(store.user_roles().list(a).await.unwrap().is_empty());
 
@@ -695,48 +441,19 @@ pub async fn tenants_cannot_list_read_modify_or_delete_each_other(store: &dyn St
     assert_not_found(
         store
             .projects()
-            .update(
-                a,
-                b_project.id,
-                ProjectUpdate {
-                    name: Some("hijacked".into()),
-                    ..Default::default()
-                },
-            )
+            .update(a, b_project.id, ProjectUpdate { name: Some("hijacked".into()), ..Default::default() })
             .await,
     );
     assert_not_found(
-        store
-            .user_roles()
-            .update(
-                a,
-                b_role.id,
-                UserRoleInput {
-                    name: "hijacked".into(),
-                    permissions: vec![],
-                },
-            )
-            .await,
+        store.user_roles().update(a, b_role.id, UserRoleInput { name: "hijacked".into(), permissions: vec![] }).await,
     );
     assert_not_found(
         store
             .users()
-            .update(
-                a,
-                b_user.profile_id,
-                ProfileUpdate {
-                    first_name: Some("hijacked".into()),
-                    ..Default::default()
-                },
-            )
+            .update(a, b_user.profile_id, ProfileUpdate { first_name: Some("hijacked".into()), ..Default::default() })
             .await,
     );
-    assert_not_found(
-        store
-            .users()
-            .set_password(a, b_user.profile_id, "stolen")
-            .await,
-    );
+    assert_not_found(store.users().set_password(a, b_user.profile_id, "stolen").await);
 
     // Delete.
     assert_not_found(store.projects().delete(a, b_project.id).await);
@@ -744,50 +461,18 @@ pub async fn tenants_cannot_list_read_modify_or_delete_each_other(store: &dyn St
     assert_not_found(store.users().delete(a, b_user.profile_id).await);
 
     // B is exactly as it was.
-    assert_eq!(
-        store.projects().get(b, b_project.id).await.unwrap(),
-        Some(b_project)
-    );
-    assert_eq!(
-        store.user_roles().get(b, b_role.id).await.unwrap(),
-        Some(b_role)
-    );
-    assert_eq!(
-        store.users().get(b, b_user.profile_id).await.unwrap(),
-        Some(b_user)
-    );
-    assert_eq!(
-        store
-            .users()
-            .credentials("b-user")
-            .await
-            .unwrap()
-            .unwrap()
-            .password_hash,
-        "hash-of-b-user"
-    );
+    assert_eq!(store.projects().get(b, b_project.id).await.unwrap(), Some(b_project));
+    assert_eq!(store.user_roles().get(b, b_role.id).await.unwrap(), Some(b_role));
+    assert_eq!(store.users().get(b, b_user.profile_id).await.unwrap(), Some(b_user));
+    assert_eq!(store.users().credentials("b-user").await.unwrap().unwrap().password_hash, "hash-of-b-user");
 }
 
 /// Granting A's user a project or role of B is refused, and the refused write leaves no trace.
 pub async fn foreign_references_are_refused_and_nothing_is_written(store: &dyn Store) {
     let a = account(store, "A").await;
     let b = account(store, "B").await;
-    let b_project = store
-        .projects()
-        .create(b, NewProject::new("B project", "b.app"))
-        .await
-        .unwrap();
-    let b_role = store
-        .user_roles()
-        .create(
-            b,
-            UserRoleInput {
-                name: "R".into(),
-                permissions: vec![],
-            },
-        )
-        .await
-        .unwrap();
+    let b_project = store.projects().create(b, NewProject::new("B project", "b.app")).await.unwrap();
+    let b_role = store.user_roles().create(b, UserRoleInput { name: "R".into(), permissions: vec![] }).await.unwrap();
 
     let mut with_project = user("x");
     with_project.projects = vec![b_project.id];
@@ -795,10 +480,7 @@ pub async fn foreign_references_are_refused_and_nothing_is_written(store: &dyn S
     let mut with_role = user("x");
     with_role.user_roles = vec![b_role.id];
     assert_invalid(store.users().create(a, with_role).await, "user_roles");
-    assert!(
-        store.users().credentials("x").await.unwrap().is_none(),
-        "a refused create must write nothing"
-    );
+    assert!(store.users().credentials("x").await.unwrap().is_none(), "a refused create must write nothing");
     assert!(store.users().list(a).await.unwrap().is_empty());
 
     let a_user = store.users().create(a, user("y")).await.unwrap();
@@ -817,8 +499,5 @@ pub async fn foreign_references_are_refused_and_nothing_is_written(store: &dyn S
             .await,
         "projects",
     );
-    assert_eq!(
-        store.users().get(a, a_user.profile_id).await.unwrap(),
-        Some(a_user)
-    );
+    assert_eq!(store.users().get(a, a_user.profile_id).await.unwrap(), Some(a_user));
 }

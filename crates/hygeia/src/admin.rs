@@ -51,11 +51,7 @@ pub struct CreateProject {
 }
 
 pub async fn create_account(store: &DynStore, name: &str) -> Result<()> {
-    let account = store
-        .accounts()
-        .create(NewAccount::named(name))
-        .await
-        .context("creating the account")?;
+    let account = store.accounts().create(NewAccount::named(name)).await.context("creating the account")?;
     println!("created account {} ({})", account.id, account.name);
     Ok(())
 }
@@ -77,21 +73,13 @@ pub async fn create_user(store: &DynStore, args: CreateUser) -> Result<()> {
         permissions: args.permissions,
         ..Default::default()
     };
-    let created = store
-        .users()
-        .create(account.id, user)
-        .await
-        .context("creating the user")?;
+    let created = store.users().create(account.id, user).await.context("creating the user")?;
     println!(
         "created user {} (profile {}) in account {}{}",
         created.username,
         created.profile_id,
         account.name,
-        if created.is_superuser {
-            " as superuser"
-        } else {
-            ""
-        }
+        if created.is_superuser { " as superuser" } else { "" }
     );
     Ok(())
 }
@@ -100,11 +88,7 @@ pub async fn create_project(store: &DynStore, args: CreateProject) -> Result<()>
     let account = find_account(store, &args.account).await?;
     let mut project = NewProject::new(args.name, args.app_id);
     project.needs_authentication = !args.no_authentication;
-    let created = store
-        .projects()
-        .create(account.id, project)
-        .await
-        .context("creating the project")?;
+    let created = store.projects().create(account.id, project).await.context("creating the project")?;
     println!(
         "created project {} ({}, app_id {}) in account {}",
         created.id, created.name, created.app_id, account.name
@@ -128,10 +112,7 @@ async fn find_account(store: &DynStore, name_or_id: &str) -> Result<Account> {
 fn read_password(from_stdin: bool) -> Result<String> {
     if from_stdin {
         let mut line = String::new();
-        std::io::stdin()
-            .lock()
-            .read_line(&mut line)
-            .context("reading the password from standard input")?;
+        std::io::stdin().lock().read_line(&mut line).context("reading the password from standard input")?;
         return Ok(line.trim_end_matches(['\r', '\n']).to_owned());
     }
     if !std::io::stdin().is_terminal() {

@@ -18,16 +18,11 @@ const NOT_SETTINGS: &[&str] = &["HYGEIA_LOG", "HYGEIA_LOG_FORMAT", "HYGEIA_CONFI
 
 /// Loads settings: `file` if given (it must exist), else `./hygeia.toml` if present; then the
 /// environment.
-pub fn load(
-    file: Option<&Path>,
-    env: impl IntoIterator<Item = (String, String)>,
-) -> Result<Settings> {
+pub fn load(file: Option<&Path>, env: impl IntoIterator<Item = (String, String)>) -> Result<Settings> {
     let mut builder = Config::builder();
     match file {
         Some(path) => {
-            let path_str = path
-                .to_str()
-                .context("the configuration path is not valid UTF-8")?;
+            let path_str = path.to_str().context("the configuration path is not valid UTF-8")?;
             builder = builder.add_source(File::new(path_str, FileFormat::Toml).required(true));
         }
         None if Path::new(DEFAULT_FILE).exists() => {
@@ -42,11 +37,8 @@ pub fn load(
             .try_parsing(true)
             .source(Some(setting_variables(env))),
     );
-    let settings: Settings = builder
-        .build()
-        .context("reading the configuration")?
-        .try_deserialize()
-        .context("invalid configuration")?;
+    let settings: Settings =
+        builder.build().context("reading the configuration")?.try_deserialize().context("invalid configuration")?;
     if settings.database.backend().is_none() {
         anyhow::bail!(
             "database.url {:?} is not supported: use sqlite://path/to/file.db or postgres://user@host/database",
@@ -60,9 +52,7 @@ pub fn load(
 fn setting_variables(env: impl IntoIterator<Item = (String, String)>) -> HashMap<String, String> {
     env.into_iter()
         .filter(|(name, _)| {
-            name.starts_with("HYGEIA_")
-                && !name.starts_with("HYGEIA_TEST_")
-                && !NOT_SETTINGS.contains(&name.as_str())
+            name.starts_with("HYGEIA_") && !name.starts_with("HYGEIA_TEST_") && !NOT_SETTINGS.contains(&name.as_str())
         })
         .map(|(name, value)| match name.as_str() {
             "HYGEIA_DATABASE_URL" => ("HYGEIA_DATABASE__URL".to_owned(), value),
@@ -76,10 +66,7 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     #[test]
@@ -116,31 +103,18 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("hygeia-config-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("hygeia.toml");
-        std::fs::write(
-            &file,
-            "bind = \"127.0.0.1:9999\"\n[http]\nrequest_timeout_secs = 5\n",
-        )
-        .unwrap();
+        std::fs::write(&file, "bind = \"127.0.0.1:9999\"\n[http]\nrequest_timeout_secs = 5\n").unwrap();
         let settings = load(Some(&file), env(&[("HYGEIA_BIND", "127.0.0.1:7777")])).unwrap();
-        assert_eq!(
-            settings.bind, "127.0.0.1:7777",
-            "the environment wins over the file"
-        );
+        assert_eq!(settings.bind, "127.0.0.1:7777", "the environment wins over the file");
         assert_eq!(settings.http.request_timeout_secs, 5);
 
         std::fs::write(&file, "[http]\nrequest_timout_secs = 5\n").unwrap();
         let err = format!("{:#}", load(Some(&file), env(&[])).unwrap_err());
         assert!(err.contains("request_timout_secs"), "{err}");
 
-        let err = format!(
-            "{:#}",
-            load(None, env(&[("HYGEIA_DATABASE_URL", "mysql://x")])).unwrap_err()
-        );
+        let err = format!("{:#}", load(None, env(&[("HYGEIA_DATABASE_URL", "mysql://x")])).unwrap_err());
         assert!(err.contains("not supported"), "{err}");
-        let err = format!(
-            "{:#}",
-            load(Some(&dir.join("missing.toml")), env(&[])).unwrap_err()
-        );
+        let err = format!("{:#}", load(Some(&dir.join("missing.toml")), env(&[])).unwrap_err());
         assert!(err.contains("missing.toml"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
     }

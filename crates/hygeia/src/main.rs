@@ -11,11 +11,7 @@ use hygeia_server::{AppState, Settings};
 use hygeia_store::DynStore;
 
 #[derive(Parser)]
-#[command(
-    name = "hygeia",
-    version,
-    about = "Hygeia: an open georegistry and data-collection platform"
-)]
+#[command(name = "hygeia", version, about = "Hygeia: an open georegistry and data-collection platform")]
 struct Cli {
     /// Configuration file (default: ./hygeia.toml when it exists).
     #[arg(long, global = true, env = "HYGEIA_CONFIG")]
@@ -48,9 +44,7 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     init_logging();
     let settings = config::load(cli.config.as_deref(), std::env::vars())?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(run(cli.command, settings))
 }
 
@@ -67,9 +61,7 @@ async fn run(command: Command, mut settings: Settings) -> Result<()> {
             println!("database migrated ({})", store.backend());
             Ok(())
         }
-        Command::CreateAccount { name } => {
-            admin::create_account(&open(&settings).await?, &name).await
-        }
+        Command::CreateAccount { name } => admin::create_account(&open(&settings).await?, &name).await,
         Command::CreateUser(args) => admin::create_user(&open(&settings).await?, args).await,
         Command::CreateProject(args) => admin::create_project(&open(&settings).await?, args).await,
         Command::CheckConfig => {
@@ -113,8 +105,7 @@ async fn shutdown_signal() {
     #[cfg(unix)]
     {
         let mut terminate =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                .expect("install SIGTERM handler");
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("install SIGTERM handler");
         tokio::select! {
             _ = interrupt => {}
             _ = terminate.recv() => {}
@@ -133,9 +124,7 @@ fn init_logging() {
         .and_then(|f| EnvFilter::try_new(f).ok())
         .or_else(|| EnvFilter::try_from_default_env().ok())
         .unwrap_or_else(|| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     if std::env::var("HYGEIA_LOG_FORMAT").as_deref() == Ok("json") {
         builder.json().init();
     } else {

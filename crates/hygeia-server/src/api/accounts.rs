@@ -19,12 +19,7 @@ pub async fn list(
     CurrentUser(user): CurrentUser,
     Query(paging): Query<PageParams>,
 ) -> ApiResult<Json<Value>> {
-    let account = state
-        .store
-        .accounts()
-        .get(user.account_id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    let account = state.store.accounts().get(user.account_id).await?.ok_or(ApiError::NotFound)?;
     let items = vec![json!({
         "id": account.id,
         "name": account.name,

@@ -24,12 +24,7 @@ impl PageParams {
             return Ok(None);
         };
         let limit = positive("limit", limit)?.min(MAX_LIMIT);
-        let page = self
-            .page
-            .as_deref()
-            .map(|p| positive("page", p))
-            .transpose()?
-            .unwrap_or(1);
+        let page = self.page.as_deref().map(|p| positive("page", p)).transpose()?.unwrap_or(1);
         Ok(Some((limit, page)))
     }
 }
@@ -52,11 +47,7 @@ pub fn envelope<T: Serialize>(key: &str, items: Vec<T>, paging: Option<(usize, u
             let count = items.len();
             let pages = count.div_ceil(limit).max(1);
             let page = page.min(pages);
-            let slice: Vec<T> = items
-                .into_iter()
-                .skip((page - 1) * limit)
-                .take(limit)
-                .collect();
+            let slice: Vec<T> = items.into_iter().skip((page - 1) * limit).take(limit).collect();
             body.insert("count".into(), count.into());
             body.insert(key.into(), serde_json::to_value(slice).unwrap_or_default());
             body.insert("has_next".into(), (page < pages).into());
@@ -81,25 +72,8 @@ mod tests {
         assert_eq!(body["pages"], 3);
         assert_eq!(body["has_next"], false);
         assert_eq!(body["has_previous"], true);
-        assert_eq!(
-            envelope("projects", Vec::<i32>::new(), None),
-            serde_json::json!({"projects": []})
-        );
-        assert!(
-            PageParams {
-                limit: Some("0".into()),
-                page: None
-            }
-            .parse()
-            .is_err()
-        );
-        assert!(
-            PageParams {
-                limit: Some("10".into()),
-                page: Some("x".into())
-            }
-            .parse()
-            .is_err()
-        );
+        assert_eq!(envelope("projects", Vec::<i32>::new(), None), serde_json::json!({"projects": []}));
+        assert!(PageParams { limit: Some("0".into()), page: None }.parse().is_err());
+        assert!(PageParams { limit: Some("10".into()), page: Some("x".into()) }.parse().is_err());
     }
 }

@@ -14,21 +14,10 @@ use crate::state::SharedState;
 #[utoipa::path(get, path = "/api/profiles/me/", tag = "auth", security(("bearer" = [])),
     responses((status = 200, description = "The caller's profile, in Iaso's shape", body = Object),
               (status = 401, description = "Missing, invalid or expired credentials")))]
-pub async fn me(
-    State(state): State<SharedState>,
-    CurrentUser(user): CurrentUser,
-) -> ApiResult<Json<Value>> {
-    let account = state
-        .store
-        .accounts()
-        .get(user.account_id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
+pub async fn me(State(state): State<SharedState>, CurrentUser(user): CurrentUser) -> ApiResult<Json<Value>> {
+    let account = state.store.accounts().get(user.account_id).await?.ok_or(ApiError::NotFound)?;
     let roles = state.store.user_roles().list(user.account_id).await?;
-    let held: Vec<&UserRole> = roles
-        .iter()
-        .filter(|r| user.user_roles.iter().any(|held| held.id == r.id))
-        .collect();
+    let held: Vec<&UserRole> = roles.iter().filter(|r| user.user_roles.iter().any(|held| held.id == r.id)).collect();
     let projects = state.store.projects().list(user.account_id).await?;
     let projects: Vec<Value> = projects
         .iter()
@@ -38,12 +27,7 @@ pub async fn me(
     Ok(Json(profile_json(&user, &account, &held, projects)))
 }
 
-pub fn profile_json(
-    user: &UserProfile,
-    account: &Account,
-    roles: &[&UserRole],
-    projects: Vec<Value>,
-) -> Value {
+pub fn profile_json(user: &UserProfile, account: &Account, roles: &[&UserRole], projects: Vec<Value>) -> Value {
     json!({
         "id": user.profile_id,
         "first_name": user.first_name,
@@ -130,8 +114,5 @@ fn country_code(phone: Option<&str>) -> Option<&'static str> {
         ("+1", "us"),
     ];
     let phone = phone?;
-    CODES
-        .iter()
-        .find(|(prefix, _)| phone.starts_with(prefix))
-        .map(|(_, code)| *code)
+    CODES.iter().find(|(prefix, _)| phone.starts_with(prefix)).map(|(_, code)| *code)
 }

@@ -43,16 +43,8 @@ pub async fn detail(
     CurrentUser(user): CurrentUser,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let id = id
-        .parse::<i64>()
-        .map(ProjectId)
-        .map_err(|_| ApiError::NotFound)?;
-    let project = state
-        .store
-        .projects()
-        .get(user.account_id, id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    let id = id.parse::<i64>().map(ProjectId).map_err(|_| ApiError::NotFound)?;
+    let project = state.store.projects().get(user.account_id, id).await?.ok_or(ApiError::NotFound)?;
     if !(user.projects.is_empty() || user.projects.contains(&project.id)) {
         return Err(ApiError::NotFound);
     }

@@ -69,16 +69,9 @@ pub async fn obtain(
     if let Some(app_id) = query.app_id.as_deref() {
         check_project_access(&state, &user, app_id).await?;
     }
-    state
-        .store
-        .users()
-        .record_login(user.user_id, Utc::now())
-        .await?;
+    state.store.users().record_login(user.user_id, Utc::now()).await?;
     let pair = state.tokens.issue_pair(user.user_id);
-    Ok(Json(TokenPairBody {
-        refresh: pair.refresh,
-        access: pair.access,
-    }))
+    Ok(Json(TokenPairBody { refresh: pair.refresh, access: pair.access }))
 }
 
 /// Verifies a username and password under the failed-login throttle; shared with the browser
@@ -89,15 +82,9 @@ pub async fn check_password(
     password: String,
     address: &str,
 ) -> ApiResult<UserProfile> {
-    let keys = [
-        format!("user:{}", username.to_lowercase()),
-        format!("ip:{address}"),
-    ];
+    let keys = [format!("user:{}", username.to_lowercase()), format!("ip:{address}")];
     let now = Instant::now();
-    state
-        .login_throttle
-        .check(&keys, now)
-        .map_err(|retry_after| ApiError::TooManyRequests { retry_after })?;
+    state.login_throttle.check(&keys, now).map_err(|retry_after| ApiError::TooManyRequests { retry_after })?;
 
     let credentials = state.store.users().credentials(username).await?;
     // Unknown usernames are checked against a decoy hash so both paths take the same time.
@@ -130,15 +117,9 @@ async fn check_project_access(state: &AppState, user: &UserProfile, app_id: &str
         .find_by_app_id(app_id)
         .await?
         .ok_or_else(|| ApiError::NotFoundBecause("Unknown project.".into()))?;
-    let allowed = project.account_id == user.account_id
-        && (user.projects.is_empty() || user.projects.contains(&project.id));
-    if allowed {
-        Ok(())
-    } else {
-        Err(ApiError::ForbiddenBecause(
-            "You don't have access to this project.".into(),
-        ))
-    }
+    let allowed =
+        project.account_id == user.account_id && (user.projects.is_empty() || user.projects.contains(&project.id));
+    if allowed { Ok(()) } else { Err(ApiError::ForbiddenBecause("You don't have access to this project.".into())) }
 }
 
 /// Exchanges a refresh token for a new pair; the old refresh token stays valid until it expires.
@@ -149,14 +130,8 @@ pub async fn refresh(
     JsonOrForm(request): JsonOrForm<RefreshRequest>,
 ) -> ApiResult<Json<RefreshBody>> {
     let invalid = || ApiError::InvalidToken;
-    let user = state
-        .tokens
-        .verify(&request.refresh, TokenType::Refresh)
-        .ok_or_else(invalid)?;
+    let user = state.tokens.verify(&request.refresh, TokenType::Refresh).ok_or_else(invalid)?;
     let profile = active_profile(&state, user).await.ok_or_else(invalid)?;
     let pair = state.tokens.issue_pair(profile.user_id);
-    Ok(Json(RefreshBody {
-        access: pair.access,
-        refresh: pair.refresh,
-    }))
+    Ok(Json(RefreshBody { access: pair.access, refresh: pair.refresh }))
 }

@@ -55,15 +55,9 @@ impl TokenKeys {
     }
 
     fn sign(&self, token_type: TokenType, user: UserId, now: i64, ttl: i64) -> String {
-        let claims = Claims {
-            token_type,
-            exp: now.saturating_add(ttl),
-            iat: now,
-            jti: random_hex(16),
-            user_id: user.0,
-        };
-        encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
-            .expect("HS256 signing cannot fail")
+        let claims =
+            Claims { token_type, exp: now.saturating_add(ttl), iat: now, jti: random_hex(16), user_id: user.0 };
+        encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).expect("HS256 signing cannot fail")
     }
 
     /// The user a token speaks for, if it is well-formed, correctly signed, unexpired and of the
@@ -91,24 +85,11 @@ mod tests {
     fn tokens_verify_only_with_their_key_type_and_lifetime() {
         let keys = TokenKeys::new(b"secret", 60, 120);
         let pair = keys.issue_pair(UserId(7));
-        assert_eq!(
-            keys.verify(&pair.access, TokenType::Access),
-            Some(UserId(7))
-        );
-        assert_eq!(
-            keys.verify(&pair.refresh, TokenType::Refresh),
-            Some(UserId(7))
-        );
-        assert_eq!(
-            keys.verify(&pair.refresh, TokenType::Access),
-            None,
-            "a refresh token is not an access token"
-        );
+        assert_eq!(keys.verify(&pair.access, TokenType::Access), Some(UserId(7)));
+        assert_eq!(keys.verify(&pair.refresh, TokenType::Refresh), Some(UserId(7)));
+        assert_eq!(keys.verify(&pair.refresh, TokenType::Access), None, "a refresh token is not an access token");
         assert_eq!(keys.verify(&pair.access, TokenType::Refresh), None);
-        assert_eq!(
-            TokenKeys::new(b"other", 60, 120).verify(&pair.access, TokenType::Access),
-            None
-        );
+        assert_eq!(TokenKeys::new(b"other", 60, 120).verify(&pair.access, TokenType::Access), None);
         assert_eq!(keys.verify("not.a.token", TokenType::Access), None);
 
         let expired = TokenKeys::new(b"secret", 0, 0).sign(TokenType::Access, UserId(7), 1_000, 10);
@@ -121,18 +102,11 @@ mod tests {
         let access = keys.issue_pair(UserId(3)).access;
         let payload = access.split('.').nth(1).unwrap();
         use base64::Engine;
-        let json: serde_json::Value = serde_json::from_slice(
-            &base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .decode(payload)
-                .unwrap(),
-        )
-        .unwrap();
+        let json: serde_json::Value =
+            serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
         assert_eq!(json["token_type"], "access");
         assert_eq!(json["user_id"], 3);
-        assert_eq!(
-            json["exp"].as_i64().unwrap() - json["iat"].as_i64().unwrap(),
-            3600
-        );
+        assert_eq!(json["exp"].as_i64().unwrap() - json["iat"].as_i64().unwrap(), 3600);
         assert_eq!(json["jti"].as_str().unwrap().len(), 32);
     }
 }

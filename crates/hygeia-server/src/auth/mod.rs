@@ -29,21 +29,14 @@ pub struct CurrentUser(pub UserProfile);
 impl CurrentUser {
     /// 403 unless the caller holds `codename` (superusers hold every permission).
     pub fn require(&self, codename: &str) -> Result<(), ApiError> {
-        if self.0.has_permission(codename) {
-            Ok(())
-        } else {
-            Err(ApiError::Forbidden)
-        }
+        if self.0.has_permission(codename) { Ok(()) } else { Err(ApiError::Forbidden) }
     }
 }
 
 impl FromRequestParts<Arc<AppState>> for CurrentUser {
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &Arc<AppState>,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, Self::Rejection> {
         let user = if let Some(authorization) = parts.headers.get(header::AUTHORIZATION) {
             let value = authorization.to_str().map_err(|_| ApiError::InvalidToken)?;
             let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
@@ -52,19 +45,13 @@ impl FromRequestParts<Arc<AppState>> for CurrentUser {
                     "Unsupported authorization scheme: send \"Authorization: Bearer <access token>\".".into(),
                 ));
             }
-            state
-                .tokens
-                .verify(token.trim(), TokenType::Access)
-                .ok_or(ApiError::InvalidToken)?
+            state.tokens.verify(token.trim(), TokenType::Access).ok_or(ApiError::InvalidToken)?
         } else if let Some(user) = session_user(&parts.headers, state).await? {
             user
         } else {
             return Err(ApiError::not_authenticated());
         };
-        active_profile(state, user)
-            .await
-            .map(CurrentUser)
-            .ok_or(ApiError::InvalidToken)
+        active_profile(state, user).await.map(CurrentUser).ok_or(ApiError::InvalidToken)
     }
 }
 
@@ -74,10 +61,7 @@ pub struct MaybeUser(pub Option<UserProfile>);
 impl FromRequestParts<Arc<AppState>> for MaybeUser {
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &Arc<AppState>,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, Self::Rejection> {
         match CurrentUser::from_request_parts(parts, state).await {
             Ok(CurrentUser(user)) => Ok(MaybeUser(Some(user))),
             Err(ApiError::Internal(cause)) => Err(ApiError::Internal(cause)),
@@ -103,11 +87,7 @@ async fn session_user(headers: &HeaderMap, state: &AppState) -> Result<Option<Us
     let Some(cookie) = jar.get(SESSION_COOKIE) else {
         return Ok(None);
     };
-    Ok(state
-        .store
-        .sessions()
-        .user(&hash_session_token(cookie.value()), Utc::now())
-        .await?)
+    Ok(state.store.sessions().user(&hash_session_token(cookie.value()), Utc::now()).await?)
 }
 
 /// Session tokens are stored only as their SHA-256.
@@ -119,32 +99,21 @@ pub fn hash_session_token(token: &str) -> String {
 pub async fn start_session(state: &AppState, user: UserId) -> Result<Cookie<'static>, ApiError> {
     let token = jwt::random_hex(32);
     let ttl = state.settings.auth.session_ttl_secs;
-    let expires =
-        Utc::now() + chrono::Duration::seconds(i64::try_from(ttl).unwrap_or(i64::MAX / 1000));
-    state
-        .store
-        .sessions()
-        .create(&hash_session_token(&token), user, expires)
-        .await?;
+    let expires = Utc::now() + chrono::Duration::seconds(i64::try_from(ttl).unwrap_or(i64::MAX / 1000));
+    state.store.sessions().create(&hash_session_token(&token), user, expires).await?;
     Ok(Cookie::build((SESSION_COOKIE, token))
         .path("/")
         .http_only(true)
         .same_site(SameSite::Lax)
         .secure(state.settings.auth.secure_cookies)
-        .max_age(time::Duration::seconds(
-            i64::try_from(ttl).unwrap_or(i64::MAX / 1000),
-        ))
+        .max_age(time::Duration::seconds(i64::try_from(ttl).unwrap_or(i64::MAX / 1000)))
         .build())
 }
 
 /// Ends the browser session carried by `jar`, if any; returns the jar with the cookie removed.
 pub async fn end_session(state: &AppState, jar: CookieJar) -> Result<CookieJar, ApiError> {
     if let Some(cookie) = jar.get(SESSION_COOKIE) {
-        state
-            .store
-            .sessions()
-            .delete(&hash_session_token(cookie.value()))
-            .await?;
+        state.store.sessions().delete(&hash_session_token(cookie.value())).await?;
     }
     Ok(jar.remove(Cookie::build(SESSION_COOKIE).path("/")))
 }
@@ -156,23 +125,14 @@ pub struct ClientAddress(pub String);
 impl FromRequestParts<Arc<AppState>> for ClientAddress {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &Arc<AppState>,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, Self::Rejection> {
         if state.settings.http.trust_forwarded_for
-            && let Some(forwarded) = parts
-                .headers
-                .get("x-forwarded-for")
-                .and_then(|v| v.to_str().ok())
+            && let Some(forwarded) = parts.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok())
             && let Some(first) = forwarded.split(',').next()
         {
             return Ok(ClientAddress(first.trim().to_owned()));
         }
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip().to_string());
+        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
         Ok(ClientAddress(peer.unwrap_or_else(|| "unknown".into())))
     }
 }

@@ -18,10 +18,7 @@ pub struct LoginThrottle {
 
 impl LoginThrottle {
     pub fn new(failures_per_minute: u32) -> Self {
-        LoginThrottle {
-            limit: failures_per_minute.max(1) as usize,
-            failures: Mutex::new(HashMap::new()),
-        }
+        LoginThrottle { limit: failures_per_minute.max(1) as usize, failures: Mutex::new(HashMap::new()) }
     }
 
     /// `Err(retry_after)` when any key has reached the limit within the last minute.
@@ -58,18 +55,12 @@ impl LoginThrottle {
 
     /// A successful login clears the username's count (not the address's).
     pub fn forget(&self, key: &str) {
-        self.failures
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(key);
+        self.failures.lock().unwrap_or_else(|e| e.into_inner()).remove(key);
     }
 }
 
 fn prune(times: &mut VecDeque<Instant>, now: Instant) {
-    while times
-        .front()
-        .is_some_and(|t| now.duration_since(*t) >= WINDOW)
-    {
+    while times.front().is_some_and(|t| now.duration_since(*t) >= WINDOW) {
         times.pop_front();
     }
 }
@@ -87,21 +78,11 @@ mod tests {
             assert!(throttle.check(&keys, t0).is_ok(), "attempt {i}");
             throttle.record_failure(&keys, t0);
         }
-        let wait = throttle
-            .check(&keys, t0 + Duration::from_secs(10))
-            .unwrap_err();
+        let wait = throttle.check(&keys, t0 + Duration::from_secs(10)).unwrap_err();
         assert_eq!(wait, Duration::from_secs(50));
         // Another username from the same address is blocked too.
-        assert!(
-            throttle
-                .check(&["user:b".into(), "ip:1".into()], t0)
-                .is_err()
-        );
-        assert!(
-            throttle
-                .check(&["user:b".into(), "ip:2".into()], t0)
-                .is_ok()
-        );
+        assert!(throttle.check(&["user:b".into(), "ip:1".into()], t0).is_err());
+        assert!(throttle.check(&["user:b".into(), "ip:2".into()], t0).is_ok());
         assert!(throttle.check(&keys, t0 + WINDOW).is_ok());
     }
 }

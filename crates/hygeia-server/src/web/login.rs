@@ -39,9 +39,7 @@ pub struct LoginForm {
 }
 
 fn render(page: impl Template, status: StatusCode) -> ApiResult<Response> {
-    let html = page
-        .render()
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let html = page.render().map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok((status, Html(html)).into_response())
 }
 
@@ -49,52 +47,25 @@ fn render(page: impl Template, status: StatusCode) -> ApiResult<Response> {
 /// used to bounce a user to another site.
 fn safe_next(next: Option<String>) -> String {
     match next {
-        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => {
-            path
-        }
+        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => path,
         _ => "/".to_owned(),
     }
 }
 
-pub async fn home(
-    State(state): State<SharedState>,
-    MaybeUser(user): MaybeUser,
-) -> ApiResult<Response> {
+pub async fn home(State(state): State<SharedState>, MaybeUser(user): MaybeUser) -> ApiResult<Response> {
     let Some(user) = user else {
         return Ok(Redirect::to("/login").into_response());
     };
-    let account = state
-        .store
-        .accounts()
-        .get(user.account_id)
-        .await?
-        .map(|a| a.name)
-        .unwrap_or_default();
-    render(
-        HomePage {
-            username: user.username,
-            account,
-        },
-        StatusCode::OK,
-    )
+    let account = state.store.accounts().get(user.account_id).await?.map(|a| a.name).unwrap_or_default();
+    render(HomePage { username: user.username, account }, StatusCode::OK)
 }
 
-pub async fn form(
-    MaybeUser(user): MaybeUser,
-    Query(query): Query<NextQuery>,
-) -> ApiResult<Response> {
+pub async fn form(MaybeUser(user): MaybeUser, Query(query): Query<NextQuery>) -> ApiResult<Response> {
     let next = safe_next(query.next);
     if user.is_some() {
         return Ok(Redirect::to(&next).into_response());
     }
-    render(
-        LoginPage {
-            error: None,
-            next,
-            username: String::new(),
-        },
-        StatusCode::OK,
-    )
+    render(LoginPage { error: None, next, username: String::new() }, StatusCode::OK)
 }
 
 pub async fn submit(
@@ -106,11 +77,7 @@ pub async fn submit(
     let next = safe_next(form.next);
     match check_password(&state, &form.username, form.password, &address).await {
         Ok(user) => {
-            state
-                .store
-                .users()
-                .record_login(user.user_id, chrono::Utc::now())
-                .await?;
+            state.store.users().record_login(user.user_id, chrono::Utc::now()).await?;
             let cookie = start_session(&state, user.user_id).await?;
             Ok((jar.add(cookie), Redirect::to(&next)).into_response())
         }
@@ -120,14 +87,7 @@ pub async fn submit(
                 ApiError::TooManyRequests { .. } => err.to_string(),
                 _ => "Wrong username or password.".to_owned(),
             };
-            render(
-                LoginPage {
-                    error: Some(message),
-                    next,
-                    username: form.username,
-                },
-                status,
-            )
+            render(LoginPage { error: Some(message), next, username: form.username }, status)
         }
         Err(other) => Err(other),
     }

@@ -26,13 +26,7 @@ async fn token_then_profile_me(app: &TestApp) {
     let role = app
         .store
         .user_roles()
-        .create(
-            account,
-            UserRoleInput {
-                name: "Data manager".into(),
-                permissions: vec!["iaso_sources".into()],
-            },
-        )
+        .create(account, UserRoleInput { name: "Data manager".into(), permissions: vec!["iaso_sources".into()] })
         .await
         .unwrap();
     let user = app
@@ -49,12 +43,7 @@ async fn token_then_profile_me(app: &TestApp) {
         })
         .await;
 
-    let reply = app
-        .post_json(
-            "/api/token/",
-            &format!(r#"{{"username":"aminata","password":"{PASSWORD}"}}"#),
-        )
-        .await;
+    let reply = app.post_json("/api/token/", &format!(r#"{{"username":"aminata","password":"{PASSWORD}"}}"#)).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
     let pair = reply.json();
     let keys: Vec<&String> = pair.as_object().unwrap().keys().collect();
@@ -73,28 +62,16 @@ async fn token_then_profile_me(app: &TestApp) {
     assert_eq!(me["last_name"], "Ouédraogo");
     assert_eq!(me["language"], "fr");
     assert_eq!(me["country_code"], "bf");
-    assert_eq!(
-        me["permissions"],
-        json!(["iaso_forms", "iaso_org_units", "iaso_sources"])
-    );
-    assert_eq!(
-        me["user_permissions"],
-        json!(["iaso_forms", "iaso_org_units"])
-    );
+    assert_eq!(me["permissions"], json!(["iaso_forms", "iaso_org_units", "iaso_sources"]));
+    assert_eq!(me["user_permissions"], json!(["iaso_forms", "iaso_org_units"]));
     assert_eq!(me["user_roles"], json!([role.id.0]));
-    assert_eq!(
-        me["user_roles_permissions"][0]["permissions"],
-        json!(["iaso_sources"])
-    );
+    assert_eq!(me["user_roles_permissions"][0]["permissions"], json!(["iaso_sources"]));
     assert_eq!(me["is_superuser"], false);
     assert_eq!(me["projects"][0]["app_id"], "bfa.demo");
     assert_eq!(me["org_units"], json!([{"id": 12}]));
     assert_eq!(me["account"]["name"], "BFA Demo");
     assert_eq!(me["account"]["id"], account.0);
-    assert!(
-        me["account"]["created_at"].is_f64(),
-        "Iaso's epoch-seconds timestamps"
-    );
+    assert!(me["account"]["created_at"].is_f64(), "Iaso's epoch-seconds timestamps");
     assert!(me["date_joined"].as_str().unwrap().ends_with('Z'));
     // Every key Iaso's clients read is present.
     for key in [
@@ -111,14 +88,7 @@ async fn token_then_profile_me(app: &TestApp) {
     ] {
         assert!(me.get(key).is_some(), "missing {key}");
     }
-    let login = app
-        .store
-        .users()
-        .get(account, user.profile_id)
-        .await
-        .unwrap()
-        .unwrap()
-        .last_login;
+    let login = app.store.users().get(account, user.profile_id).await.unwrap().unwrap().last_login;
     assert!(login.is_some(), "a token login is recorded");
 }
 
@@ -132,64 +102,29 @@ async fn token_for_an_app_id_follows_project_membership(app: &TestApp) {
     app.user(a, "limited", |u| u.projects = vec![a_field]).await;
     let login = |user: &str| format!(r#"{{"username":"{user}","password":"{PASSWORD}"}}"#);
 
-    assert_eq!(
-        app.post_json("/api/token/?app_id=a.field", &login("free"))
-            .await
-            .status,
-        StatusCode::OK
-    );
-    assert_eq!(
-        app.post_json("/api/token/?app_id=a.office", &login("free"))
-            .await
-            .status,
-        StatusCode::OK
-    );
-    assert_eq!(
-        app.post_json("/api/token/?app_id=a.field", &login("limited"))
-            .await
-            .status,
-        StatusCode::OK
-    );
+    assert_eq!(app.post_json("/api/token/?app_id=a.field", &login("free")).await.status, StatusCode::OK);
+    assert_eq!(app.post_json("/api/token/?app_id=a.office", &login("free")).await.status, StatusCode::OK);
+    assert_eq!(app.post_json("/api/token/?app_id=a.field", &login("limited")).await.status, StatusCode::OK);
     let body = app
         .post_json("/api/token/?app_id=a.office", &login("limited"))
         .await
         .error(StatusCode::FORBIDDEN, "permission_denied");
     assert_eq!(body["message"], "You don't have access to this project.");
-    app.post_json("/api/token/?app_id=b.other", &login("free"))
-        .await
-        .error(StatusCode::FORBIDDEN, "permission_denied");
-    let body = app
-        .post_json("/api/token/?app_id=no.such.app", &login("free"))
-        .await
-        .error(StatusCode::NOT_FOUND, "not_found");
+    app.post_json("/api/token/?app_id=b.other", &login("free")).await.error(StatusCode::FORBIDDEN, "permission_denied");
+    let body =
+        app.post_json("/api/token/?app_id=no.such.app", &login("free")).await.error(StatusCode::NOT_FOUND, "not_found");
     assert_eq!(body["message"], "Unknown project.");
 }
 
 async fn wrong_credentials_are_401_and_indistinguishable(app: &TestApp) {
     let account = app.account("A").await;
     app.user(account, "moussa", |_| {}).await;
-    let wrong_password = app
-        .post_json(
-            "/api/token/",
-            r#"{"username":"moussa","password":"not the password"}"#,
-        )
-        .await;
-    let unknown_user = app
-        .post_json(
-            "/api/token/",
-            r#"{"username":"nobody","password":"not the password"}"#,
-        )
-        .await;
+    let wrong_password = app.post_json("/api/token/", r#"{"username":"moussa","password":"not the password"}"#).await;
+    let unknown_user = app.post_json("/api/token/", r#"{"username":"nobody","password":"not the password"}"#).await;
     for reply in [&wrong_password, &unknown_user] {
         let body = reply.error(StatusCode::UNAUTHORIZED, "not_authenticated");
-        assert_eq!(
-            body["detail"],
-            "No active account found with the given credentials"
-        );
-        assert_eq!(
-            reply.header("www-authenticate"),
-            Some("Bearer realm=\"api\"")
-        );
+        assert_eq!(body["detail"], "No active account found with the given credentials");
+        assert_eq!(reply.header("www-authenticate"), Some("Bearer realm=\"api\""));
     }
     assert_eq!(wrong_password.bytes, unknown_user.bytes);
 }
@@ -200,93 +135,45 @@ async fn repeated_failures_are_throttled(app: &TestApp) {
     app.user(account, "target", |_| {}).await;
     app.user(account, "bystander", |_| {}).await;
     for _ in 0..3 {
-        let reply = app
-            .post_json("/api/token/", r#"{"username":"target","password":"guess"}"#)
-            .await;
+        let reply = app.post_json("/api/token/", r#"{"username":"target","password":"guess"}"#).await;
         assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
     }
-    let blocked = app
-        .post_json(
-            "/api/token/",
-            &format!(r#"{{"username":"target","password":"{PASSWORD}"}}"#),
-        )
-        .await;
+    let blocked = app.post_json("/api/token/", &format!(r#"{{"username":"target","password":"{PASSWORD}"}}"#)).await;
     blocked.error(StatusCode::TOO_MANY_REQUESTS, "too_many_requests");
-    let retry_after: u64 = blocked
-        .header("retry-after")
-        .expect("Retry-After")
-        .parse()
-        .unwrap();
+    let retry_after: u64 = blocked.header("retry-after").expect("Retry-After").parse().unwrap();
     assert!((1..=60).contains(&retry_after));
     // The same client address is blocked for other usernames too (oneshot requests share one).
-    let other = app
-        .post_json(
-            "/api/token/",
-            &format!(r#"{{"username":"bystander","password":"{PASSWORD}"}}"#),
-        )
-        .await;
+    let other = app.post_json("/api/token/", &format!(r#"{{"username":"bystander","password":"{PASSWORD}"}}"#)).await;
     assert_eq!(other.status, StatusCode::TOO_MANY_REQUESTS);
 }
 
 async fn refresh_rotates_the_pair(app: &TestApp) {
     let account = app.account("A").await;
     app.user(account, "u", |_| {}).await;
-    let pair = app
-        .post_json(
-            "/api/token/",
-            &format!(r#"{{"username":"u","password":"{PASSWORD}"}}"#),
-        )
-        .await
-        .json();
+    let pair = app.post_json("/api/token/", &format!(r#"{{"username":"u","password":"{PASSWORD}"}}"#)).await.json();
     let refresh = pair["refresh"].as_str().unwrap();
 
-    let reply = app
-        .post_json(
-            "/api/token/refresh/",
-            &json!({"refresh": refresh}).to_string(),
-        )
-        .await;
+    let reply = app.post_json("/api/token/refresh/", &json!({"refresh": refresh}).to_string()).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
     let renewed = reply.json();
     let keys: Vec<&String> = renewed.as_object().unwrap().keys().collect();
     assert_eq!(keys, ["access", "refresh"]);
-    assert_eq!(
-        app.get("/api/profiles/me/", renewed["access"].as_str())
-            .await
-            .status,
-        StatusCode::OK
-    );
+    assert_eq!(app.get("/api/profiles/me/", renewed["access"].as_str()).await.status, StatusCode::OK);
 
-    let access_as_refresh = app
-        .post_json(
-            "/api/token/refresh/",
-            &json!({"refresh": pair["access"]}).to_string(),
-        )
-        .await;
+    let access_as_refresh = app.post_json("/api/token/refresh/", &json!({"refresh": pair["access"]}).to_string()).await;
     let body = access_as_refresh.error(StatusCode::UNAUTHORIZED, "token_not_valid");
     assert_eq!(body["code"], "token_not_valid");
     app.post_json("/api/token/refresh/", r#"{"refresh":"not-a-jwt"}"#)
         .await
         .error(StatusCode::UNAUTHORIZED, "token_not_valid");
-    let body = app
-        .post_json("/api/token/refresh/", "{}")
-        .await
-        .error(StatusCode::BAD_REQUEST, "validation_error");
-    assert_eq!(
-        body["fields"]["refresh"],
-        json!(["This field is required."])
-    );
+    let body = app.post_json("/api/token/refresh/", "{}").await.error(StatusCode::BAD_REQUEST, "validation_error");
+    assert_eq!(body["fields"]["refresh"], json!(["This field is required."]));
 }
 
 fn forged(user_id: i64, token_type: &str, exp: i64, secret: &str) -> String {
     let now = chrono::Utc::now().timestamp();
     let claims = json!({"token_type": token_type, "exp": exp, "iat": now - 10, "jti": "0123", "user_id": user_id});
-    jsonwebtoken::encode(
-        &Header::new(Algorithm::HS256),
-        &claims,
-        &EncodingKey::from_secret(secret.as_bytes()),
-    )
-    .unwrap()
+    jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(secret.as_bytes())).unwrap()
 }
 
 async fn bad_and_expired_tokens_are_refused(app: &TestApp) {
@@ -294,59 +181,31 @@ async fn bad_and_expired_tokens_are_refused(app: &TestApp) {
     let user = app.user(account, "u", |_| {}).await;
     let now = chrono::Utc::now().timestamp();
     let valid = forged(user.user_id.0, "access", now + 60, JWT_SECRET);
-    assert_eq!(
-        app.get("/api/profiles/me/", Some(&valid)).await.status,
-        StatusCode::OK,
-        "the forging helper is right"
-    );
+    assert_eq!(app.get("/api/profiles/me/", Some(&valid)).await.status, StatusCode::OK, "the forging helper is right");
 
     let cases = [
         ("malformed", "not.a.validtoken".to_owned()),
-        (
-            "expired",
-            forged(user.user_id.0, "access", now - 5, JWT_SECRET),
-        ),
-        (
-            "wrong key",
-            forged(user.user_id.0, "access", now + 60, "another-key"),
-        ),
-        (
-            "refresh used as access",
-            forged(user.user_id.0, "refresh", now + 60, JWT_SECRET),
-        ),
-        (
-            "unknown user",
-            forged(999_999, "access", now + 60, JWT_SECRET),
-        ),
+        ("expired", forged(user.user_id.0, "access", now - 5, JWT_SECRET)),
+        ("wrong key", forged(user.user_id.0, "access", now + 60, "another-key")),
+        ("refresh used as access", forged(user.user_id.0, "refresh", now + 60, JWT_SECRET)),
+        ("unknown user", forged(999_999, "access", now + 60, JWT_SECRET)),
         ("empty", String::new()),
     ];
     for (case, token) in cases {
         let reply = app.get("/api/profiles/me/", Some(&token)).await;
         assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{case}");
         let body = reply.error(StatusCode::UNAUTHORIZED, "token_not_valid");
-        assert_eq!(
-            body["detail"], "Given token not valid for any token type",
-            "{case}"
-        );
+        assert_eq!(body["detail"], "Given token not valid for any token type", "{case}");
     }
 
     let none = app.get("/api/profiles/me/", None).await;
     let body = none.error(StatusCode::UNAUTHORIZED, "not_authenticated");
-    assert_eq!(
-        body["detail"],
-        "Authentication credentials were not provided."
-    );
-    assert_eq!(
-        none.header("www-authenticate"),
-        Some("Bearer realm=\"api\"")
-    );
+    assert_eq!(body["detail"], "Authentication credentials were not provided.");
+    assert_eq!(none.header("www-authenticate"), Some("Bearer realm=\"api\""));
 
     let basic = app
         .send(
-            Request::get("/api/profiles/me/")
-                .header(header::AUTHORIZATION, "Basic dTpw")
-                .body(Body::empty())
-                .unwrap(),
+            Request::get("/api/profiles/me/").header(header::AUTHORIZATION, "Basic dTpw").body(Body::empty()).unwrap(),
         )
         .await;
     basic.error(StatusCode::UNAUTHORIZED, "not_authenticated");
@@ -370,34 +229,14 @@ async fn deactivated_or_deleted_users_lose_access(app: &TestApp) {
 
     app.store
         .users()
-        .update(
-            account,
-            leaving.profile_id,
-            ProfileUpdate {
-                is_active: Some(false),
-                ..Default::default()
-            },
-        )
+        .update(account, leaving.profile_id, ProfileUpdate { is_active: Some(false), ..Default::default() })
         .await
         .unwrap();
-    app.store
-        .users()
-        .delete(account, deleted.profile_id)
-        .await
-        .unwrap();
+    app.store.users().delete(account, deleted.profile_id).await.unwrap();
 
-    app.get("/api/profiles/me/", Some(&leaving_token))
-        .await
-        .error(StatusCode::UNAUTHORIZED, "token_not_valid");
-    app.get("/api/profiles/me/", Some(&deleted_token))
-        .await
-        .error(StatusCode::UNAUTHORIZED, "token_not_valid");
-    let login = app
-        .post_json(
-            "/api/token/",
-            &format!(r#"{{"username":"leaving","password":"{PASSWORD}"}}"#),
-        )
-        .await;
+    app.get("/api/profiles/me/", Some(&leaving_token)).await.error(StatusCode::UNAUTHORIZED, "token_not_valid");
+    app.get("/api/profiles/me/", Some(&deleted_token)).await.error(StatusCode::UNAUTHORIZED, "token_not_valid");
+    let login = app.post_json("/api/token/", &format!(r#"{{"username":"leaving","password":"{PASSWORD}"}}"#)).await;
     login.error(StatusCode::UNAUTHORIZED, "not_authenticated");
 }
 

@@ -25,60 +25,35 @@ on_both_backends!(
 );
 
 async fn malformed_and_mistyped_bodies_name_the_problem(app: &TestApp) {
-    let body = app
-        .post_json("/api/token/", r#"{"username":"#)
-        .await
-        .error(StatusCode::BAD_REQUEST, "bad_request");
-    assert!(
-        body["message"]
-            .as_str()
-            .unwrap()
-            .starts_with("JSON parse error - "),
-        "{body}"
-    );
+    let body = app.post_json("/api/token/", r#"{"username":"#).await.error(StatusCode::BAD_REQUEST, "bad_request");
+    assert!(body["message"].as_str().unwrap().starts_with("JSON parse error - "), "{body}");
 
     let body = app
         .post_json("/api/token/", r#"{"username":"admin"}"#)
         .await
         .error(StatusCode::BAD_REQUEST, "validation_error");
-    assert_eq!(
-        body["fields"],
-        json!({"password": ["This field is required."]})
-    );
+    assert_eq!(body["fields"], json!({"password": ["This field is required."]}));
 
     let body = app
         .post_json("/api/token/", r#"{"username":42,"password":"x"}"#)
         .await
         .error(StatusCode::BAD_REQUEST, "validation_error");
     let message = body["fields"]["username"][0].as_str().unwrap();
-    assert!(
-        message.starts_with("Invalid type: integer `42`, expected a string"),
-        "{message}"
-    );
+    assert!(message.starts_with("Invalid type: integer `42`, expected a string"), "{message}");
 
     let body = app
-        .post_json(
-            "/api/token/",
-            r#"{"username":"a","password":"b","is_superuser":true}"#,
-        )
+        .post_json("/api/token/", r#"{"username":"a","password":"b","is_superuser":true}"#)
         .await
         .error(StatusCode::BAD_REQUEST, "validation_error");
     assert_eq!(body["fields"], json!({"is_superuser": ["Unknown field."]}));
 
-    let body = app
-        .post_json("/api/token/", "[1, 2]")
-        .await
-        .error(StatusCode::BAD_REQUEST, "validation_error");
+    let body = app.post_json("/api/token/", "[1, 2]").await.error(StatusCode::BAD_REQUEST, "validation_error");
     assert!(body["fields"]["non_field_errors"].is_array(), "{body}");
-    app.post_json("/api/token/", "")
-        .await
-        .error(StatusCode::BAD_REQUEST, "bad_request");
+    app.post_json("/api/token/", "").await.error(StatusCode::BAD_REQUEST, "bad_request");
     app.post_json("/api/token/", r#"{"username":"a","password":"b"} trailing"#)
         .await
         .error(StatusCode::BAD_REQUEST, "bad_request");
-    app.post_json("/api/token/", "\u{feff}{}")
-        .await
-        .error(StatusCode::BAD_REQUEST, "bad_request");
+    app.post_json("/api/token/", "\u{feff}{}").await.error(StatusCode::BAD_REQUEST, "bad_request");
 
     let body = app.get("/api/projects/?limit=ten", None).await;
     // Credentials are checked before parameters.
@@ -87,45 +62,23 @@ async fn malformed_and_mistyped_bodies_name_the_problem(app: &TestApp) {
 
 async fn oversize_and_wrong_content_type_bodies_are_refused(app: &TestApp) {
     // test_settings() caps bodies at 16 KiB.
-    let huge = format!(
-        r#"{{"username":"{}","password":"x"}}"#,
-        "a".repeat(20 * 1024)
-    );
-    app.post_json("/api/token/", &huge)
-        .await
-        .error(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
+    let huge = format!(r#"{{"username":"{}","password":"x"}}"#, "a".repeat(20 * 1024));
+    app.post_json("/api/token/", &huge).await.error(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
 
     let reply = app
-        .send(
-            Request::post("/api/token/")
-                .header(header::CONTENT_TYPE, "text/plain")
-                .body(Body::from("x"))
-                .unwrap(),
-        )
+        .send(Request::post("/api/token/").header(header::CONTENT_TYPE, "text/plain").body(Body::from("x")).unwrap())
         .await;
     reply.error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type");
-    let reply = app
-        .send(Request::post("/api/token/").body(Body::from("{}")).unwrap())
-        .await;
+    let reply = app.send(Request::post("/api/token/").body(Body::from("{}")).unwrap()).await;
     reply.error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type");
 }
 
 async fn unknown_routes_and_methods_answer_json(app: &TestApp) {
-    app.get("/api/no-such-endpoint/", None)
-        .await
-        .error(StatusCode::NOT_FOUND, "not_found");
+    app.get("/api/no-such-endpoint/", None).await.error(StatusCode::NOT_FOUND, "not_found");
     let reply = app.get("/api/token/", None).await;
     reply.error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
-    assert!(
-        reply
-            .header("allow")
-            .is_some_and(|allow| allow.contains("POST")),
-        "{:?}",
-        reply.headers
-    );
-    let reply = app
-        .send(Request::delete("/health/").body(Body::empty()).unwrap())
-        .await;
+    assert!(reply.header("allow").is_some_and(|allow| allow.contains("POST")), "{:?}", reply.headers);
+    let reply = app.send(Request::delete("/health/").body(Body::empty()).unwrap()).await;
     reply.error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed");
 }
 
@@ -145,23 +98,12 @@ async fn responses_carry_a_request_id_and_compress(app: &TestApp) {
     let reply = app.get("/health/", None).await;
     let id = reply.header("x-request-id").expect("x-request-id");
     assert_eq!(id.len(), 36, "a UUID: {id}");
-    let reply = app
-        .send(
-            Request::get("/health/")
-                .header("x-request-id", "from-the-client")
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await;
+    let reply =
+        app.send(Request::get("/health/").header("x-request-id", "from-the-client").body(Body::empty()).unwrap()).await;
     assert_eq!(reply.header("x-request-id"), Some("from-the-client"));
 
     let reply = app
-        .send(
-            Request::get("/api/openapi.json")
-                .header(header::ACCEPT_ENCODING, "gzip")
-                .body(Body::empty())
-                .unwrap(),
-        )
+        .send(Request::get("/api/openapi.json").header(header::ACCEPT_ENCODING, "gzip").body(Body::empty()).unwrap())
         .await;
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(reply.header("content-encoding"), Some("gzip"));
@@ -180,10 +122,7 @@ async fn openapi_describes_every_route(app: &TestApp) {
         ("/api/projects/", "get"),
         ("/api/projects/{id}/", "get"),
     ] {
-        assert!(
-            paths.get(path).and_then(|p| p.get(method)).is_some(),
-            "{method} {path} is not documented"
-        );
+        assert!(paths.get(path).and_then(|p| p.get(method)).is_some(), "{method} {path} is not documented");
     }
     assert!(spec["components"]["securitySchemes"]["bearer"].is_object());
     let docs = app.get("/api/docs/", None).await;
@@ -212,11 +151,7 @@ async fn cross_site_posts_are_refused(app: &TestApp) {
                 .unwrap(),
         )
         .await;
-    assert_eq!(
-        same_origin.status,
-        StatusCode::UNAUTHORIZED,
-        "a same-origin post reaches the login check"
-    );
+    assert_eq!(same_origin.status, StatusCode::UNAUTHORIZED, "a same-origin post reaches the login check");
 }
 
 async fn boom() -> &'static str {
@@ -236,39 +171,21 @@ async fn panics_and_timeouts_become_json_errors() {
             }),
         )
         .route("/fine", get(|| async { "fine" }));
-    let http = HttpSettings {
-        request_timeout_secs: 1,
-        ..Default::default()
-    };
+    let http = HttpSettings { request_timeout_secs: 1, ..Default::default() };
     let app = hygeia_server::with_middleware(routes, &http);
 
     for (path, status, code) in [
         ("/boom", StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
         ("/slow", StatusCode::REQUEST_TIMEOUT, "request_timeout"),
     ] {
-        let response = app
-            .clone()
-            .oneshot(Request::get(path).body(Body::empty()).unwrap())
-            .await
-            .unwrap();
+        let response = app.clone().oneshot(Request::get(path).body(Body::empty()).unwrap()).await.unwrap();
         assert_eq!(response.status(), status, "{path}");
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
         let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
         assert_eq!(body["error"], code, "{path}: {body}");
-        assert!(
-            !body.to_string().contains("kaboom"),
-            "internals are not leaked: {body}"
-        );
+        assert!(!body.to_string().contains("kaboom"), "internals are not leaked: {body}");
     }
-    let fine = app
-        .oneshot(
-            Request::builder()
-                .method(Method::GET)
-                .uri("/fine")
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await
-        .unwrap();
+    let fine =
+        app.oneshot(Request::builder().method(Method::GET).uri("/fine").body(Body::empty()).unwrap()).await.unwrap();
     assert_eq!(fine.status(), StatusCode::OK);
 }

@@ -28,13 +28,7 @@ fn session_cookie(reply: &Reply) -> String {
 }
 
 async fn with_cookie(app: &TestApp, path: &str, cookie: &str) -> Reply {
-    app.send(
-        Request::get(path)
-            .header(header::COOKIE, cookie)
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await
+    app.send(Request::get(path).header(header::COOKIE, cookie).body(Body::empty()).unwrap()).await
 }
 
 async fn login_page_sets_a_session_usable_by_the_api(app: &TestApp) {
@@ -45,22 +39,13 @@ async fn login_page_sets_a_session_usable_by_the_api(app: &TestApp) {
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.text().contains("name=\"password\""));
 
-    let reply = post_login(
-        app,
-        format!(
-            "username=fatou&password={}&next=/api/profiles/me/",
-            PASSWORD.replace(' ', "+")
-        ),
-    )
-    .await;
+    let reply =
+        post_login(app, format!("username=fatou&password={}&next=/api/profiles/me/", PASSWORD.replace(' ', "+"))).await;
     assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.text());
     assert_eq!(reply.header("location"), Some("/api/profiles/me/"));
     let set_cookie = reply.header("set-cookie").unwrap().to_owned();
     for attribute in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age="] {
-        assert!(
-            set_cookie.contains(attribute),
-            "{attribute} missing from {set_cookie}"
-        );
+        assert!(set_cookie.contains(attribute), "{attribute} missing from {set_cookie}");
     }
     let cookie = session_cookie(&reply);
 
@@ -69,27 +54,12 @@ async fn login_page_sets_a_session_usable_by_the_api(app: &TestApp) {
     assert_eq!(me.json()["user_name"], "fatou");
     let home = with_cookie(app, "/", &cookie).await;
     assert!(home.text().contains("fatou"));
-    assert_eq!(
-        with_cookie(app, "/api/profiles/me/", "hygeia_session=forged")
-            .await
-            .status,
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(with_cookie(app, "/api/profiles/me/", "hygeia_session=forged").await.status, StatusCode::UNAUTHORIZED);
 
     // Only local paths are followed after login.
-    for next in [
-        "https://evil.example/",
-        "//evil.example/",
-        "/\\evil.example",
-    ] {
-        let reply = post_login(
-            app,
-            format!(
-                "username=fatou&password={}&next={next}",
-                PASSWORD.replace(' ', "+")
-            ),
-        )
-        .await;
+    for next in ["https://evil.example/", "//evil.example/", "/\\evil.example"] {
+        let reply =
+            post_login(app, format!("username=fatou&password={}&next={next}", PASSWORD.replace(' ', "+"))).await;
         assert_eq!(reply.header("location"), Some("/"), "next={next}");
     }
 }
@@ -99,24 +69,12 @@ async fn login_page_reports_failures_in_html(app: &TestApp) {
     app.user(account, "fatou", |_| {}).await;
     let reply = post_login(app, "username=fatou&password=wrong+password".into()).await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
-    assert!(
-        reply
-            .header("content-type")
-            .unwrap()
-            .starts_with("text/html")
-    );
+    assert!(reply.header("content-type").unwrap().starts_with("text/html"));
     assert!(reply.text().contains("Wrong username or password."));
-    assert!(
-        reply.text().contains("value=\"fatou\""),
-        "the username is kept"
-    );
+    assert!(reply.text().contains("value=\"fatou\""), "the username is kept");
     assert!(reply.header("set-cookie").is_none());
     let escaped = post_login(app, "username=%3Cscript%3E&password=x".into()).await;
-    assert!(
-        !escaped.text().contains("<script>") && escaped.text().contains("&#60;script&#62;"),
-        "{}",
-        escaped.text()
-    );
+    assert!(!escaped.text().contains("<script>") && escaped.text().contains("&#60;script&#62;"), "{}", escaped.text());
     let missing = post_login(app, "username=fatou".into()).await;
     assert!(missing.status.is_client_error());
     assert_eq!(app.get("/", None).await.header("location"), Some("/login"));
@@ -125,26 +83,12 @@ async fn login_page_reports_failures_in_html(app: &TestApp) {
 async fn logout_ends_the_session(app: &TestApp) {
     let account = app.account("A").await;
     app.user(account, "fatou", |_| {}).await;
-    let reply = post_login(
-        app,
-        format!("username=fatou&password={}", PASSWORD.replace(' ', "+")),
-    )
-    .await;
+    let reply = post_login(app, format!("username=fatou&password={}", PASSWORD.replace(' ', "+"))).await;
     let cookie = session_cookie(&reply);
-    let out = app
-        .send(
-            Request::post("/logout")
-                .header(header::COOKIE, &cookie)
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await;
+    let out = app.send(Request::post("/logout").header(header::COOKIE, &cookie).body(Body::empty()).unwrap()).await;
     assert_eq!(out.status, StatusCode::SEE_OTHER);
     assert_eq!(out.header("location"), Some("/login"));
-    assert!(
-        out.header("set-cookie").unwrap().contains("Max-Age=0"),
-        "the cookie is cleared"
-    );
+    assert!(out.header("set-cookie").unwrap().contains("Max-Age=0"), "the cookie is cleared");
     assert_eq!(
         with_cookie(app, "/api/profiles/me/", &cookie).await.status,
         StatusCode::UNAUTHORIZED,

@@ -33,11 +33,7 @@ impl TestApp {
     pub async fn new(test_store: TestStore, settings: Settings) -> TestApp {
         let store = test_store.store.clone();
         let state = AppState::new(store.clone(), settings).await.expect("state");
-        TestApp {
-            app: hygeia_server::app(state),
-            store,
-            test_store,
-        }
+        TestApp { app: hygeia_server::app(state), store, test_store }
     }
 
     pub async fn finish(self) {
@@ -45,26 +41,11 @@ impl TestApp {
     }
 
     pub async fn send(&self, request: Request<Body>) -> Reply {
-        let response = self
-            .app
-            .clone()
-            .oneshot(request)
-            .await
-            .expect("the router never fails");
+        let response = self.app.clone().oneshot(request).await.expect("the router never fails");
         let status = response.status();
         let headers = response.headers().clone();
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .expect("body")
-            .to_bytes()
-            .to_vec();
-        Reply {
-            status,
-            headers,
-            bytes,
-        }
+        let bytes = response.into_body().collect().await.expect("body").to_bytes().to_vec();
+        Reply { status, headers, bytes }
     }
 
     pub async fn get(&self, path: &str, token: Option<&str>) -> Reply {
@@ -89,54 +70,25 @@ impl TestApp {
 
     /// Logs in through `POST /api/token/`; returns the access token.
     pub async fn token(&self, username: &str) -> String {
-        let reply = self
-            .post_json(
-                "/api/token/",
-                &format!(r#"{{"username":"{username}","password":"{PASSWORD}"}}"#),
-            )
-            .await;
-        assert_eq!(
-            reply.status,
-            StatusCode::OK,
-            "login of {username}: {}",
-            reply.text()
-        );
-        reply.json()["access"]
-            .as_str()
-            .expect("access token")
-            .to_owned()
+        let reply =
+            self.post_json("/api/token/", &format!(r#"{{"username":"{username}","password":"{PASSWORD}"}}"#)).await;
+        assert_eq!(reply.status, StatusCode::OK, "login of {username}: {}", reply.text());
+        reply.json()["access"].as_str().expect("access token").to_owned()
     }
 
     pub async fn account(&self, name: &str) -> AccountId {
-        self.store
-            .accounts()
-            .create(NewAccount::named(name))
-            .await
-            .unwrap()
-            .id
+        self.store.accounts().create(NewAccount::named(name)).await.unwrap().id
     }
 
     pub async fn project(&self, account: AccountId, name: &str, app_id: &str) -> ProjectId {
-        self.store
-            .projects()
-            .create(account, NewProject::new(name, app_id))
-            .await
-            .unwrap()
-            .id
+        self.store.projects().create(account, NewProject::new(name, app_id)).await.unwrap().id
     }
 
     /// A user whose password is [`PASSWORD`], shaped by `customise`.
-    pub async fn user(
-        &self,
-        account: AccountId,
-        username: &str,
-        customise: impl FnOnce(&mut NewUser),
-    ) -> UserProfile {
+    pub async fn user(&self, account: AccountId, username: &str, customise: impl FnOnce(&mut NewUser)) -> UserProfile {
         let mut user = NewUser {
             username: username.into(),
-            password_hash: hygeia_server::auth::password::hash_password(PASSWORD.into())
-                .await
-                .unwrap(),
+            password_hash: hygeia_server::auth::password::hash_password(PASSWORD.into()).await.unwrap(),
             ..Default::default()
         };
         customise(&mut user);
@@ -152,8 +104,7 @@ pub struct Reply {
 
 impl Reply {
     pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.bytes)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+        serde_json::from_slice(&self.bytes).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
     }
 
     pub fn text(&self) -> String {
@@ -167,27 +118,17 @@ impl Reply {
     /// Asserts the API's error shape and returns the body.
     pub fn error(&self, status: StatusCode, code: &str) -> Value {
         assert_eq!(self.status, status, "{}", self.text());
-        assert!(
-            self.header("content-type")
-                .is_some_and(|ct| ct.starts_with("application/json")),
-            "{:?}",
-            self.headers
-        );
+        assert!(self.header("content-type").is_some_and(|ct| ct.starts_with("application/json")), "{:?}", self.headers);
         let body = self.json();
         assert_eq!(body["error"], code, "{body}");
-        assert!(
-            body["message"].as_str().is_some_and(|m| !m.is_empty()),
-            "{body}"
-        );
+        assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
         assert_eq!(body["detail"], body["message"]);
         body
     }
 }
 
 pub async fn sqlite() -> Option<TestStore> {
-    let store = hygeia_store_sqlite::SqliteStore::in_memory()
-        .await
-        .expect("in-memory SQLite");
+    let store = hygeia_store_sqlite::SqliteStore::in_memory().await.expect("in-memory SQLite");
     Some(TestStore::new(Arc::new(store), None))
 }
 

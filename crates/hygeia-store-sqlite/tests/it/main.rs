@@ -22,24 +22,11 @@ async fn file_database_persists_across_reopen() {
     let store = SqliteStore::connect(&url).await.unwrap();
     store.migrate().await.unwrap();
     store.migrate().await.expect("migrating twice is a no-op");
-    let account = store
-        .accounts()
-        .create(hygeia_core::NewAccount::named("Niger"))
-        .await
-        .unwrap();
+    let account = store.accounts().create(hygeia_core::NewAccount::named("Niger")).await.unwrap();
     store.close().await;
 
     let reopened = SqliteStore::connect(&url).await.unwrap();
-    assert_eq!(
-        reopened
-            .accounts()
-            .get(account.id)
-            .await
-            .unwrap()
-            .map(|a| a.name)
-            .as_deref(),
-        Some("Niger")
-    );
+    assert_eq!(reopened.accounts().get(account.id).await.unwrap().map(|a| a.name).as_deref(), Some("Niger"));
     let mode: String = reopened_journal_mode(&url).await;
     assert_eq!(mode, "wal");
     reopened.close().await;
@@ -49,8 +36,5 @@ async fn file_database_persists_across_reopen() {
 async fn reopened_journal_mode(url: &str) -> String {
     use sqlx::Connection;
     let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
-    sqlx::query_scalar("PRAGMA journal_mode")
-        .fetch_one(&mut conn)
-        .await
-        .unwrap()
+    sqlx::query_scalar("PRAGMA journal_mode").fetch_one(&mut conn).await.unwrap()
 }
