@@ -60,8 +60,8 @@ impl SqlStore {
             .map_err(db_err)
     }
 
-    /// Profiles in `scope`, each with its permissions, roles, projects and org units, in five
-    /// queries whatever the number of profiles.
+    /// Profiles in `scope`, each with its permissions, roles, projects and org units: two queries
+    /// whatever the number of profiles (every authenticated request runs this).
     async fn load_profiles(&self, scope: Scope) -> StoreResult<Vec<UserProfile>> {
         let rows: Vec<ProfileRow> = self
             .scoped(
@@ -77,67 +77,52 @@ impl SqlStore {
         if rows.is_empty() {
             return Ok(Vec::new());
         }
-        let permissions: Vec<(i64, String)> = self
+        // Every list of every profile, as (profile, kind, id, text) rows.
+        let links: Vec<(i64, String, i64, String)> = self
             .scoped(
                 format!(
-                    "SELECT l.profile_id, l.codename FROM profile_permissions l JOIN profiles p ON p.id = l.profile_id \
-                     WHERE {SCOPE} ORDER BY l.codename"
-                ),
-                scope,
-            )
-            .await?;
-        let roles: Vec<(i64, i64, String)> = self
-            .scoped(
-                format!(
-                    "SELECT l.profile_id, r.id, r.name FROM profile_user_roles l JOIN profiles p ON p.id = l.profile_id \
-                     JOIN user_roles r ON r.id = l.user_role_id WHERE {SCOPE} ORDER BY r.name"
-                ),
-                scope,
-            )
-            .await?;
-        let role_permissions: Vec<(i64, String)> = self
-            .scoped(
-                format!(
-                    "SELECT DISTINCT l.profile_id, rp.codename FROM profile_user_roles l \
-                     JOIN profiles p ON p.id = l.profile_id \
+                    "SELECT l.profile_id, 'permission', CAST(0 AS BIGINT), l.codename \
+                     FROM profile_permissions l JOIN profiles p ON p.id = l.profile_id WHERE {SCOPE} \
+                     UNION ALL SELECT l.profile_id, 'role', r.id, r.name \
+                     FROM profile_user_roles l JOIN profiles p ON p.id = l.profile_id \
+                     JOIN user_roles r ON r.id = l.user_role_id WHERE {SCOPE} \
+                     UNION ALL SELECT l.profile_id, 'role_permission', rp.user_role_id, rp.codename \
+                     FROM profile_user_roles l JOIN profiles p ON p.id = l.profile_id \
                      JOIN user_role_permissions rp ON rp.user_role_id = l.user_role_id WHERE {SCOPE} \
-                     ORDER BY rp.codename"
-                ),
-                scope,
-            )
-            .await?;
-        let projects: Vec<(i64, i64)> = self
-            .scoped(
-                format!(
-                    "SELECT l.profile_id, l.project_id FROM profile_projects l JOIN profiles p ON p.id = l.profile_id \
-                     WHERE {SCOPE} ORDER BY l.project_id"
-                ),
-                scope,
-            )
-            .await?;
-        let org_units: Vec<(i64, i64)> = self
-            .scoped(
-                format!(
-                    "SELECT l.profile_id, l.org_unit_id FROM profile_org_units l JOIN profiles p ON p.id = l.profile_id \
-                     WHERE {SCOPE} ORDER BY l.org_unit_id"
+                     UNION ALL SELECT l.profile_id, 'project', l.project_id, CAST('' AS TEXT) \
+                     FROM profile_projects l JOIN profiles p ON p.id = l.profile_id WHERE {SCOPE} \
+                     UNION ALL SELECT l.profile_id, 'org_unit', l.org_unit_id, CAST('' AS TEXT) \
+                     FROM profile_org_units l JOIN profiles p ON p.id = l.profile_id WHERE {SCOPE} \
+                     ORDER BY 1, 2, 4, 3"
                 ),
                 scope,
             )
             .await?;
 
-        let mut permissions = group(permissions);
-        let mut role_permissions = group(role_permissions);
-        let mut projects = group(projects);
-        let mut org_units = group(org_units);
-        let mut roles = group(roles.into_iter().map(|(profile, id, name)| (profile, (id, name))));
+        let mut lists: HashMap<i64, ProfileLists> = HashMap::new();
+        for (profile, kind, id, text) in links {
+            let lists = lists.entry(profile).or_default();
+            match kind.as_str() {
+                "permission" => lists.permissions.push(text),
+                "role" => lists.roles.push(UserRoleRef { id: UserRoleId(id), name: text, permissions: Vec::new() }),
+                "role_permission" => lists.role_permissions.push((id, text)),
+                "project" => lists.projects.push(ProjectId(id)),
+                _ => lists.org_units.push(id),
+            }
+        }
 
         Ok(rows
             .into_iter()
             .map(|row| {
-                let id = row.profile_id;
+                let mut lists = lists.remove(&row.profile_id).unwrap_or_default();
+                for (role, codename) in lists.role_permissions {
+                    if let Some(role) = lists.roles.iter_mut().find(|r| r.id.0 == role) {
+                        role.permissions.push(codename);
+                    }
+                }
                 UserProfile {
                     user_id: UserId(row.user_id),
-                    profile_id: ProfileId(id),
+                    profile_id: ProfileId(row.profile_id),
                     account_id: AccountId(row.account_id),
                     username: row.username,
                     first_name: row.first_name,
@@ -154,16 +139,10 @@ impl SqlStore {
                     dhis2_id: row.dhis2_id,
                     home_page: row.home_page,
                     color: row.color,
-                    permissions: permissions.remove(&id).unwrap_or_default(),
-                    user_roles: roles
-                        .remove(&id)
-                        .unwrap_or_default()
-                        .into_iter()
-                        .map(|(id, name)| UserRoleRef { id: UserRoleId(id), name })
-                        .collect(),
-                    role_permissions: role_permissions.remove(&id).unwrap_or_default(),
-                    projects: projects.remove(&id).unwrap_or_default().into_iter().map(ProjectId).collect(),
-                    org_units: org_units.remove(&id).unwrap_or_default(),
+                    permissions: lists.permissions,
+                    user_roles: lists.roles,
+                    projects: lists.projects,
+                    org_units: lists.org_units,
                 }
             })
             .collect())
@@ -174,13 +153,14 @@ impl SqlStore {
     }
 }
 
-/// Groups `(owner, value)` pairs by owner, keeping the values' order.
-fn group<V>(pairs: impl IntoIterator<Item = (i64, V)>) -> HashMap<i64, Vec<V>> {
-    let mut grouped: HashMap<i64, Vec<V>> = HashMap::new();
-    for (owner, value) in pairs {
-        grouped.entry(owner).or_default().push(value);
-    }
-    grouped
+/// A profile's lists while they are gathered.
+#[derive(Default)]
+struct ProfileLists {
+    permissions: Vec<String>,
+    roles: Vec<UserRoleRef>,
+    role_permissions: Vec<(i64, String)>,
+    projects: Vec<ProjectId>,
+    org_units: Vec<i64>,
 }
 
 /// Writes a profile's permission, role, project and org-unit lists (each only when given),

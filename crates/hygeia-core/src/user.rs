@@ -28,10 +28,8 @@ pub struct UserProfile {
     pub color: String,
     /// Permissions granted to the user directly, sorted.
     pub permissions: Vec<String>,
-    /// Roles held, sorted by name.
+    /// Roles held, sorted by name, each with its permissions.
     pub user_roles: Vec<UserRoleRef>,
-    /// Permissions that come from roles, sorted and deduplicated.
-    pub role_permissions: Vec<String>,
     /// Projects the user is limited to; empty means every project of the account.
     pub projects: Vec<ProjectId>,
     /// Roots of the subtrees the user is limited to; empty means the whole account.
@@ -39,9 +37,18 @@ pub struct UserProfile {
 }
 
 impl UserProfile {
+    /// Permissions that come from roles, sorted and deduplicated.
+    pub fn role_permissions(&self) -> Vec<String> {
+        let mut all: Vec<String> = self.user_roles.iter().flat_map(|r| r.permissions.iter().cloned()).collect();
+        all.sort();
+        all.dedup();
+        all
+    }
+
     /// Direct permissions and role permissions together, sorted and deduplicated.
     pub fn effective_permissions(&self) -> Vec<String> {
-        let mut all: Vec<String> = self.permissions.iter().chain(&self.role_permissions).cloned().collect();
+        let mut all = self.role_permissions();
+        all.extend(self.permissions.iter().cloned());
         all.sort();
         all.dedup();
         all
@@ -51,7 +58,7 @@ impl UserProfile {
     pub fn has_permission(&self, codename: &str) -> bool {
         self.is_superuser
             || self.permissions.iter().any(|p| p == codename)
-            || self.role_permissions.iter().any(|p| p == codename)
+            || self.user_roles.iter().any(|r| r.permissions.iter().any(|p| p == codename))
     }
 }
 
@@ -59,6 +66,7 @@ impl UserProfile {
 pub struct UserRoleRef {
     pub id: UserRoleId,
     pub name: String,
+    pub permissions: Vec<String>,
 }
 
 /// What login needs to know about a username, and nothing more.

@@ -213,7 +213,8 @@ pub async fn users_carry_profile_permissions_roles_and_projects(store: &dyn Stor
     assert_eq!(created.username, "aminata");
     assert_eq!(created.email, "aminata@example.org");
     assert_eq!(created.permissions, ["iaso_forms", "iaso_org_units"]);
-    assert_eq!(created.role_permissions, ["iaso_forms", "iaso_sources"]);
+    assert_eq!(created.role_permissions(), ["iaso_forms", "iaso_sources"]);
+    assert_eq!(created.user_roles[0].permissions, ["iaso_forms", "iaso_sources"]);
     assert_eq!(created.effective_permissions(), ["iaso_forms", "iaso_org_units", "iaso_sources"]);
     assert_eq!(created.user_roles.len(), 1);
     assert_eq!(created.user_roles[0].name, "Data manager");

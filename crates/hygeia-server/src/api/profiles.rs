@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use hygeia_core::{Account, UserProfile, UserRole};
+use hygeia_core::{Account, UserProfile};
 use serde_json::{Value, json};
 
 use crate::api::{epoch, iso};
@@ -16,18 +16,20 @@ use crate::state::SharedState;
               (status = 401, description = "Missing, invalid or expired credentials")))]
 pub async fn me(State(state): State<SharedState>, CurrentUser(user): CurrentUser) -> ApiResult<Json<Value>> {
     let account = state.store.accounts().get(user.account_id).await?.ok_or(ApiError::NotFound)?;
-    let roles = state.store.user_roles().list(user.account_id).await?;
-    let held: Vec<&UserRole> = roles.iter().filter(|r| user.user_roles.iter().any(|held| held.id == r.id)).collect();
-    let projects = state.store.projects().list(user.account_id).await?;
-    let projects: Vec<Value> = projects
-        .iter()
-        .filter(|p| user.projects.contains(&p.id))
-        .map(|p| json!({"id": p.id, "name": p.name, "app_id": p.app_id, "color": p.color}))
-        .collect();
-    Ok(Json(profile_json(&user, &account, &held, projects)))
+    let projects = if user.projects.is_empty() {
+        Vec::new()
+    } else {
+        let projects = state.store.projects().list(user.account_id).await?;
+        projects
+            .iter()
+            .filter(|p| user.projects.contains(&p.id))
+            .map(|p| json!({"id": p.id, "name": p.name, "app_id": p.app_id, "color": p.color}))
+            .collect()
+    };
+    Ok(Json(profile_json(&user, &account, projects)))
 }
 
-pub fn profile_json(user: &UserProfile, account: &Account, roles: &[&UserRole], projects: Vec<Value>) -> Value {
+pub fn profile_json(user: &UserProfile, account: &Account, projects: Vec<Value>) -> Value {
     json!({
         "id": user.profile_id,
         "first_name": user.first_name,
@@ -40,12 +42,10 @@ pub fn profile_json(user: &UserProfile, account: &Account, roles: &[&UserRole], 
         "is_staff": user.is_staff,
         "is_superuser": user.is_superuser,
         "user_roles": user.user_roles.iter().map(|r| r.id).collect::<Vec<_>>(),
-        "user_roles_permissions": roles.iter().map(|r| json!({
+        "user_roles_permissions": user.user_roles.iter().map(|r| json!({
             "id": r.id,
             "name": r.name,
             "permissions": r.permissions,
-            "created_at": epoch(r.created_at),
-            "updated_at": epoch(r.updated_at),
         })).collect::<Vec<_>>(),
         "language": user.language,
         "organization": user.organization,
