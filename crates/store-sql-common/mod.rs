@@ -11,7 +11,50 @@ use chrono::{DateTime, SubsecRound, Utc};
 use hygeia_store::StoreError;
 use sqlx::QueryBuilder;
 
-use super::Db;
+use super::{BACKEND, Db, MIGRATOR, SqlStore};
+use async_trait::async_trait;
+use hygeia_store::{
+    AccountStore, ProjectStore, SecretStore, SessionStore, Store, StoreResult, UserRoleStore, UserStore,
+};
+
+#[async_trait]
+impl Store for SqlStore {
+    fn backend(&self) -> &'static str {
+        BACKEND
+    }
+
+    async fn migrate(&self) -> StoreResult<()> {
+        MIGRATOR.run(&self.pool).await.map_err(StoreError::backend)
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(StoreError::backend)?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    fn accounts(&self) -> &dyn AccountStore {
+        self
+    }
+    fn users(&self) -> &dyn UserStore {
+        self
+    }
+    fn projects(&self) -> &dyn ProjectStore {
+        self
+    }
+    fn user_roles(&self) -> &dyn UserRoleStore {
+        self
+    }
+    fn sessions(&self) -> &dyn SessionStore {
+        self
+    }
+    fn secrets(&self) -> &dyn SecretStore {
+        self
+    }
+}
 
 /// Timestamps are kept to the microsecond, PostgreSQL's precision, so that what is written reads
 /// back equal on both backends.
@@ -25,12 +68,32 @@ pub(crate) fn now() -> DateTime<Utc> {
 pub(crate) fn on_unique(field: &'static str, message: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
     move |err| match err.as_database_error() {
         Some(db) if db.is_unique_violation() => StoreError::Conflict { field, message: message.into() },
+        _ => db_err(err),
+    }
+}
+
+/// A driver error as a store error: an unreachable or exhausted database is `Unavailable`; a
+/// foreign key that no longer resolves (a row deleted concurrently) is invalid input.
+pub(crate) fn db_err(err: sqlx::Error) -> StoreError {
+    match &err {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+            StoreError::Unavailable(Box::new(err))
+        }
+        // SQLite reports an ON DELETE RESTRICT refusal as a trigger constraint (code 1811), not as
+        // the foreign-key kind sqlx recognises; its message is the same.
+        sqlx::Error::Database(db)
+            if db.is_foreign_key_violation() || db.message().contains("FOREIGN KEY constraint failed") =>
+        {
+            StoreError::invalid("non_field_errors", "A referenced record does not exist.")
+        }
         _ => StoreError::backend(err),
     }
 }
 
-pub(crate) fn db_err(err: sqlx::Error) -> StoreError {
-    StoreError::backend(err)
+/// Runs a statement on one row of the account (`$1` account, `$2` id); no row touched is `NotFound`.
+async fn on_owned_row(pool: &sqlx::Pool<Db>, sql: &'static str, account: i64, id: i64) -> Result<(), StoreError> {
+    let done = sqlx::query(sql).bind(account).bind(id).execute(pool).await.map_err(db_err)?;
+    if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
 }
 
 /// Replaces the rows of a link table `table(owner_column, value_column)` for one owner.
@@ -94,6 +157,32 @@ async fn check_owned(
     let owned = count_owned(conn, table, account, &distinct).await?;
     if owned as usize != distinct.len() {
         return Err(StoreError::invalid(field, "Unknown id: it does not exist in this account."));
+    }
+    Ok(())
+}
+
+/// Refuses permissions whose module is not enabled on the account.
+async fn check_grantable(
+    conn: &mut <Db as sqlx::Database>::Connection,
+    account: i64,
+    permissions: &[String],
+) -> Result<(), StoreError> {
+    if permissions.is_empty() {
+        return Ok(());
+    }
+    let modules: Option<sqlx::types::Json<Vec<String>>> =
+        sqlx::query_scalar("SELECT modules FROM accounts WHERE id = $1")
+            .bind(account)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db_err)?;
+    let Some(modules) = modules else { return Err(StoreError::NotFound) };
+    let refused = hygeia_core::permission::not_grantable(permissions.iter().map(String::as_str), &modules.0);
+    if let Some(first) = refused.first() {
+        return Err(StoreError::invalid(
+            "permissions",
+            format!("\"{first}\" belongs to a module that is not enabled on this account."),
+        ));
     }
     Ok(())
 }

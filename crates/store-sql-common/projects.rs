@@ -7,7 +7,7 @@ use hygeia_store::{ProjectStore, StoreError, StoreResult};
 use sqlx::QueryBuilder;
 
 use super::super::{Db, SqlStore, begin_write};
-use super::{db_err, now, on_unique, replace_links, sorted_dedup};
+use super::{db_err, now, on_owned_row, on_unique, replace_links, sorted_dedup};
 
 #[derive(sqlx::FromRow)]
 struct ProjectRow {
@@ -65,6 +65,8 @@ impl SqlStore {
             for (project, code) in links {
                 flags.entry(project).or_default().push(code);
             }
+            // Byte order on both backends (PostgreSQL's ORDER BY would follow the locale).
+            flags.values_mut().for_each(|codes| codes.sort());
         }
         Ok(rows
             .into_iter()
@@ -181,13 +183,16 @@ impl ProjectStore for SqlStore {
     }
 
     async fn delete(&self, account: AccountId, id: ProjectId) -> StoreResult<()> {
-        let done = sqlx::query("DELETE FROM projects WHERE account_id = $1 AND id = $2")
-            .bind(account.0)
-            .bind(id.0)
-            .execute(&self.pool)
-            .await
-            .map_err(db_err)?;
-        if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+        match on_owned_row(&self.pool, "DELETE FROM projects WHERE account_id = $1 AND id = $2", account.0, id.0).await
+        {
+            // profile_projects restricts the delete: users limited to this project would otherwise
+            // silently gain every project of the account.
+            Err(StoreError::Invalid(_)) => Err(StoreError::Conflict {
+                field: "users",
+                message: "Some users are limited to this project: change their projects first.".into(),
+            }),
+            other => other,
+        }
     }
 
     async fn find_by_app_id(&self, app_id: &str) -> StoreResult<Option<Project>> {
@@ -207,7 +212,7 @@ impl ProjectStore for SqlStore {
         .fetch_all(&self.pool)
         .await
         .map_err(db_err)?;
-        Ok(rows
+        let mut flags: Vec<FeatureFlag> = rows
             .into_iter()
             .map(|row| FeatureFlag {
                 id: row.id,
@@ -221,6 +226,8 @@ impl ProjectStore for SqlStore {
                 created_at: row.created_at,
                 updated_at: row.updated_at,
             })
-            .collect())
+            .collect();
+        flags.sort_by(|a, b| a.order.cmp(&b.order).then_with(|| a.code.cmp(&b.code)));
+        Ok(flags)
     }
 }

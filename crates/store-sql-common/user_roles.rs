@@ -6,7 +6,7 @@ use hygeia_core::{AccountId, UserRole, UserRoleId, UserRoleInput};
 use hygeia_store::{StoreError, StoreResult, UserRoleStore};
 
 use super::super::{SqlStore, begin_write};
-use super::{db_err, now, on_unique, replace_links, sorted_dedup};
+use super::{check_grantable, db_err, now, on_owned_row, on_unique, replace_links, sorted_dedup};
 
 #[derive(sqlx::FromRow)]
 struct UserRoleRow {
@@ -44,7 +44,7 @@ impl SqlStore {
         for (role, codename) in permissions {
             by_role.entry(role).or_default().push(codename);
         }
-        Ok(rows
+        let mut roles: Vec<UserRole> = rows
             .into_iter()
             .map(|row| UserRole {
                 permissions: by_role.remove(&row.id).unwrap_or_default(),
@@ -54,7 +54,10 @@ impl SqlStore {
                 created_at: row.created_at,
                 updated_at: row.updated_at,
             })
-            .collect())
+            .collect();
+        // Sorted here rather than in SQL: PostgreSQL would follow the database's locale.
+        roles.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(roles)
     }
 }
 
@@ -63,6 +66,7 @@ impl UserRoleStore for SqlStore {
     async fn create(&self, account: AccountId, role: UserRoleInput) -> StoreResult<UserRole> {
         role.validate()?;
         let mut tx = begin_write(&self.pool).await.map_err(db_err)?;
+        check_grantable(&mut tx, account.0, &role.permissions).await?;
         let at = now();
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO user_roles (account_id, name, created_at, updated_at) VALUES ($1, $2, $3, $3) RETURNING id",
@@ -90,6 +94,7 @@ impl UserRoleStore for SqlStore {
     async fn update(&self, account: AccountId, id: UserRoleId, role: UserRoleInput) -> StoreResult<UserRole> {
         role.validate()?;
         let mut tx = begin_write(&self.pool).await.map_err(db_err)?;
+        check_grantable(&mut tx, account.0, &role.permissions).await?;
         let done = sqlx::query("UPDATE user_roles SET name = $3, updated_at = $4 WHERE account_id = $1 AND id = $2")
             .bind(account.0)
             .bind(id.0)
@@ -108,12 +113,6 @@ impl UserRoleStore for SqlStore {
     }
 
     async fn delete(&self, account: AccountId, id: UserRoleId) -> StoreResult<()> {
-        let done = sqlx::query("DELETE FROM user_roles WHERE account_id = $1 AND id = $2")
-            .bind(account.0)
-            .bind(id.0)
-            .execute(&self.pool)
-            .await
-            .map_err(db_err)?;
-        if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+        on_owned_row(&self.pool, "DELETE FROM user_roles WHERE account_id = $1 AND id = $2", account.0, id.0).await
     }
 }

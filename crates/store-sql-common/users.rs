@@ -8,7 +8,7 @@ use hygeia_core::{
 use hygeia_store::{StoreError, StoreResult, UserStore};
 
 use super::super::{Db, SqlStore, begin_write};
-use super::{check_owned, db_err, now, on_unique, replace_links, sorted_dedup};
+use super::{check_grantable, check_owned, db_err, now, on_owned_row, on_unique, replace_links, sorted_dedup};
 
 #[derive(sqlx::FromRow)]
 struct ProfileRow {
@@ -30,46 +30,59 @@ struct ProfileRow {
     dhis2_id: Option<String>,
     home_page: Option<String>,
     color: String,
+    tokens_valid_from: i64,
 }
 
-/// Which profiles to load. Binds: `$1` account, `$2` profile, `$3` user; NULL means "any".
+/// Which profiles to load.
 #[derive(Clone, Copy)]
-struct Scope {
-    account: Option<i64>,
-    profile: Option<i64>,
-    user: Option<i64>,
+enum Scope {
+    /// Every profile of an account.
+    Account(AccountId),
+    /// One profile of an account.
+    Profile(AccountId, ProfileId),
+    /// The profile of a login identity, whatever its account (authentication only).
+    User(UserId),
 }
 
-const SCOPE: &str = "(CAST($1 AS BIGINT) IS NULL OR p.account_id = $1) \
-                     AND (CAST($2 AS BIGINT) IS NULL OR p.id = $2) \
-                     AND (CAST($3 AS BIGINT) IS NULL OR p.user_id = $3)";
+impl Scope {
+    /// The condition on `p` (profiles), with its `$1` and optional `$2`. Each scope has its own
+    /// SQL text, so PostgreSQL plans each with the right index.
+    fn condition(self) -> (&'static str, i64, Option<i64>) {
+        match self {
+            Scope::Account(account) => ("p.account_id = $1", account.0, None),
+            Scope::Profile(account, profile) => ("p.account_id = $1 AND p.id = $2", account.0, Some(profile.0)),
+            Scope::User(user) => ("p.user_id = $1", user.0, None),
+        }
+    }
+}
 
 const USERNAME_TAKEN: &str = "A user with that username already exists.";
 
 impl SqlStore {
+    /// Runs `sql` (built around the scope's condition) with the scope's binds.
     async fn scoped<T>(&self, sql: String, scope: Scope) -> StoreResult<Vec<T>>
     where
         T: for<'r> sqlx::FromRow<'r, <Db as sqlx::Database>::Row> + Send + Unpin,
     {
-        sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .bind(scope.account)
-            .bind(scope.profile)
-            .bind(scope.user)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_err)
+        let (_, first, second) = scope.condition();
+        let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(first);
+        if let Some(second) = second {
+            query = query.bind(second);
+        }
+        query.fetch_all(&self.pool).await.map_err(db_err)
     }
 
     /// Profiles in `scope`, each with its permissions, roles, projects and org units: two queries
     /// whatever the number of profiles (every authenticated request runs this).
     async fn load_profiles(&self, scope: Scope) -> StoreResult<Vec<UserProfile>> {
+        let (condition, _, _) = scope.condition();
         let rows: Vec<ProfileRow> = self
             .scoped(
                 format!(
                     "SELECT u.id AS user_id, p.id AS profile_id, p.account_id, u.username, u.first_name, u.last_name, \
                      u.email, u.is_superuser, u.is_staff, u.is_active, u.date_joined, u.last_login, p.language, \
-                     p.organization, p.phone_number, p.dhis2_id, p.home_page, p.color \
-                     FROM profiles p JOIN users u ON u.id = p.user_id WHERE {SCOPE} ORDER BY u.username"
+                     p.organization, p.phone_number, p.dhis2_id, p.home_page, p.color, u.tokens_valid_from \
+                     FROM profiles p JOIN users u ON u.id = p.user_id WHERE {condition}"
                 ),
                 scope,
             )
@@ -82,18 +95,18 @@ impl SqlStore {
             .scoped(
                 format!(
                     "SELECT l.profile_id, 'permission', CAST(0 AS BIGINT), l.codename \
-                     FROM profile_permissions l JOIN profiles p ON p.id = l.profile_id WHERE {SCOPE} \
+                     FROM profile_permissions l JOIN profiles p ON p.id = l.profile_id WHERE {condition} \
                      UNION ALL SELECT l.profile_id, 'role', r.id, r.name \
                      FROM profile_user_roles l JOIN profiles p ON p.id = l.profile_id \
-                     JOIN user_roles r ON r.id = l.user_role_id WHERE {SCOPE} \
+                     JOIN user_roles r ON r.id = l.user_role_id WHERE {condition} \
                      UNION ALL SELECT l.profile_id, 'role_permission', rp.user_role_id, rp.codename \
                      FROM profile_user_roles l JOIN profiles p ON p.id = l.profile_id \
-                     JOIN user_role_permissions rp ON rp.user_role_id = l.user_role_id WHERE {SCOPE} \
+                     JOIN user_role_permissions rp ON rp.user_role_id = l.user_role_id WHERE {condition} \
                      UNION ALL SELECT l.profile_id, 'project', l.project_id, CAST('' AS TEXT) \
-                     FROM profile_projects l JOIN profiles p ON p.id = l.profile_id WHERE {SCOPE} \
+                     FROM profile_projects l JOIN profiles p ON p.id = l.profile_id WHERE {condition} \
                      UNION ALL SELECT l.profile_id, 'org_unit', l.org_unit_id, CAST('' AS TEXT) \
-                     FROM profile_org_units l JOIN profiles p ON p.id = l.profile_id WHERE {SCOPE} \
-                     ORDER BY 1, 2, 4, 3"
+                     FROM profile_org_units l JOIN profiles p ON p.id = l.profile_id WHERE {condition} \
+                     ORDER BY 1, 3"
                 ),
                 scope,
             )
@@ -111,10 +124,14 @@ impl SqlStore {
             }
         }
 
-        Ok(rows
+        // Sorted here rather than in SQL: PostgreSQL's ORDER BY on text follows the database locale.
+        let mut profiles: Vec<UserProfile> = rows
             .into_iter()
             .map(|row| {
                 let mut lists = lists.remove(&row.profile_id).unwrap_or_default();
+                lists.permissions.sort();
+                lists.roles.sort_by(|a, b| a.name.cmp(&b.name));
+                lists.role_permissions.sort();
                 for (role, codename) in lists.role_permissions {
                     if let Some(role) = lists.roles.iter_mut().find(|r| r.id.0 == role) {
                         role.permissions.push(codename);
@@ -143,9 +160,12 @@ impl SqlStore {
                     user_roles: lists.roles,
                     projects: lists.projects,
                     org_units: lists.org_units,
+                    tokens_valid_from: row.tokens_valid_from,
                 }
             })
-            .collect())
+            .collect();
+        profiles.sort_by(|a, b| a.username.cmp(&b.username));
+        Ok(profiles)
     }
 
     async fn one_profile(&self, scope: Scope) -> StoreResult<Option<UserProfile>> {
@@ -185,6 +205,7 @@ async fn write_profile_lists(
         replace_links(conn, "profile_projects", "profile_id", "project_id", profile, &ids).await?;
     }
     if let Some(permissions) = permissions {
+        check_grantable(conn, account.0, &permissions).await?;
         replace_links(conn, "profile_permissions", "profile_id", "codename", profile, &sorted_dedup(permissions))
             .await?;
     }
@@ -193,12 +214,6 @@ async fn write_profile_lists(
             .await?;
     }
     Ok(())
-}
-
-impl Scope {
-    fn profile(account: AccountId, id: ProfileId) -> Self {
-        Scope { account: Some(account.0), profile: Some(id.0), user: None }
-    }
 }
 
 #[async_trait]
@@ -250,11 +265,11 @@ impl UserStore for SqlStore {
     }
 
     async fn get(&self, account: AccountId, id: ProfileId) -> StoreResult<Option<UserProfile>> {
-        self.one_profile(Scope::profile(account, id)).await
+        self.one_profile(Scope::Profile(account, id)).await
     }
 
     async fn list(&self, account: AccountId) -> StoreResult<Vec<UserProfile>> {
-        self.load_profiles(Scope { account: Some(account.0), profile: None, user: None }).await
+        self.load_profiles(Scope::Account(account)).await
     }
 
     async fn update(&self, account: AccountId, id: ProfileId, update: ProfileUpdate) -> StoreResult<UserProfile> {
@@ -309,29 +324,28 @@ impl UserStore for SqlStore {
     }
 
     async fn set_password(&self, account: AccountId, id: ProfileId, password_hash: &str) -> StoreResult<()> {
-        let done = sqlx::query(
-            "UPDATE users SET password_hash = $3 WHERE id = (SELECT user_id FROM profiles WHERE account_id = $1 AND id = $2)",
+        // A new password also ends every API token and browser session issued under the old one.
+        let mut tx = begin_write(&self.pool).await.map_err(db_err)?;
+        let user: Option<i64> = sqlx::query_scalar(
+            "UPDATE users SET password_hash = $3, tokens_valid_from = $4 \
+             WHERE id = (SELECT user_id FROM profiles WHERE account_id = $1 AND id = $2) RETURNING id",
         )
         .bind(account.0)
         .bind(id.0)
         .bind(password_hash)
-        .execute(&self.pool)
+        .bind(Utc::now().timestamp())
+        .fetch_optional(&mut *tx)
         .await
         .map_err(db_err)?;
-        if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+        let Some(user) = user else { return Err(StoreError::NotFound) };
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user).execute(&mut *tx).await.map_err(db_err)?;
+        tx.commit().await.map_err(db_err)
     }
 
     async fn delete(&self, account: AccountId, id: ProfileId) -> StoreResult<()> {
         // Deleting the login identity cascades to the profile, its lists and its sessions.
-        let done = sqlx::query(
-            "DELETE FROM users WHERE id = (SELECT user_id FROM profiles WHERE account_id = $1 AND id = $2)",
-        )
-        .bind(account.0)
-        .bind(id.0)
-        .execute(&self.pool)
-        .await
-        .map_err(db_err)?;
-        if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+        let sql = "DELETE FROM users WHERE id = (SELECT user_id FROM profiles WHERE account_id = $1 AND id = $2)";
+        on_owned_row(&self.pool, sql, account.0, id.0).await
     }
 
     async fn credentials(&self, username: &str) -> StoreResult<Option<Credentials>> {
@@ -345,7 +359,7 @@ impl UserStore for SqlStore {
     }
 
     async fn profile_of_user(&self, user: UserId) -> StoreResult<Option<UserProfile>> {
-        self.one_profile(Scope { account: None, profile: None, user: Some(user.0) }).await
+        self.one_profile(Scope::User(user)).await
     }
 
     async fn record_login(&self, user: UserId, at: DateTime<Utc>) -> StoreResult<()> {

@@ -86,9 +86,24 @@ pub fn unknown<'a>(codenames: impl IntoIterator<Item = &'a str>) -> Vec<&'a str>
     codenames.into_iter().filter(|c| find(c).is_none()).collect()
 }
 
+/// Of `codenames`, those that an account with `modules` enabled cannot grant (Iaso grants a
+/// permission only when its module is active). Unknown codenames are not listed here.
+pub fn not_grantable<'a>(codenames: impl IntoIterator<Item = &'a str>, modules: &[String]) -> Vec<&'a str> {
+    codenames
+        .into_iter()
+        .filter(|c| find(c).and_then(|p| p.module).is_some_and(|module| !modules.iter().any(|m| m == module)))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn grants_follow_account_modules() {
+        let modules = vec!["DEFAULT".to_owned()];
+        assert_eq!(not_grantable(["iaso_org_units", "iaso_forms", "iaso_datastore_read"], &modules), ["iaso_forms"]);
+    }
 
     #[test]
     fn codenames_are_unique_and_prefixed() {

@@ -67,7 +67,14 @@ impl NewProject {
         errors.check_name("name", &self.name, 255);
         check_app_id(&mut errors, &self.app_id);
         check_color(&mut errors, &self.color);
+        check_flags(&mut errors, Some(&self.feature_flags));
         errors.into_result()
+    }
+}
+
+fn check_flags(errors: &mut FieldErrors, flags: Option<&Vec<String>>) {
+    if flags.is_some_and(|f| f.len() > 500) {
+        errors.add("feature_flags", "Ensure this list has no more than 500 items.");
     }
 }
 
@@ -94,6 +101,7 @@ impl ProjectUpdate {
         if let Some(color) = &self.color {
             check_color(&mut errors, color);
         }
+        check_flags(&mut errors, self.feature_flags.as_ref());
         errors.into_result()
     }
 }

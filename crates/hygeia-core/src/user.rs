@@ -34,6 +34,8 @@ pub struct UserProfile {
     pub projects: Vec<ProjectId>,
     /// Roots of the subtrees the user is limited to; empty means the whole account.
     pub org_units: Vec<i64>,
+    /// Unix seconds: API tokens issued before this instant are refused (moved on password change).
+    pub tokens_valid_from: i64,
 }
 
 impl UserProfile {
@@ -101,6 +103,13 @@ impl NewUser {
     pub fn validate(&self) -> Result<(), ValidationError> {
         let mut errors = FieldErrors::default();
         check_username(&mut errors, &self.username);
+        check_text(&mut errors, "first_name", Some(&self.first_name), 150);
+        check_text(&mut errors, "last_name", Some(&self.last_name), 150);
+        check_text(&mut errors, "email", Some(&self.email), 254);
+        check_text(&mut errors, "organization", self.organization.as_deref(), 255);
+        check_list_len(&mut errors, "projects", Some(&self.projects), MAX_PROJECTS);
+        check_list_len(&mut errors, "user_roles", Some(&self.user_roles), MAX_USER_ROLES);
+        check_list_len(&mut errors, "org_units", Some(&self.org_units), MAX_ORG_UNITS);
         if self.password_hash.is_empty() {
             errors.add("password", "This field is required.");
         }
@@ -134,6 +143,13 @@ pub struct ProfileUpdate {
 impl ProfileUpdate {
     pub fn validate(&self) -> Result<(), ValidationError> {
         let mut errors = FieldErrors::default();
+        check_text(&mut errors, "first_name", self.first_name.as_deref(), 150);
+        check_text(&mut errors, "last_name", self.last_name.as_deref(), 150);
+        check_text(&mut errors, "email", self.email.as_deref(), 254);
+        check_text(&mut errors, "organization", self.organization.as_ref().and_then(Option::as_deref), 255);
+        check_list_len(&mut errors, "projects", self.projects.as_ref(), MAX_PROJECTS);
+        check_list_len(&mut errors, "user_roles", self.user_roles.as_ref(), MAX_USER_ROLES);
+        check_list_len(&mut errors, "org_units", self.org_units.as_ref(), MAX_ORG_UNITS);
         check_profile_fields(
             &mut errors,
             self.email.as_ref(),
@@ -182,6 +198,28 @@ fn check_username(errors: &mut FieldErrors, username: &str) {
     }
 }
 
+/// Upper bounds on list inputs, far above real use, so that no request can build an oversized query.
+pub const MAX_PROJECTS: usize = 1_000;
+pub const MAX_USER_ROLES: usize = 1_000;
+pub const MAX_ORG_UNITS: usize = 10_000;
+
+fn check_list_len<T>(errors: &mut FieldErrors, field: &str, list: Option<&Vec<T>>, max: usize) {
+    if list.is_some_and(|l| l.len() > max) {
+        errors.add(field, format!("Ensure this list has no more than {max} items."));
+    }
+}
+
+/// Free-text profile fields: bounded, single-line.
+fn check_text(errors: &mut FieldErrors, field: &str, value: Option<&str>, max_chars: usize) {
+    if let Some(value) = value {
+        if value.chars().count() > max_chars {
+            errors.add(field, format!("Ensure this field has no more than {max_chars} characters."));
+        } else if value.chars().any(char::is_control) {
+            errors.add(field, "Control characters are not allowed.");
+        }
+    }
+}
+
 fn check_profile_fields(
     errors: &mut FieldErrors,
     email: Option<&String>,
@@ -215,6 +253,10 @@ fn check_profile_fields(
 }
 
 fn check_permissions(errors: &mut FieldErrors, permissions: &[String]) {
+    if permissions.len() > 4 * permission::ALL.len() {
+        errors.add("permissions", "Too many permissions.");
+        return;
+    }
     for unknown in permission::unknown(permissions.iter().map(String::as_str)) {
         errors.add("permissions", format!("Unknown permission \"{unknown}\"."));
     }

@@ -160,6 +160,7 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound => ApiError::NotFound,
             StoreError::Conflict { field, message } => ApiError::Conflict { field, message },
             StoreError::Invalid(err) => ApiError::Validation(err),
+            StoreError::Unavailable(cause) => ApiError::Unavailable(cause.to_string()),
             StoreError::Backend(cause) => ApiError::Internal(cause.to_string()),
         }
     }
@@ -173,35 +174,45 @@ impl From<ValidationError> for ApiError {
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
-/// Error responses made below the handlers (body limit, timeout, CSRF, panics, unknown method)
-/// come without a body or as plain text; this gives them the same JSON shape as the rest.
+/// Error responses made below the handlers (body limit, timeout, CSRF, panics, unknown method,
+/// axum's own extractor rejections) come without a body or as plain text; this gives them the same
+/// JSON shape as the rest, keeping their headers and, for plain text, their message.
 pub async fn json_error_bodies(response: Response) -> Response {
     let status = response.status();
-    let is_json =
-        response.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
-    if !(status.is_client_error() || status.is_server_error()) || is_json {
+    let content_type = response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    // JSON is already in shape; HTML pages (the browser login) render their own errors.
+    if !(status.is_client_error() || status.is_server_error())
+        || content_type.starts_with("application/json")
+        || content_type.starts_with("text/html")
+    {
         return response;
     }
-    // HTML pages (the browser login) render their own errors.
-    if response.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"text/html")) {
-        return response;
-    }
-    let (code, message) = match status {
+    let (code, default_message) = match status {
         StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "Request body is too large."),
         StatusCode::REQUEST_TIMEOUT => ("request_timeout", "The request took too long."),
         // The only empty 403 below the handlers is the CSRF layer's.
         StatusCode::FORBIDDEN => ("permission_denied", "Cross-site request refused (CSRF protection)."),
         StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "Method not allowed."),
         StatusCode::NOT_FOUND => ("not_found", "Not found."),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported_media_type", "Unsupported content type."),
         StatusCode::INTERNAL_SERVER_ERROR => ("internal_error", "Internal server error."),
+        _ if status.is_client_error() => ("bad_request", status.canonical_reason().unwrap_or("Bad request.")),
         _ => ("error", status.canonical_reason().unwrap_or("Request failed.")),
     };
-    let allow = response.headers().get(header::ALLOW).cloned();
-    let mut rewritten = error_with_status(status, code, message);
-    if let Some(allow) = allow {
-        rewritten.headers_mut().insert(header::ALLOW, allow);
-    }
-    rewritten
+    let plain_text = content_type.starts_with("text/plain") && !status.is_server_error();
+    let (mut parts, body) = response.into_parts();
+    // A rejection's text (e.g. "Failed to deserialize query string: ...") tells the client what to fix.
+    let message = match plain_text {
+        true => match axum::body::to_bytes(body, 4096).await {
+            Ok(bytes) if !bytes.is_empty() => String::from_utf8_lossy(&bytes).trim().to_owned(),
+            _ => default_message.to_owned(),
+        },
+        false => default_message.to_owned(),
+    };
+    let rewritten = error_with_status(status, code, &message);
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    Response::from_parts(parts, rewritten.into_body())
 }
 
 fn error_with_status(status: StatusCode, code: &'static str, message: &str) -> Response {

@@ -27,7 +27,7 @@ use tower_http::trace::TraceLayer;
 use utoipa_swagger_ui::SwaggerUi;
 
 pub use settings::{HttpSettings, Settings};
-pub use state::{AppState, SharedState};
+pub use state::{AppState, SharedState, StartupError};
 
 use error::ApiError;
 

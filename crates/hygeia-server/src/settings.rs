@@ -103,6 +103,39 @@ impl Default for AuthSettings {
     }
 }
 
+const MAX_TTL_SECS: u64 = 3650 * DAY;
+
+impl Settings {
+    /// Checks values a type cannot: every problem, named by its key.
+    pub fn validate(&self) -> Result<(), String> {
+        let mut problems = Vec::new();
+        if let Some(secret) = self.auth.jwt_secret.as_deref().filter(|s| !s.is_empty())
+            && secret.len() < 32
+        {
+            problems.push("auth.jwt_secret must be at least 32 bytes long".to_owned());
+        }
+        for (key, value) in [
+            ("auth.access_token_ttl_secs", self.auth.access_token_ttl_secs),
+            ("auth.refresh_token_ttl_secs", self.auth.refresh_token_ttl_secs),
+            ("auth.session_ttl_secs", self.auth.session_ttl_secs),
+        ] {
+            if !(60..=MAX_TTL_SECS).contains(&value) {
+                problems.push(format!("{key} must be between 60 and {MAX_TTL_SECS} (10 years)"));
+            }
+        }
+        if self.http.body_limit_bytes < 1024 {
+            problems.push("http.body_limit_bytes must be at least 1024".to_owned());
+        }
+        if self.http.request_timeout_secs == 0 {
+            problems.push("http.request_timeout_secs must be at least 1".to_owned());
+        }
+        if self.auth.login_failures_per_minute == 0 {
+            problems.push("auth.login_failures_per_minute must be at least 1".to_owned());
+        }
+        if problems.is_empty() { Ok(()) } else { Err(problems.join("; ")) }
+    }
+}
+
 impl DatabaseSettings {
     pub fn backend(&self) -> Option<&'static str> {
         backend_of(&self.url)
@@ -176,5 +209,15 @@ mod tests {
         assert_eq!(backend_of("mysql://x/y"), None);
         let debug = format!("{:?}", AuthSettings { jwt_secret: Some("k".into()), ..Default::default() });
         assert!(debug.contains("***") && !debug.contains("\"k\""));
+    }
+
+    #[test]
+    fn validation_names_each_bad_key() {
+        assert_eq!(Settings::default().validate(), Ok(()));
+        let mut settings = Settings::default();
+        settings.auth.jwt_secret = Some("short".into());
+        settings.auth.session_ttl_secs = u64::MAX;
+        let problems = settings.validate().unwrap_err();
+        assert!(problems.contains("auth.jwt_secret") && problems.contains("auth.session_ttl_secs"), "{problems}");
     }
 }

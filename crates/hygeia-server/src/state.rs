@@ -18,10 +18,21 @@ pub type SharedState = Arc<AppState>;
 
 const JWT_SECRET_NAME: &str = "jwt_signing_key";
 
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("invalid configuration: {0}")]
+    Settings(String),
+    #[error(transparent)]
+    Store(#[from] hygeia_store::StoreError),
+}
+
 impl AppState {
     /// Builds the state over a migrated store. The token key comes from the settings, or else from
     /// the database (generated on first start), so all servers on one database agree on it.
-    pub async fn new(store: DynStore, settings: Settings) -> Result<SharedState, hygeia_store::StoreError> {
+    pub async fn new(store: DynStore, settings: Settings) -> Result<SharedState, StartupError> {
+        settings.validate().map_err(StartupError::Settings)?;
+        // Computed now, off the async workers, rather than on the first failed login.
+        let _ = tokio::task::spawn_blocking(crate::auth::password::decoy_hash).await;
         let secret = match &settings.auth.jwt_secret {
             Some(secret) if !secret.is_empty() => secret.clone(),
             _ => store.secrets().get_or_insert(JWT_SECRET_NAME, &random_hex(32)).await?,

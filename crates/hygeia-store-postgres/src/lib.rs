@@ -2,10 +2,7 @@
 
 use std::time::Duration;
 
-use async_trait::async_trait;
-use hygeia_store::{
-    AccountStore, ProjectStore, SecretStore, SessionStore, Store, StoreError, StoreResult, UserRoleStore, UserStore,
-};
+use hygeia_store::{StoreError, StoreResult};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{PgPool, Postgres, Transaction};
 
@@ -18,6 +15,7 @@ mod common;
 pub mod testing;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+const BACKEND: &str = "postgres";
 
 /// A [`Store`] on a PostgreSQL database.
 pub struct PostgresStore {
@@ -38,44 +36,5 @@ impl PostgresStore {
             .await
             .map_err(StoreError::backend)?;
         Ok(PostgresStore { pool })
-    }
-}
-
-#[async_trait]
-impl Store for PostgresStore {
-    fn backend(&self) -> &'static str {
-        "postgres"
-    }
-
-    async fn migrate(&self) -> StoreResult<()> {
-        MIGRATOR.run(&self.pool).await.map_err(StoreError::backend)
-    }
-
-    async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(StoreError::backend)?;
-        Ok(())
-    }
-
-    async fn close(&self) {
-        self.pool.close().await;
-    }
-
-    fn accounts(&self) -> &dyn AccountStore {
-        self
-    }
-    fn users(&self) -> &dyn UserStore {
-        self
-    }
-    fn projects(&self) -> &dyn ProjectStore {
-        self
-    }
-    fn user_roles(&self) -> &dyn UserRoleStore {
-        self
-    }
-    fn sessions(&self) -> &dyn SessionStore {
-        self
-    }
-    fn secrets(&self) -> &dyn SecretStore {
-        self
     }
 }

@@ -6,10 +6,7 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use async_trait::async_trait;
-use hygeia_store::{
-    AccountStore, ProjectStore, SecretStore, SessionStore, Store, StoreError, StoreResult, UserRoleStore, UserStore,
-};
+use hygeia_store::{Store, StoreError, StoreResult};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqlitePool, Transaction};
 
@@ -20,6 +17,7 @@ type SqlStore = SqliteStore;
 mod common;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+const BACKEND: &str = "sqlite";
 
 /// A [`Store`] on one SQLite database file (or an in-memory database, for tests).
 pub struct SqliteStore {
@@ -63,44 +61,5 @@ impl SqliteStore {
         let store = Self::connect("sqlite::memory:").await?;
         store.migrate().await?;
         Ok(store)
-    }
-}
-
-#[async_trait]
-impl Store for SqliteStore {
-    fn backend(&self) -> &'static str {
-        "sqlite"
-    }
-
-    async fn migrate(&self) -> StoreResult<()> {
-        MIGRATOR.run(&self.pool).await.map_err(StoreError::backend)
-    }
-
-    async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(StoreError::backend)?;
-        Ok(())
-    }
-
-    async fn close(&self) {
-        self.pool.close().await;
-    }
-
-    fn accounts(&self) -> &dyn AccountStore {
-        self
-    }
-    fn users(&self) -> &dyn UserStore {
-        self
-    }
-    fn projects(&self) -> &dyn ProjectStore {
-        self
-    }
-    fn user_roles(&self) -> &dyn UserRoleStore {
-        self
-    }
-    fn sessions(&self) -> &dyn SessionStore {
-        self
-    }
-    fn secrets(&self) -> &dyn SecretStore {
-        self
     }
 }

@@ -13,7 +13,10 @@ pub enum StoreError {
     /// The input is invalid, including references to rows the account does not own.
     #[error(transparent)]
     Invalid(ValidationError),
-    /// The database failed or is unreachable.
+    /// The database cannot be reached or has no free connection; retrying later may succeed.
+    #[error("database unavailable: {0}")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The database failed.
     #[error("database error: {0}")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
 }

@@ -54,6 +54,11 @@ macro_rules! conformance_suite {
             feature_flag_catalogue_is_seeded,
             tenants_cannot_list_read_modify_or_delete_each_other,
             foreign_references_are_refused_and_nothing_is_written,
+            a_project_users_are_limited_to_cannot_be_deleted,
+            a_new_password_voids_tokens_and_sessions,
+            permissions_follow_the_accounts_modules,
+            deleted_ids_are_never_reused,
+            lists_are_in_byte_order_on_every_backend,
         );
     };
     (@each $new_store:expr; $($check:ident),* $(,)?) => {
@@ -501,4 +506,79 @@ pub async fn foreign_references_are_refused_and_nothing_is_written(store: &dyn S
         "projects",
     );
     assert_eq!(store.users().get(a, a_user.profile_id).await.unwrap(), Some(a_user));
+}
+
+/// Dropping the link would silently widen the user's access to every project of the account.
+pub async fn a_project_users_are_limited_to_cannot_be_deleted(store: &dyn Store) {
+    let acc = account(store, "A").await;
+    let field = store.projects().create(acc, NewProject::new("Field", "field")).await.unwrap();
+    let mut new = user("limited");
+    new.projects = vec![field.id];
+    let limited = store.users().create(acc, new).await.unwrap();
+    assert_conflict(store.projects().delete(acc, field.id).await, "users");
+    assert_eq!(store.users().get(acc, limited.profile_id).await.unwrap().unwrap().projects, [field.id]);
+    store
+        .users()
+        .update(acc, limited.profile_id, ProfileUpdate { projects: Some(vec![]), ..Default::default() })
+        .await
+        .unwrap();
+    store.projects().delete(acc, field.id).await.expect("free to delete once nobody is limited to it");
+}
+
+pub async fn a_new_password_voids_tokens_and_sessions(store: &dyn Store) {
+    let acc = account(store, "A").await;
+    let created = store.users().create(acc, user("p")).await.unwrap();
+    assert_eq!(created.tokens_valid_from, 0);
+    store.sessions().create("session", created.user_id, Utc::now() + Duration::hours(1)).await.unwrap();
+    let before = Utc::now().timestamp();
+    store.users().set_password(acc, created.profile_id, "new-hash").await.unwrap();
+    let after = store.users().get(acc, created.profile_id).await.unwrap().unwrap();
+    assert!(after.tokens_valid_from >= before, "{} < {before}", after.tokens_valid_from);
+    assert_eq!(store.sessions().user("session", Utc::now()).await.unwrap(), None);
+}
+
+pub async fn permissions_follow_the_accounts_modules(store: &dyn Store) {
+    // New accounts have DEFAULT and DATA_COLLECTION_FORMS; iaso_entities needs ENTITIES.
+    let acc = account(store, "A").await;
+    let mut new = user("e");
+    new.permissions = vec!["iaso_forms".into(), "iaso_entities".into()];
+    assert_invalid(store.users().create(acc, new).await, "permissions");
+    assert!(store.users().credentials("e").await.unwrap().is_none());
+    assert_invalid(
+        store
+            .user_roles()
+            .create(acc, UserRoleInput { name: "R".into(), permissions: vec!["iaso_entities".into()] })
+            .await,
+        "permissions",
+    );
+    let mut allowed = user("f");
+    allowed.permissions = vec!["iaso_forms".into(), "iaso_datastore_read".into()];
+    store.users().create(acc, allowed).await.expect("permissions of enabled modules, or of none, are granted");
+}
+
+/// A token or link naming a deleted row's id must never reach a row created later.
+pub async fn deleted_ids_are_never_reused(store: &dyn Store) {
+    let acc = account(store, "A").await;
+    let first = store.users().create(acc, user("first")).await.unwrap();
+    store.users().delete(acc, first.profile_id).await.unwrap();
+    let second = store.users().create(acc, user("second")).await.unwrap();
+    assert!(second.user_id > first.user_id && second.profile_id > first.profile_id);
+    let project = store.projects().create(acc, NewProject::new("P", "p")).await.unwrap();
+    store.projects().delete(acc, project.id).await.unwrap();
+    let next = store.projects().create(acc, NewProject::new("Q", "q")).await.unwrap();
+    assert!(next.id > project.id);
+}
+
+pub async fn lists_are_in_byte_order_on_every_backend(store: &dyn Store) {
+    let acc = account(store, "A").await;
+    for name in ["b_user", "B", "a-user", "Zed"] {
+        store.users().create(acc, user(name)).await.unwrap();
+    }
+    let names: Vec<String> = store.users().list(acc).await.unwrap().into_iter().map(|u| u.username).collect();
+    assert_eq!(names, ["B", "Zed", "a-user", "b_user"]);
+    for name in ["field_team", "Field", "fieldwork"] {
+        store.user_roles().create(acc, UserRoleInput { name: name.into(), permissions: vec![] }).await.unwrap();
+    }
+    let roles: Vec<String> = store.user_roles().list(acc).await.unwrap().into_iter().map(|r| r.name).collect();
+    assert_eq!(roles, ["Field", "field_team", "fieldwork"]);
 }

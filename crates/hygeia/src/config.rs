@@ -39,6 +39,7 @@ pub fn load(file: Option<&Path>, env: impl IntoIterator<Item = (String, String)>
     );
     let settings: Settings =
         builder.build().context("reading the configuration")?.try_deserialize().context("invalid configuration")?;
+    settings.validate().map_err(|problems| anyhow::anyhow!("invalid configuration: {problems}"))?;
     if settings.database.backend().is_none() {
         anyhow::bail!(
             "database.url {:?} is not supported: use sqlite://path/to/file.db or postgres://user@host/database",

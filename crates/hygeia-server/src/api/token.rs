@@ -82,9 +82,17 @@ pub async fn check_password(
     password: String,
     address: &str,
 ) -> ApiResult<UserProfile> {
+    // No account has a longer username (Django's limit); refusing early keeps throttle keys small.
+    if username.chars().count() > 150 {
+        return Err(ApiError::Unauthorized(WRONG_CREDENTIALS.into()));
+    }
     let keys = [format!("user:{}", username.to_lowercase()), format!("ip:{address}")];
-    let now = Instant::now();
-    state.login_throttle.check(&keys, now).map_err(|retry_after| ApiError::TooManyRequests { retry_after })?;
+    // The attempt counts as a failure from the start, so parallel guesses cannot all slip past the
+    // limit while their hashes are being checked; a success takes it back.
+    state
+        .login_throttle
+        .begin_attempt(&keys, Instant::now())
+        .map_err(|retry_after| ApiError::TooManyRequests { retry_after })?;
 
     let credentials = state.store.users().credentials(username).await?;
     // Unknown usernames are checked against a decoy hash so both paths take the same time.
@@ -94,18 +102,15 @@ pub async fn check_password(
     };
     let matches = password::verify_password(password, hash).await?;
     let profile = match (matches, candidate) {
-        (true, Some(user)) => active_profile(state, user).await,
+        (true, Some(user)) => active_profile(state, user).await?,
         _ => None,
     };
     match profile {
         Some(profile) => {
-            state.login_throttle.forget(&keys[0]);
+            state.login_throttle.succeeded(&keys);
             Ok(profile)
         }
-        None => {
-            state.login_throttle.record_failure(&keys, now);
-            Err(ApiError::Unauthorized(WRONG_CREDENTIALS.into()))
-        }
+        None => Err(ApiError::Unauthorized(WRONG_CREDENTIALS.into())),
     }
 }
 
@@ -129,9 +134,11 @@ pub async fn refresh(
     State(state): State<SharedState>,
     JsonOrForm(request): JsonOrForm<RefreshRequest>,
 ) -> ApiResult<Json<RefreshBody>> {
-    let invalid = || ApiError::InvalidToken;
-    let user = state.tokens.verify(&request.refresh, TokenType::Refresh).ok_or_else(invalid)?;
-    let profile = active_profile(&state, user).await.ok_or_else(invalid)?;
+    let token = state.tokens.verify(&request.refresh, TokenType::Refresh).ok_or(ApiError::InvalidToken)?;
+    let profile = active_profile(&state, token.user).await?.ok_or(ApiError::InvalidToken)?;
+    if token.issued_at < profile.tokens_valid_from {
+        return Err(ApiError::InvalidToken);
+    }
     let pair = state.tokens.issue_pair(profile.user_id);
     Ok(Json(RefreshBody { access: pair.access, refresh: pair.refresh }))
 }

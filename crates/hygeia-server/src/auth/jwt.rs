@@ -1,5 +1,6 @@
 //! API tokens as Iaso issues them (djangorestframework-simplejwt): HS256 JWTs with `token_type`,
-//! `exp`, `iat`, `jti` and `user_id`; an access/refresh pair, with the refresh token rotated.
+//! `exp`, `iat`, `jti` and `user_id`; an access/refresh pair. Each refresh also issues a new refresh
+//! token; earlier ones stay valid until they expire or the password changes.
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode};
 use serde::{Deserialize, Serialize};
@@ -60,14 +61,23 @@ impl TokenKeys {
         encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).expect("HS256 signing cannot fail")
     }
 
-    /// The user a token speaks for, if it is well-formed, correctly signed, unexpired and of the
-    /// expected type.
-    pub fn verify(&self, token: &str, expected: TokenType) -> Option<UserId> {
+    /// The user a token speaks for and when it was issued, if it is well-formed, correctly
+    /// signed, unexpired and of the expected type. The caller still checks the user is active and
+    /// the token not older than the user's last password change.
+    pub fn verify(&self, token: &str, expected: TokenType) -> Option<VerifiedToken> {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 0;
         let data = decode::<Claims>(token, &self.decoding, &validation).ok()?;
-        (data.claims.token_type == expected).then_some(UserId(data.claims.user_id))
+        (data.claims.token_type == expected)
+            .then_some(VerifiedToken { user: UserId(data.claims.user_id), issued_at: data.claims.iat })
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VerifiedToken {
+    pub user: UserId,
+    /// Unix seconds.
+    pub issued_at: i64,
 }
 
 /// `bytes` random bytes, hex-encoded.
@@ -85,8 +95,8 @@ mod tests {
     fn tokens_verify_only_with_their_key_type_and_lifetime() {
         let keys = TokenKeys::new(b"secret", 60, 120);
         let pair = keys.issue_pair(UserId(7));
-        assert_eq!(keys.verify(&pair.access, TokenType::Access), Some(UserId(7)));
-        assert_eq!(keys.verify(&pair.refresh, TokenType::Refresh), Some(UserId(7)));
+        assert_eq!(keys.verify(&pair.access, TokenType::Access).map(|t| t.user), Some(UserId(7)));
+        assert_eq!(keys.verify(&pair.refresh, TokenType::Refresh).map(|t| t.user), Some(UserId(7)));
         assert_eq!(keys.verify(&pair.refresh, TokenType::Access), None, "a refresh token is not an access token");
         assert_eq!(keys.verify(&pair.access, TokenType::Refresh), None);
         assert_eq!(TokenKeys::new(b"other", 60, 120).verify(&pair.access, TokenType::Access), None);

@@ -45,13 +45,19 @@ impl FromRequestParts<Arc<AppState>> for CurrentUser {
                     "Unsupported authorization scheme: send \"Authorization: Bearer <access token>\".".into(),
                 ));
             }
-            state.tokens.verify(token.trim(), TokenType::Access).ok_or(ApiError::InvalidToken)?
+            let token = state.tokens.verify(token.trim(), TokenType::Access).ok_or(ApiError::InvalidToken)?;
+            let profile = active_profile(state, token.user).await?.ok_or(ApiError::InvalidToken)?;
+            // Tokens issued before the last password change are void.
+            if token.issued_at < profile.tokens_valid_from {
+                return Err(ApiError::InvalidToken);
+            }
+            profile
         } else if let Some(user) = session_user(&parts.headers, state).await? {
-            user
+            active_profile(state, user).await?.ok_or_else(ApiError::not_authenticated)?
         } else {
             return Err(ApiError::not_authenticated());
         };
-        active_profile(state, user).await.map(CurrentUser).ok_or(ApiError::InvalidToken)
+        Ok(CurrentUser(user))
     }
 }
 
@@ -64,22 +70,16 @@ impl FromRequestParts<Arc<AppState>> for MaybeUser {
     async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, Self::Rejection> {
         match CurrentUser::from_request_parts(parts, state).await {
             Ok(CurrentUser(user)) => Ok(MaybeUser(Some(user))),
-            Err(ApiError::Internal(cause)) => Err(ApiError::Internal(cause)),
+            Err(err @ (ApiError::Internal(_) | ApiError::Unavailable(_))) => Err(err),
             Err(_) => Ok(MaybeUser(None)),
         }
     }
 }
 
 /// The profile of an active user; a deleted or deactivated user's credentials stop working at once.
-pub async fn active_profile(state: &AppState, user: UserId) -> Option<UserProfile> {
-    match state.store.users().profile_of_user(user).await {
-        Ok(Some(profile)) if profile.is_active => Some(profile),
-        Ok(_) => None,
-        Err(err) => {
-            tracing::error!(%err, "loading the caller's profile failed");
-            None
-        }
-    }
+/// A database failure is an error, not "no such user".
+pub async fn active_profile(state: &AppState, user: UserId) -> Result<Option<UserProfile>, ApiError> {
+    Ok(state.store.users().profile_of_user(user).await?.filter(|profile| profile.is_active))
 }
 
 async fn session_user(headers: &HeaderMap, state: &AppState) -> Result<Option<UserId>, ApiError> {
@@ -100,6 +100,7 @@ pub async fn start_session(state: &AppState, user: UserId) -> Result<Cookie<'sta
     let token = jwt::random_hex(32);
     let ttl = state.settings.auth.session_ttl_secs;
     let expires = Utc::now() + chrono::Duration::seconds(i64::try_from(ttl).unwrap_or(i64::MAX / 1000));
+    // (Settings::validate bounds the lifetime, so the addition cannot overflow.)
     state.store.sessions().create(&hash_session_token(&token), user, expires).await?;
     Ok(Cookie::build((SESSION_COOKIE, token))
         .path("/")
@@ -118,7 +119,7 @@ pub async fn end_session(state: &AppState, jar: CookieJar) -> Result<CookieJar, 
     Ok(jar.remove(Cookie::build(SESSION_COOKIE).path("/")))
 }
 
-/// The client's address, for throttling: the socket peer, or the first `X-Forwarded-For` hop when
+/// The client's address, for throttling: the socket peer, or the last `X-Forwarded-For` hop when
 /// configured to trust a reverse proxy.
 pub struct ClientAddress(pub String);
 
@@ -126,11 +127,12 @@ impl FromRequestParts<Arc<AppState>> for ClientAddress {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, Self::Rejection> {
+        // The last hop is the one our proxy appended; earlier ones are whatever the client sent.
         if state.settings.http.trust_forwarded_for
             && let Some(forwarded) = parts.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok())
-            && let Some(first) = forwarded.split(',').next()
+            && let Some(last) = forwarded.rsplit(',').next().map(str::trim).filter(|hop| !hop.is_empty())
         {
-            return Ok(ClientAddress(first.trim().to_owned()));
+            return Ok(ClientAddress(last.to_owned()));
         }
         let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
         Ok(ClientAddress(peer.unwrap_or_else(|| "unknown".into())))

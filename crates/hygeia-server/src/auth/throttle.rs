@@ -8,7 +8,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 const WINDOW: Duration = Duration::from_secs(60);
-/// Bound on tracked keys, so a flood of distinct usernames cannot grow memory without limit.
+/// Past this many tracked keys, keys whose attempts are all older than a minute are dropped.
+/// (Keys are short: usernames over 150 characters are refused before reaching the throttle.)
 const MAX_KEYS: usize = 100_000;
 
 pub struct LoginThrottle {
@@ -21,8 +22,9 @@ impl LoginThrottle {
         LoginThrottle { limit: failures_per_minute.max(1) as usize, failures: Mutex::new(HashMap::new()) }
     }
 
-    /// `Err(retry_after)` when any key has reached the limit within the last minute.
-    pub fn check(&self, keys: &[String], now: Instant) -> Result<(), Duration> {
+    /// Starts a login attempt: `Err(retry_after)` when any key has reached the limit within the
+    /// last minute; otherwise the attempt is counted against every key until [`Self::succeeded`].
+    pub fn begin_attempt(&self, keys: &[String], now: Instant) -> Result<(), Duration> {
         let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
         let mut wait = Duration::ZERO;
         for key in keys {
@@ -35,11 +37,9 @@ impl LoginThrottle {
                 }
             }
         }
-        if wait.is_zero() { Ok(()) } else { Err(wait) }
-    }
-
-    pub fn record_failure(&self, keys: &[String], now: Instant) {
-        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        if !wait.is_zero() {
+            return Err(wait);
+        }
         if failures.len() >= MAX_KEYS {
             failures.retain(|_, times| {
                 prune(times, now);
@@ -47,15 +47,21 @@ impl LoginThrottle {
             });
         }
         for key in keys {
-            let times = failures.entry(key.clone()).or_default();
-            prune(times, now);
-            times.push_back(now);
+            failures.entry(key.clone()).or_default().push_back(now);
         }
+        Ok(())
     }
 
-    /// A successful login clears the username's count (not the address's).
-    pub fn forget(&self, key: &str) {
-        self.failures.lock().unwrap_or_else(|e| e.into_inner()).remove(key);
+    /// A successful login: the first key (the username) is cleared, the others get the attempt back.
+    pub fn succeeded(&self, keys: &[String]) {
+        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        let Some((user, others)) = keys.split_first() else { return };
+        failures.remove(user);
+        for key in others {
+            if let Some(times) = failures.get_mut(key) {
+                times.pop_back();
+            }
+        }
     }
 }
 
@@ -75,14 +81,24 @@ mod tests {
         let keys = vec!["user:a".to_owned(), "ip:1".to_owned()];
         let t0 = Instant::now();
         for i in 0..3 {
-            assert!(throttle.check(&keys, t0).is_ok(), "attempt {i}");
-            throttle.record_failure(&keys, t0);
+            assert!(throttle.begin_attempt(&keys, t0).is_ok(), "attempt {i}");
         }
-        let wait = throttle.check(&keys, t0 + Duration::from_secs(10)).unwrap_err();
+        let wait = throttle.begin_attempt(&keys, t0 + Duration::from_secs(10)).unwrap_err();
         assert_eq!(wait, Duration::from_secs(50));
         // Another username from the same address is blocked too.
-        assert!(throttle.check(&["user:b".into(), "ip:1".into()], t0).is_err());
-        assert!(throttle.check(&["user:b".into(), "ip:2".into()], t0).is_ok());
-        assert!(throttle.check(&keys, t0 + WINDOW).is_ok());
+        assert!(throttle.begin_attempt(&["user:b".into(), "ip:1".into()], t0).is_err());
+        assert!(throttle.begin_attempt(&["user:b".into(), "ip:2".into()], t0).is_ok());
+        assert!(throttle.begin_attempt(&keys, t0 + WINDOW).is_ok());
+    }
+
+    #[test]
+    fn successes_do_not_count() {
+        let throttle = LoginThrottle::new(2);
+        let keys = vec!["user:a".to_owned(), "ip:1".to_owned()];
+        let t0 = Instant::now();
+        for _ in 0..5 {
+            throttle.begin_attempt(&keys, t0).expect("successful logins are never throttled");
+            throttle.succeeded(&keys);
+        }
     }
 }

@@ -44,10 +44,18 @@ fn render(page: impl Template, status: StatusCode) -> ApiResult<Response> {
 }
 
 /// Only local paths are followed after login, so `/login?next=https://evil.example` cannot be
-/// used to bounce a user to another site.
+/// used to bounce a user to another site. Browsers drop tabs and newlines from URLs and read `\`
+/// as `/`, so a path holding any of them (`/\t/evil.example`) is refused too.
 fn safe_next(next: Option<String>) -> String {
     match next {
-        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => path,
+        Some(path)
+            if path.starts_with('/')
+                && !path.starts_with("//")
+                && path.len() <= 2048
+                && path.chars().all(|c| c.is_ascii_graphic() && c != '\\') =>
+        {
+            path
+        }
         _ => "/".to_owned(),
     }
 }

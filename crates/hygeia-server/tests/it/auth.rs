@@ -7,7 +7,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::json;
 
 use crate::on_both_backends;
-use crate::support::{JWT_SECRET, PASSWORD, TestApp};
+use crate::support::{JWT_SECRET, PASSWORD, TestApp, test_settings};
 
 on_both_backends!(
     token_then_profile_me,
@@ -18,6 +18,10 @@ on_both_backends!(
     bad_and_expired_tokens_are_refused,
     deactivated_or_deleted_users_lose_access,
     token_endpoint_accepts_form_posts,
+    a_password_change_voids_earlier_tokens,
+    parallel_guesses_cannot_pass_the_limit,
+    behind_a_proxy_the_proxys_hop_is_the_address,
+    oversized_usernames_are_refused_cheaply,
 );
 
 async fn token_then_profile_me(app: &TestApp) {
@@ -254,4 +258,77 @@ async fn token_endpoint_accepts_form_posts(app: &TestApp) {
         .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
     assert!(reply.json()["access"].is_string());
+}
+
+async fn a_password_change_voids_earlier_tokens(app: &TestApp) {
+    let account = app.account("A").await;
+    let user = app.user(account, "u", |_| {}).await;
+    let pair = app.post_json("/api/token/", &format!(r#"{{"username":"u","password":"{PASSWORD}"}}"#)).await.json();
+    let old_access = pair["access"].as_str().unwrap().to_owned();
+    // Tokens carry whole seconds: make sure the change happens in a later second than the login.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let hash = hygeia_server::auth::password::hash_password("a brand new password".into()).await.unwrap();
+    app.store.users().set_password(account, user.profile_id, &hash).await.unwrap();
+
+    app.get("/api/profiles/me/", Some(&old_access)).await.error(StatusCode::UNAUTHORIZED, "token_not_valid");
+    app.post_json("/api/token/refresh/", &json!({"refresh": pair["refresh"]}).to_string())
+        .await
+        .error(StatusCode::UNAUTHORIZED, "token_not_valid");
+    let fresh = app.post_json("/api/token/", r#"{"username":"u","password":"a brand new password"}"#).await;
+    assert_eq!(fresh.status, StatusCode::OK);
+    assert_eq!(app.get("/api/profiles/me/", fresh.json()["access"].as_str()).await.status, StatusCode::OK);
+}
+
+/// Attempts are counted when they start: ten guesses sent at once against a limit of three get
+/// three 401s and seven 429s, not ten Argon2 checks.
+async fn parallel_guesses_cannot_pass_the_limit(app: &TestApp) {
+    let account = app.account("A").await;
+    app.user(account, "target", |_| {}).await;
+    let mut guesses = tokio::task::JoinSet::new();
+    for i in 0..10 {
+        let router = app.app.clone();
+        let request = Request::post("/api/token/")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(format!(r#"{{"username":"target","password":"guess {i}"}}"#)))
+            .unwrap();
+        guesses.spawn(async move { tower::ServiceExt::oneshot(router, request).await.unwrap().status() });
+    }
+    let statuses = guesses.join_all().await;
+    let unauthorized = statuses.iter().filter(|s| **s == StatusCode::UNAUTHORIZED).count();
+    let throttled = statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count();
+    assert_eq!((unauthorized, throttled), (3, 7));
+}
+
+async fn behind_a_proxy_the_proxys_hop_is_the_address(app: &TestApp) {
+    let account = app.account("A").await;
+    app.user(account, "first", |_| {}).await;
+    app.user(account, "second", |_| {}).await;
+    let mut settings = test_settings();
+    settings.http.trust_forwarded_for = true;
+    let proxied = hygeia_server::app(hygeia_server::AppState::new(app.store.clone(), settings).await.unwrap());
+    let post = |username: &str, password: &str, forwarded: &str| {
+        Request::post("/api/token/")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header("x-forwarded-for", forwarded)
+            .body(Body::from(format!(r#"{{"username":"{username}","password":"{password}"}}"#)))
+            .unwrap()
+    };
+    use tower::ServiceExt;
+    for i in 0..3 {
+        // The client varies the hops it controls; the proxy's hop (last) stays 10.0.0.7.
+        let reply = proxied.clone().oneshot(post("first", "guess", &format!("192.0.2.{i}, 10.0.0.7"))).await.unwrap();
+        assert_eq!(reply.status(), StatusCode::UNAUTHORIZED);
+    }
+    let blocked = proxied.clone().oneshot(post("second", PASSWORD, "198.51.100.1, 10.0.0.7")).await.unwrap();
+    assert_eq!(blocked.status(), StatusCode::TOO_MANY_REQUESTS, "spoofed first hops do not dodge the limit");
+    let elsewhere = proxied.oneshot(post("second", PASSWORD, "10.0.0.8")).await.unwrap();
+    assert_eq!(elsewhere.status(), StatusCode::OK, "another address is not blocked");
+}
+
+async fn oversized_usernames_are_refused_cheaply(app: &TestApp) {
+    let long = "x".repeat(151);
+    for _ in 0..5 {
+        let reply = app.post_json("/api/token/", &format!(r#"{{"username":"{long}","password":"p"}}"#)).await;
+        reply.error(StatusCode::UNAUTHORIZED, "not_authenticated");
+    }
 }

@@ -22,6 +22,7 @@ on_both_backends!(
     responses_carry_a_request_id_and_compress,
     openapi_describes_every_route,
     cross_site_posts_are_refused,
+    a_database_outage_is_503_not_401,
 );
 
 async fn malformed_and_mistyped_bodies_name_the_problem(app: &TestApp) {
@@ -156,6 +157,26 @@ async fn cross_site_posts_are_refused(app: &TestApp) {
 
 async fn boom() -> &'static str {
     panic!("kaboom")
+}
+
+async fn a_database_outage_is_503_not_401(app: &TestApp) {
+    let account = app.account("A").await;
+    app.user(account, "u", |_| {}).await;
+    let token = app.token("u").await;
+    app.store.close().await;
+    app.get("/api/profiles/me/", Some(&token)).await.error(StatusCode::SERVICE_UNAVAILABLE, "unavailable");
+    let health = app.get("/health/", None).await;
+    assert_eq!(health.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(health.json()["status"], "error");
+}
+
+#[tokio::test]
+async fn invalid_settings_stop_the_start() {
+    let store = crate::support::sqlite().await.unwrap();
+    let mut settings = crate::support::test_settings();
+    settings.auth.jwt_secret = Some("too short".into());
+    let err = hygeia_server::AppState::new(store.store.clone(), settings).await.err().expect("refused");
+    assert!(err.to_string().contains("auth.jwt_secret"), "{err}");
 }
 
 /// Panics and timeouts below the API still answer in its JSON shape, and the server keeps serving.

@@ -11,7 +11,7 @@ use hygeia_store::testing::TestStore;
 use serde_json::Value;
 use tower::ServiceExt;
 
-pub const JWT_SECRET: &str = "test-signing-key";
+pub const JWT_SECRET: &str = "test-signing-key-of-at-least-32-bytes";
 pub const PASSWORD: &str = "correct horse battery";
 
 /// The application over a fresh store, with settings suited to tests.

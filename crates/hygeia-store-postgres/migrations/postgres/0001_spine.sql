@@ -25,6 +25,8 @@ CREATE TABLE users (
     is_staff BOOLEAN NOT NULL DEFAULT FALSE,
     is_active BOOLEAN NOT NULL DEFAULT TRUE,
     date_joined TIMESTAMPTZ NOT NULL,
+    -- Unix seconds; API tokens issued earlier are refused (set when the password changes).
+    tokens_valid_from BIGINT NOT NULL DEFAULT 0,
     last_login TIMESTAMPTZ
 );
 
@@ -105,9 +107,11 @@ CREATE TABLE profile_user_roles (
     PRIMARY KEY (profile_id, user_role_id)
 );
 
+-- A project that users are restricted to cannot be deleted: dropping the link would widen the
+-- restriction to every project of the account.
 CREATE TABLE profile_projects (
     profile_id BIGINT NOT NULL REFERENCES profiles (id) ON DELETE CASCADE,
-    project_id BIGINT NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
+    project_id BIGINT NOT NULL REFERENCES projects (id) ON DELETE RESTRICT,
     PRIMARY KEY (profile_id, project_id)
 );
 
