@@ -1,9 +1,12 @@
 //! SQL shared by both backends; see README.md for how it is compiled into each.
 
 mod accounts;
+mod org_unit_types;
+mod org_units;
 mod projects;
 mod secrets;
 mod sessions;
+mod sources;
 mod user_roles;
 mod users;
 
@@ -14,7 +17,8 @@ use sqlx::QueryBuilder;
 use super::{BACKEND, Db, MIGRATOR, SqlStore};
 use async_trait::async_trait;
 use hygeia_store::{
-    AccountStore, ProjectStore, SecretStore, SessionStore, Store, StoreResult, UserRoleStore, UserStore,
+    AccountStore, OrgUnitStore, OrgUnitTypeStore, ProjectStore, SecretStore, SessionStore, SourceStore, Store,
+    StoreResult, UserRoleStore, UserStore,
 };
 
 #[async_trait]
@@ -52,6 +56,15 @@ impl Store for SqlStore {
         self
     }
     fn secrets(&self) -> &dyn SecretStore {
+        self
+    }
+    fn sources(&self) -> &dyn SourceStore {
+        self
+    }
+    fn org_unit_types(&self) -> &dyn OrgUnitTypeStore {
+        self
+    }
+    fn org_units(&self) -> &dyn OrgUnitStore {
         self
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod account;
 pub mod ids;
+pub mod orgunit;
 pub mod permission;
 pub mod project;
 pub mod user;
@@ -12,6 +13,11 @@ pub mod validate;
 
 pub use account::{Account, NewAccount};
 pub use ids::{AccountId, ProfileId, ProjectId, UserId, UserRoleId};
+pub use orgunit::{
+    BoundingBox, DataSource, DataSourceId, DataSourceInput, Geography, Location, Modification, NewOrgUnit, OrgUnit,
+    OrgUnitId, OrgUnitOrder, OrgUnitQuery, OrgUnitScope, OrgUnitSearch, OrgUnitType, OrgUnitTypeId, OrgUnitTypeInput,
+    OrgUnitUpdate, Page, ParentFilter, SourceVersion, SourceVersionId, TreePath, ValidationStatus,
+};
 pub use permission::Permission;
 pub use project::{FeatureFlag, NewProject, Project, ProjectUpdate};
 pub use user::{Credentials, NewUser, ProfileUpdate, UserProfile, UserRole, UserRoleInput, UserRoleRef};

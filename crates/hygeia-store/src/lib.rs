@@ -13,8 +13,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use hygeia_core::{
-    Account, AccountId, Credentials, FeatureFlag, NewAccount, NewProject, NewUser, ProfileId, ProfileUpdate, Project,
-    ProjectId, ProjectUpdate, UserId, UserProfile, UserRole, UserRoleId, UserRoleInput, ValidationError,
+    Account, AccountId, Credentials, DataSource, DataSourceId, DataSourceInput, FeatureFlag, Modification, NewAccount,
+    NewOrgUnit, NewProject, NewUser, OrgUnit, OrgUnitId, OrgUnitQuery, OrgUnitScope, OrgUnitType, OrgUnitTypeId,
+    OrgUnitTypeInput, OrgUnitUpdate, Page, ProfileId, ProfileUpdate, Project, ProjectId, ProjectUpdate, SourceVersion,
+    SourceVersionId, UserId, UserProfile, UserRole, UserRoleId, UserRoleInput, ValidationError,
 };
 
 mod error;
@@ -41,6 +43,9 @@ pub trait Store: Send + Sync + 'static {
     fn user_roles(&self) -> &dyn UserRoleStore;
     fn sessions(&self) -> &dyn SessionStore;
     fn secrets(&self) -> &dyn SecretStore;
+    fn sources(&self) -> &dyn SourceStore;
+    fn org_unit_types(&self) -> &dyn OrgUnitTypeStore;
+    fn org_units(&self) -> &dyn OrgUnitStore;
 }
 
 pub type DynStore = Arc<dyn Store>;
@@ -118,6 +123,69 @@ pub trait SessionStore: Send + Sync {
 pub trait SecretStore: Send + Sync {
     /// Stores `candidate` under `name` unless a value is already there; returns the stored value.
     async fn get_or_insert(&self, name: &str, candidate: &str) -> StoreResult<String>;
+}
+
+/// Data sources and their versions.
+#[async_trait]
+pub trait SourceStore: Send + Sync {
+    /// Projects must belong to the account; names are unique per account.
+    async fn create_source(&self, account: AccountId, source: DataSourceInput) -> StoreResult<DataSource>;
+    async fn source(&self, account: AccountId, id: DataSourceId) -> StoreResult<Option<DataSource>>;
+    async fn sources(&self, account: AccountId) -> StoreResult<Vec<DataSource>>;
+    async fn update_source(
+        &self,
+        account: AccountId,
+        id: DataSourceId,
+        source: DataSourceInput,
+    ) -> StoreResult<DataSource>;
+    /// Adds the source's next version (1, 2, ...).
+    async fn create_version(
+        &self,
+        account: AccountId,
+        source: DataSourceId,
+        description: &str,
+    ) -> StoreResult<SourceVersion>;
+    async fn version(&self, account: AccountId, id: SourceVersionId) -> StoreResult<Option<SourceVersion>>;
+    /// The account's versions, or one source's, newest number first within a source.
+    async fn versions(&self, account: AccountId, source: Option<DataSourceId>) -> StoreResult<Vec<SourceVersion>>;
+    /// Makes `version` the default of its source.
+    async fn set_source_default_version(&self, account: AccountId, version: SourceVersionId) -> StoreResult<()>;
+    /// Makes `version` the account's live tree (what phones receive).
+    async fn set_account_default_version(&self, account: AccountId, version: SourceVersionId) -> StoreResult<()>;
+}
+
+#[async_trait]
+pub trait OrgUnitTypeStore: Send + Sync {
+    async fn create(&self, account: AccountId, input: OrgUnitTypeInput) -> StoreResult<OrgUnitType>;
+    async fn get(&self, account: AccountId, id: OrgUnitTypeId) -> StoreResult<Option<OrgUnitType>>;
+    async fn list(&self, account: AccountId) -> StoreResult<Vec<OrgUnitType>>;
+    async fn update(&self, account: AccountId, id: OrgUnitTypeId, input: OrgUnitTypeInput) -> StoreResult<OrgUnitType>;
+    /// Refused (conflict) while org units have the type.
+    async fn delete(&self, account: AccountId, id: OrgUnitTypeId) -> StoreResult<()>;
+}
+
+/// The tree. Every method sees only the scope's account and, for a restricted user, only the
+/// subtrees under the scope's roots: a unit outside them is `NotFound`.
+#[async_trait]
+pub trait OrgUnitStore: Send + Sync {
+    /// The parent must be in the same version (and in scope); a restricted user cannot create a
+    /// root. Writes the audit entry in the same transaction.
+    async fn create(&self, scope: &OrgUnitScope, actor: Option<UserId>, unit: NewOrgUnit) -> StoreResult<OrgUnit>;
+    async fn get(&self, scope: &OrgUnitScope, id: OrgUnitId) -> StoreResult<Option<OrgUnit>>;
+    async fn list(&self, scope: &OrgUnitScope, query: &OrgUnitQuery) -> StoreResult<Page<OrgUnit>>;
+    /// Applies the changes; a new parent moves the whole subtree (its paths rewritten in the same
+    /// transaction) and is refused when it would make a cycle or leave the version.
+    async fn update(
+        &self,
+        scope: &OrgUnitScope,
+        actor: Option<UserId>,
+        id: OrgUnitId,
+        update: OrgUnitUpdate,
+    ) -> StoreResult<OrgUnit>;
+    /// The unit's ancestors, root first (the chain Iaso shows as `parent`), whatever the scope's roots.
+    async fn ancestors(&self, scope: &OrgUnitScope, id: OrgUnitId) -> StoreResult<Vec<OrgUnit>>;
+    /// Audit entries of one object, newest first.
+    async fn history(&self, account: AccountId, content_type: &str, object_id: &str) -> StoreResult<Vec<Modification>>;
 }
 
 /// Validation as a store error, for backends that validate before writing.

@@ -11,6 +11,9 @@ use hygeia_core::{AccountId, NewAccount, NewProject, NewUser, ProfileUpdate, Pro
 
 use crate::{DynStore, Store, StoreError};
 
+mod georegistry;
+pub use georegistry::*;
+
 type Teardown = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// A fresh, empty, migrated store, and what to do to throw it away.
@@ -59,6 +62,19 @@ macro_rules! conformance_suite {
             permissions_follow_the_accounts_modules,
             deleted_ids_are_never_reused,
             lists_are_in_byte_order_on_every_backend,
+            sources_and_versions_round_trip,
+            org_unit_types_round_trip,
+            tree_paths_follow_creation,
+            moving_rewrites_the_subtree_and_refuses_cycles,
+            random_moves_keep_every_path_consistent,
+            parents_stay_in_their_version,
+            valid_codes_are_unique_per_version,
+            list_filters_narrow_as_asked,
+            restricted_scopes_see_and_change_only_their_subtrees,
+            org_units_are_invisible_to_other_accounts,
+            every_org_unit_change_is_audited,
+            read_only_sources_refuse_writes,
+            invalid_org_units_change_nothing,
         );
     };
     (@each $new_store:expr; $($check:ident),* $(,)?) => {
@@ -73,7 +89,7 @@ macro_rules! conformance_suite {
     };
 }
 
-fn user(username: &str) -> NewUser {
+pub(crate) fn user(username: &str) -> NewUser {
     NewUser {
         username: username.into(),
         password_hash: format!("hash-of-{username}"),
@@ -84,25 +100,25 @@ fn user(username: &str) -> NewUser {
     }
 }
 
-async fn account(store: &dyn Store, name: &str) -> AccountId {
+pub(crate) async fn account(store: &dyn Store, name: &str) -> AccountId {
     store.accounts().create(NewAccount::named(name)).await.expect("create account").id
 }
 
-fn assert_conflict<T: std::fmt::Debug>(result: Result<T, StoreError>, expected_field: &str) {
+pub(crate) fn assert_conflict<T: std::fmt::Debug>(result: Result<T, StoreError>, expected_field: &str) {
     match result {
         Err(StoreError::Conflict { field, .. }) => assert_eq!(field, expected_field),
         other => panic!("expected a conflict on {expected_field}, got {other:?}"),
     }
 }
 
-fn assert_not_found<T: std::fmt::Debug>(result: Result<T, StoreError>) {
+pub(crate) fn assert_not_found<T: std::fmt::Debug>(result: Result<T, StoreError>) {
     match result {
         Err(StoreError::NotFound) => {}
         other => panic!("expected NotFound, got {other:?}"),
     }
 }
 
-fn assert_invalid<T: std::fmt::Debug>(result: Result<T, StoreError>, expected_field: &str) {
+pub(crate) fn assert_invalid<T: std::fmt::Debug>(result: Result<T, StoreError>, expected_field: &str) {
     match result {
         Err(StoreError::Invalid(err)) => {
             assert!(err.0.0.contains_key(expected_field), "expected an error on {expected_field}, got {err:?}")

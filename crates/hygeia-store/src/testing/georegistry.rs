@@ -1,0 +1,645 @@
+//! Conformance checks of the georegistry: sources, versions, types, the tree and its rules.
+
+use std::collections::HashMap;
+
+use hygeia_core::orgunit::ORG_UNIT_CONTENT_TYPE;
+use hygeia_core::{
+    AccountId, BoundingBox, DataSourceInput, Geography, Location, NewOrgUnit, NewProject, OrgUnit, OrgUnitId,
+    OrgUnitOrder, OrgUnitQuery, OrgUnitScope, OrgUnitSearch, OrgUnitTypeId, OrgUnitTypeInput, OrgUnitUpdate,
+    ParentFilter, SourceVersionId, TreePath, ValidationStatus,
+};
+
+use super::{account, assert_conflict, assert_invalid, assert_not_found, user};
+use crate::Store;
+
+/// An account with one source, its first version, and the scope that sees all of it.
+struct Tree {
+    account: AccountId,
+    version: SourceVersionId,
+    scope: OrgUnitScope,
+}
+
+async fn tree(store: &dyn Store, name: &str) -> Tree {
+    let account = account(store, name).await;
+    let source = store
+        .sources()
+        .create_source(account, DataSourceInput { name: format!("{name} source"), ..Default::default() })
+        .await
+        .unwrap();
+    let version = store.sources().create_version(account, source.id, "first").await.unwrap().id;
+    Tree { account, version, scope: OrgUnitScope::whole_account(account) }
+}
+
+async fn unit(store: &dyn Store, tree: &Tree, name: &str, parent: Option<OrgUnitId>) -> OrgUnit {
+    let mut new = NewOrgUnit::new(tree.version, name);
+    new.parent_id = parent;
+    new.validation_status = ValidationStatus::Valid;
+    store.org_units().create(&tree.scope, None, new).await.unwrap()
+}
+
+async fn list(store: &dyn Store, scope: &OrgUnitScope, query: OrgUnitQuery) -> Vec<String> {
+    let mut names: Vec<String> =
+        store.org_units().list(scope, &query).await.unwrap().items.into_iter().map(|u| u.name).collect();
+    names.sort();
+    names
+}
+
+pub async fn sources_and_versions_round_trip(store: &dyn Store) {
+    let acc = account(store, "A").await;
+    let project = store.projects().create(acc, NewProject::new("P", "p")).await.unwrap();
+    let source = store
+        .sources()
+        .create_source(
+            acc,
+            DataSourceInput {
+                name: "DHIS2 Sierra Leone".into(),
+                description: "play".into(),
+                projects: vec![project.id],
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(source.projects, [project.id]);
+    assert_eq!(source.default_version_id, None);
+    assert_conflict(
+        store
+            .sources()
+            .create_source(acc, DataSourceInput { name: "DHIS2 Sierra Leone".into(), ..Default::default() })
+            .await,
+        "name",
+    );
+    let v1 = store.sources().create_version(acc, source.id, "first import").await.unwrap();
+    let v2 = store.sources().create_version(acc, source.id, "").await.unwrap();
+    assert_eq!((v1.number, v2.number), (1, 2));
+    assert_eq!(store.sources().versions(acc, Some(source.id)).await.unwrap(), vec![v2.clone(), v1.clone()]);
+    store.sources().set_source_default_version(acc, v1.id).await.unwrap();
+    assert_eq!(store.sources().source(acc, source.id).await.unwrap().unwrap().default_version_id, Some(v1.id));
+    store.sources().set_account_default_version(acc, v2.id).await.unwrap();
+    assert_eq!(store.accounts().get(acc).await.unwrap().unwrap().default_version_id, Some(v2.id.0));
+
+    let other = account(store, "B").await;
+    let foreign = store.projects().create(other, NewProject::new("Q", "q")).await.unwrap();
+    assert_invalid(
+        store
+            .sources()
+            .create_source(acc, DataSourceInput { name: "x".into(), projects: vec![foreign.id], ..Default::default() })
+            .await,
+        "projects",
+    );
+    assert_invalid(store.sources().create_version(other, source.id, "").await, "data_source_id");
+    assert_not_found(store.sources().set_account_default_version(other, v1.id).await);
+    assert_eq!(store.sources().version(other, v1.id).await.unwrap(), None);
+    assert!(store.sources().sources(other).await.unwrap().is_empty());
+}
+
+pub async fn org_unit_types_round_trip(store: &dyn Store) {
+    let t = tree(store, "A").await;
+    let facility = store
+        .org_unit_types()
+        .create(
+            t.account,
+            OrgUnitTypeInput {
+                name: "Health facility".into(),
+                short_name: "HF".into(),
+                depth: Some(5),
+                category: Some("HF".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let district = store
+        .org_unit_types()
+        .create(
+            t.account,
+            OrgUnitTypeInput {
+                name: "District".into(),
+                short_name: "DIST".into(),
+                depth: Some(3),
+                sub_unit_types: vec![facility.id],
+                allow_creating_sub_unit_types: vec![facility.id],
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(district.sub_unit_types, [facility.id]);
+    assert_eq!(district.allow_creating_sub_unit_types, [facility.id]);
+    let names: Vec<String> =
+        store.org_unit_types().list(t.account).await.unwrap().into_iter().map(|t| t.name).collect();
+    assert_eq!(names, ["District", "Health facility"], "ordered by depth");
+    assert_invalid(
+        store
+            .org_unit_types()
+            .create(
+                t.account,
+                OrgUnitTypeInput { name: "X".into(), category: Some("CITY".into()), ..Default::default() },
+            )
+            .await,
+        "category",
+    );
+
+    let mut new = NewOrgUnit::new(t.version, "Boromo CMA");
+    new.org_unit_type_id = Some(facility.id);
+    store.org_units().create(&t.scope, None, new).await.unwrap();
+    assert_conflict(store.org_unit_types().delete(t.account, facility.id).await, "org_unit_type");
+    let other = account(store, "B").await;
+    assert_invalid(
+        store
+            .org_unit_types()
+            .create(
+                other,
+                OrgUnitTypeInput { name: "Y".into(), sub_unit_types: vec![facility.id], ..Default::default() },
+            )
+            .await,
+        "sub_unit_types",
+    );
+    assert_eq!(store.org_unit_types().get(other, facility.id).await.unwrap(), None);
+    assert_not_found(store.org_unit_types().delete(other, district.id).await);
+}
+
+pub async fn tree_paths_follow_creation(store: &dyn Store) {
+    let t = tree(store, "A").await;
+    let country = unit(store, &t, "Burkina Faso", None).await;
+    let region = unit(store, &t, "Boucle du Mouhoun", Some(country.id)).await;
+    let district = unit(store, &t, "Boromo", Some(region.id)).await;
+    let facility = unit(store, &t, "CMA Boromo", Some(district.id)).await;
+    assert_eq!(country.path, TreePath::root(country.id));
+    assert_eq!(facility.path.0, format!("{}.{}.{}.{}", country.id, region.id, district.id, facility.id));
+    assert_eq!(facility.parent_id, Some(district.id));
+    let ancestors: Vec<OrgUnitId> =
+        store.org_units().ancestors(&t.scope, facility.id).await.unwrap().iter().map(|u| u.id).collect();
+    assert_eq!(ancestors, [country.id, region.id, district.id]);
+
+    let subtree = |root, include_root| OrgUnitQuery {
+        parent: Some(ParentFilter::SubtreeOf { root, include_root }),
+        ..Default::default()
+    };
+    assert_eq!(list(store, &t.scope, subtree(region.id, true)).await, ["Boromo", "Boucle du Mouhoun", "CMA Boromo"]);
+    assert_eq!(list(store, &t.scope, subtree(region.id, false)).await, ["Boromo", "CMA Boromo"]);
+    let children = OrgUnitQuery { parent: Some(ParentFilter::ChildrenOf(Some(region.id))), ..Default::default() };
+    assert_eq!(list(store, &t.scope, children).await, ["Boromo"]);
+    let roots = OrgUnitQuery { parent: Some(ParentFilter::ChildrenOf(None)), ..Default::default() };
+    assert_eq!(list(store, &t.scope, roots).await, ["Burkina Faso"]);
+}
+
+pub async fn moving_rewrites_the_subtree_and_refuses_cycles(store: &dyn Store) {
+    let t = tree(store, "A").await;
+    let country = unit(store, &t, "Country", None).await;
+    let west = unit(store, &t, "West", Some(country.id)).await;
+    let east = unit(store, &t, "East", Some(country.id)).await;
+    let district = unit(store, &t, "District", Some(west.id)).await;
+    let facility = unit(store, &t, "Facility", Some(district.id)).await;
+
+    let moved = store
+        .org_units()
+        .update(&t.scope, None, district.id, OrgUnitUpdate { parent_id: Some(Some(east.id)), ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!(moved.path, east.path.child(district.id));
+    let facility_now = store.org_units().get(&t.scope, facility.id).await.unwrap().unwrap();
+    assert_eq!(facility_now.path, east.path.child(district.id).child(facility.id));
+
+    // A unit cannot go under itself or its descendants; nothing changes.
+    for target in [district.id, facility.id] {
+        assert_invalid(
+            store
+                .org_units()
+                .update(
+                    &t.scope,
+                    None,
+                    district.id,
+                    OrgUnitUpdate { parent_id: Some(Some(target)), ..Default::default() },
+                )
+                .await,
+            "parent_id",
+        );
+    }
+    assert_invalid(
+        store
+            .org_units()
+            .update(
+                &t.scope,
+                None,
+                country.id,
+                OrgUnitUpdate { parent_id: Some(Some(facility.id)), ..Default::default() },
+            )
+            .await,
+        "parent_id",
+    );
+    assert_eq!(store.org_units().get(&t.scope, facility.id).await.unwrap().unwrap(), facility_now);
+
+    let root = store
+        .org_units()
+        .update(&t.scope, None, district.id, OrgUnitUpdate { parent_id: Some(None), ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!(root.path, TreePath::root(district.id));
+    assert_eq!(root.parent_id, None);
+    let facility_root = store.org_units().get(&t.scope, facility.id).await.unwrap().unwrap();
+    assert_eq!(facility_root.path, TreePath::root(district.id).child(facility.id));
+}
+
+/// Property: whatever sequence of moves is asked (cycles included), every unit's path is its
+/// parent's path plus its own id, and the tree stays a tree.
+pub async fn random_moves_keep_every_path_consistent(store: &dyn Store) {
+    let t = tree(store, "A").await;
+    for seed in [1_u64, 7, 42] {
+        let mut rng = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        let mut next = move |bound: usize| {
+            // xorshift64*: deterministic, so a failure replays.
+            rng ^= rng >> 12;
+            rng ^= rng << 25;
+            rng ^= rng >> 27;
+            (rng.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 33) as usize % bound
+        };
+        let mut ids: Vec<OrgUnitId> = Vec::new();
+        for i in 0..30 {
+            let parent = if ids.is_empty() || next(5) == 0 { None } else { Some(ids[next(ids.len())]) };
+            ids.push(unit(store, &t, &format!("seed {seed} unit {i}"), parent).await.id);
+        }
+        let (mut refused, mut done) = (0, 0);
+        for _ in 0..60 {
+            let moving = ids[next(ids.len())];
+            let target = if next(6) == 0 { None } else { Some(ids[next(ids.len())]) };
+            let update = OrgUnitUpdate { parent_id: Some(target), ..Default::default() };
+            match store.org_units().update(&t.scope, None, moving, update).await {
+                Ok(_) => done += 1,
+                Err(crate::StoreError::Invalid(_)) => refused += 1,
+                Err(other) => panic!("seed {seed}: unexpected {other:?}"),
+            }
+        }
+        assert!(done > 10 && refused > 0, "seed {seed}: the walk should both move and hit cycles ({done}, {refused})");
+        let units: HashMap<OrgUnitId, OrgUnit> = store
+            .org_units()
+            .list(
+                &t.scope,
+                &OrgUnitQuery { search: Some(OrgUnitSearch::Text(format!("seed {seed} "))), ..Default::default() },
+            )
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .map(|u| (u.id, u))
+            .collect();
+        assert_eq!(units.len(), 30);
+        for unit in units.values() {
+            let expected = match unit.parent_id {
+                Some(parent) => units[&parent].path.child(unit.id),
+                None => TreePath::root(unit.id),
+            };
+            assert_eq!(unit.path, expected, "seed {seed}: unit {} has a stale path", unit.id);
+            assert_eq!(unit.path.ids().last(), Some(&unit.id));
+            let distinct: std::collections::HashSet<_> = unit.path.ids().into_iter().collect();
+            assert_eq!(distinct.len(), unit.path.depth(), "seed {seed}: a cycle in {}", unit.path.0);
+        }
+    }
+}
+
+pub async fn parents_stay_in_their_version(store: &dyn Store) {
+    let t = tree(store, "A").await;
+    let source = store.sources().sources(t.account).await.unwrap().remove(0);
+    let v2 = store.sources().create_version(t.account, source.id, "second").await.unwrap();
+    let old_root = unit(store, &t, "Old country", None).await;
+    let mut new = NewOrgUnit::new(v2.id, "New region");
+    new.parent_id = Some(old_root.id);
+    assert_invalid(store.org_units().create(&t.scope, None, new).await, "parent_id");
+    let new_root = store.org_units().create(&t.scope, None, NewOrgUnit::new(v2.id, "New country")).await.unwrap();
+    assert_invalid(
+        store
+            .org_units()
+            .update(
+                &t.scope,
+                None,
+                new_root.id,
+                OrgUnitUpdate { parent_id: Some(Some(old_root.id)), ..Default::default() },
+            )
+            .await,
+        "parent_id",
+    );
+    assert_eq!(store.org_units().get(&t.scope, new_root.id).await.unwrap().unwrap().parent_id, None);
+}
+
+pub async fn valid_codes_are_unique_per_version(store: &dyn Store) {
+    let t = tree(store, "A").await;
+    let coded = |name: &str, code: &str, status| {
+        let mut new = NewOrgUnit::new(t.version, name);
+        new.code = code.into();
+        new.validation_status = status;
+        new
+    };
+    store.org_units().create(&t.scope, None, coded("A", "OU_1", ValidationStatus::Valid)).await.unwrap();
+    assert_conflict(
+        store.org_units().create(&t.scope, None, coded("B", "OU_1", ValidationStatus::Valid)).await,
+        "code",
+    );
+    let proposed = store.org_units().create(&t.scope, None, coded("C", "OU_1", ValidationStatus::New)).await.unwrap();
+    store.org_units().create(&t.scope, None, coded("D", "", ValidationStatus::Valid)).await.unwrap();
+    store
+        .org_units()
+        .create(&t.scope, None, coded("E", "", ValidationStatus::Valid))
+        .await
+        .expect("empty codes never clash");
+    assert_conflict(
+        store
+            .org_units()
+            .update(
+                &t.scope,
+                None,
+                proposed.id,
+                OrgUnitUpdate { validation_status: Some(ValidationStatus::Valid), ..Default::default() },
+            )
+            .await,
+        "code",
+    );
+    let source = store.sources().sources(t.account).await.unwrap().remove(0);
+    let v2 = store.sources().create_version(t.account, source.id, "").await.unwrap();
+    let mut other_version = coded("F", "OU_1", ValidationStatus::Valid);
+    other_version.version_id = v2.id;
+    store.org_units().create(&t.scope, None, other_version).await.expect("another version may reuse the code");
+}
+
+pub async fn list_filters_narrow_as_asked(store: &dyn Store) {
+    let t = tree(store, "A").await;
+    let facility_type = store
+        .org_unit_types()
+        .create(t.account, OrgUnitTypeInput { name: "HF".into(), ..Default::default() })
+        .await
+        .unwrap();
+    let country = unit(store, &t, "Burkina Faso", None).await;
+    let mut boromo = NewOrgUnit::new(t.version, "CMA de Boromo");
+    boromo.parent_id = Some(country.id);
+    boromo.validation_status = ValidationStatus::Valid;
+    boromo.org_unit_type_id = Some(facility_type.id);
+    boromo.source_ref = Some("dhis2-uid-1".into());
+    boromo.code = "BF_0001".into();
+    boromo.aliases = vec!["Boromo hospital".into()];
+    boromo.location = Some(Location { latitude: 11.75, longitude: -2.93, altitude: 300.0 });
+    let boromo = store.org_units().create(&t.scope, None, boromo).await.unwrap();
+    let mut proposed = NewOrgUnit::new(t.version, "CSPS 100% new_site");
+    proposed.parent_id = Some(country.id);
+    let proposed = store.org_units().create(&t.scope, None, proposed).await.unwrap();
+
+    let q = |f: fn(&mut OrgUnitQuery)| {
+        let mut query = OrgUnitQuery::default();
+        f(&mut query);
+        query
+    };
+    assert_eq!(
+        list(store, &t.scope, q(|q| q.search = Some(OrgUnitSearch::Text("boromo".into())))).await,
+        ["CMA de Boromo"]
+    );
+    assert_eq!(
+        list(store, &t.scope, q(|q| q.search = Some(OrgUnitSearch::Text("BOROMO HOSPITAL".into())))).await,
+        ["CMA de Boromo"]
+    );
+    assert_eq!(
+        list(store, &t.scope, q(|q| q.search = Some(OrgUnitSearch::Text("100%".into())))).await,
+        ["CSPS 100% new_site"]
+    );
+    assert_eq!(
+        list(store, &t.scope, q(|q| q.search = Some(OrgUnitSearch::Text("_".into())))).await,
+        ["CSPS 100% new_site"],
+        "_ is literal"
+    );
+    let by_ids = OrgUnitQuery { search: Some(OrgUnitSearch::Ids(vec![country.id, proposed.id])), ..Default::default() };
+    assert_eq!(list(store, &t.scope, by_ids).await, ["Burkina Faso", "CSPS 100% new_site"]);
+    let by_refs = OrgUnitQuery {
+        search: Some(OrgUnitSearch::Refs(vec![
+            "dhis2-uid-1".into(),
+            format!("iaso:{}", country.id),
+            format!("iaso#{}", proposed.id),
+        ])),
+        ..Default::default()
+    };
+    assert_eq!(list(store, &t.scope, by_refs).await, ["Burkina Faso", "CMA de Boromo", "CSPS 100% new_site"]);
+    assert_eq!(
+        list(store, &t.scope, q(|q| q.search = Some(OrgUnitSearch::Codes(vec!["BF_0001".into()])))).await,
+        ["CMA de Boromo"]
+    );
+    assert_eq!(
+        list(store, &t.scope, q(|q| q.validation_statuses = vec![ValidationStatus::New])).await,
+        ["CSPS 100% new_site"]
+    );
+    let by_type = OrgUnitQuery { type_ids: vec![facility_type.id], ..Default::default() };
+    assert_eq!(list(store, &t.scope, by_type).await, ["CMA de Boromo"]);
+    assert_eq!(list(store, &t.scope, q(|q| q.geography = Geography::WithLocation)).await, ["CMA de Boromo"]);
+    assert_eq!(
+        list(store, &t.scope, q(|q| q.geography = Geography::WithNone)).await,
+        ["Burkina Faso", "CSPS 100% new_site"]
+    );
+    assert!(list(store, &t.scope, q(|q| q.geography = Geography::WithShape)).await.is_empty());
+    let inside = OrgUnitQuery {
+        bbox: Some(BoundingBox { min_x: -3.0, min_y: 11.0, max_x: -2.0, max_y: 12.0 }),
+        ..Default::default()
+    };
+    assert_eq!(list(store, &t.scope, inside).await, ["CMA de Boromo"]);
+    let outside = OrgUnitQuery {
+        bbox: Some(BoundingBox { min_x: 0.0, min_y: 0.0, max_x: 1.0, max_y: 1.0 }),
+        ..Default::default()
+    };
+    assert!(list(store, &t.scope, outside).await.is_empty());
+    let source = store.sources().sources(t.account).await.unwrap().remove(0);
+    let v2 = store.sources().create_version(t.account, source.id, "").await.unwrap();
+    assert!(list(store, &t.scope, OrgUnitQuery { version_ids: vec![v2.id], ..Default::default() }).await.is_empty());
+
+    let page = store
+        .org_units()
+        .list(
+            &t.scope,
+            &OrgUnitQuery { order: vec![(OrgUnitOrder::Name, true)], page: Some((2, 1)), ..Default::default() },
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.count, 3);
+    let names: Vec<&str> = page.items.iter().map(|u| u.name.as_str()).collect();
+    assert_eq!(names, ["CMA de Boromo", "Burkina Faso"]);
+    assert_eq!(boromo.location.unwrap().altitude, 300.0);
+}
+
+pub async fn restricted_scopes_see_and_change_only_their_subtrees(store: &dyn Store) {
+    let t = tree(store, "A").await;
+    let country = unit(store, &t, "Country", None).await;
+    let west = unit(store, &t, "West", Some(country.id)).await;
+    let east = unit(store, &t, "East", Some(country.id)).await;
+    let west_district = unit(store, &t, "West district", Some(west.id)).await;
+    let west_other = unit(store, &t, "West other", Some(west.id)).await;
+    let east_district = unit(store, &t, "East district", Some(east.id)).await;
+    // A neighbouring id that starts with the same digits must not count as inside.
+    let restricted = OrgUnitScope { account: t.account, roots: vec![west.id] };
+
+    assert_eq!(list(store, &restricted, OrgUnitQuery::default()).await, ["West", "West district", "West other"]);
+    assert_eq!(store.org_units().get(&restricted, east_district.id).await.unwrap(), None);
+    assert_eq!(store.org_units().get(&restricted, country.id).await.unwrap(), None);
+    let subtree_elsewhere = OrgUnitQuery {
+        parent: Some(ParentFilter::SubtreeOf { root: east.id, include_root: true }),
+        ..Default::default()
+    };
+    assert!(list(store, &restricted, subtree_elsewhere).await.is_empty());
+    assert_not_found(
+        store
+            .org_units()
+            .update(
+                &restricted,
+                None,
+                east_district.id,
+                OrgUnitUpdate { name: Some("hijacked".into()), ..Default::default() },
+            )
+            .await,
+    );
+    assert_invalid(
+        store.org_units().create(&restricted, None, NewOrgUnit::new(t.version, "New root")).await,
+        "parent_id",
+    );
+    let mut outside = NewOrgUnit::new(t.version, "Under east");
+    outside.parent_id = Some(east.id);
+    assert_invalid(store.org_units().create(&restricted, None, outside).await, "parent_id");
+    assert_invalid(
+        store
+            .org_units()
+            .update(
+                &restricted,
+                None,
+                west_district.id,
+                OrgUnitUpdate { parent_id: Some(Some(east.id)), ..Default::default() },
+            )
+            .await,
+        "parent_id",
+    );
+    assert_invalid(
+        store
+            .org_units()
+            .update(&restricted, None, west_district.id, OrgUnitUpdate { parent_id: Some(None), ..Default::default() })
+            .await,
+        "parent_id",
+    );
+    store
+        .org_units()
+        .update(
+            &restricted,
+            None,
+            west_district.id,
+            OrgUnitUpdate { parent_id: Some(Some(west_other.id)), ..Default::default() },
+        )
+        .await
+        .expect("moves inside the subtree are allowed");
+    let ancestors = store.org_units().ancestors(&restricted, west_district.id).await.unwrap();
+    assert_eq!(ancestors.first().map(|u| u.id), Some(country.id), "the chain above the root is shown, as in Iaso");
+    assert_eq!(store.org_units().get(&t.scope, east_district.id).await.unwrap().unwrap().name, "East district");
+    let nobody = OrgUnitScope { account: t.account, roots: vec![OrgUnitId(i64::MAX)] };
+    assert!(list(store, &nobody, OrgUnitQuery::default()).await.is_empty(), "unknown roots see nothing");
+}
+
+pub async fn org_units_are_invisible_to_other_accounts(store: &dyn Store) {
+    let a = tree(store, "A").await;
+    let b = tree(store, "B").await;
+    let b_unit = unit(store, &b, "B unit", None).await;
+    assert_eq!(store.org_units().get(&a.scope, b_unit.id).await.unwrap(), None);
+    let by_id = OrgUnitQuery { search: Some(OrgUnitSearch::Ids(vec![b_unit.id])), ..Default::default() };
+    assert!(list(store, &a.scope, by_id).await.is_empty());
+    assert_not_found(
+        store
+            .org_units()
+            .update(&a.scope, None, b_unit.id, OrgUnitUpdate { name: Some("x".into()), ..Default::default() })
+            .await,
+    );
+    assert_not_found(store.org_units().ancestors(&a.scope, b_unit.id).await);
+    assert_invalid(store.org_units().create(&a.scope, None, NewOrgUnit::new(b.version, "into B")).await, "version_id");
+    let mut under_b = NewOrgUnit::new(a.version, "under B");
+    under_b.parent_id = Some(b_unit.id);
+    assert_invalid(store.org_units().create(&a.scope, None, under_b).await, "parent_id");
+    let a_unit = unit(store, &a, "A unit", None).await;
+    assert_invalid(
+        store
+            .org_units()
+            .update(&a.scope, None, a_unit.id, OrgUnitUpdate { parent_id: Some(Some(b_unit.id)), ..Default::default() })
+            .await,
+        "parent_id",
+    );
+    assert!(
+        store.org_units().history(a.account, ORG_UNIT_CONTENT_TYPE, &b_unit.id.to_string()).await.unwrap().is_empty()
+    );
+    assert_eq!(store.org_units().get(&b.scope, b_unit.id).await.unwrap().unwrap(), b_unit);
+}
+
+pub async fn every_org_unit_change_is_audited(store: &dyn Store) {
+    let t = tree(store, "A").await;
+    let editor = store.users().create(t.account, user("editor")).await.unwrap();
+    let created =
+        store.org_units().create(&t.scope, Some(editor.user_id), NewOrgUnit::new(t.version, "Before")).await.unwrap();
+    assert_eq!(created.creator_id, Some(editor.user_id));
+    store
+        .org_units()
+        .update(
+            &t.scope,
+            Some(editor.user_id),
+            created.id,
+            OrgUnitUpdate { name: Some("After".into()), ..Default::default() },
+        )
+        .await
+        .unwrap();
+    let history = store.org_units().history(t.account, ORG_UNIT_CONTENT_TYPE, &created.id.to_string()).await.unwrap();
+    assert_eq!(history.len(), 2);
+    let (update, creation) = (&history[0], &history[1]);
+    assert_eq!(creation.past_value, None);
+    assert_eq!(creation.new_value.as_ref().unwrap()["name"], "Before");
+    assert_eq!(update.past_value.as_ref().unwrap()["name"], "Before");
+    assert_eq!(update.new_value.as_ref().unwrap()["name"], "After");
+    assert_eq!(update.user_id, Some(editor.user_id));
+    assert_eq!(update.source, "org_unit_api");
+}
+
+pub async fn read_only_sources_refuse_writes(store: &dyn Store) {
+    let acc = account(store, "A").await;
+    let source = store
+        .sources()
+        .create_source(acc, DataSourceInput { name: "Reference".into(), read_only: true, ..Default::default() })
+        .await
+        .unwrap();
+    let version = store.sources().create_version(acc, source.id, "").await.unwrap();
+    let scope = OrgUnitScope::whole_account(acc);
+    assert_invalid(store.org_units().create(&scope, None, NewOrgUnit::new(version.id, "x")).await, "version_id");
+}
+
+pub async fn invalid_org_units_change_nothing(store: &dyn Store) {
+    let t = tree(store, "A").await;
+    let existing = unit(store, &t, "Existing", None).await;
+    let mut bad_point = NewOrgUnit::new(t.version, "Bad point");
+    bad_point.location = Some(Location { latitude: 95.0, longitude: 0.0, altitude: 0.0 });
+    assert_invalid(store.org_units().create(&t.scope, None, bad_point).await, "latitude");
+    let mut nan = NewOrgUnit::new(t.version, "NaN");
+    nan.location = Some(Location { latitude: 0.0, longitude: f64::NAN, altitude: 0.0 });
+    assert_invalid(store.org_units().create(&t.scope, None, nan).await, "longitude");
+    let mut bad_type = NewOrgUnit::new(t.version, "Bad type");
+    bad_type.org_unit_type_id = Some(OrgUnitTypeId(i64::MAX));
+    assert_invalid(store.org_units().create(&t.scope, None, bad_type).await, "org_unit_type_id");
+    let mut unknown_parent = NewOrgUnit::new(t.version, "Orphan");
+    unknown_parent.parent_id = Some(OrgUnitId(i64::MAX));
+    assert_invalid(store.org_units().create(&t.scope, None, unknown_parent).await, "parent_id");
+    assert_invalid(store.org_units().create(&t.scope, None, NewOrgUnit::new(t.version, "  ")).await, "name");
+    assert_invalid(
+        store
+            .org_units()
+            .update(
+                &t.scope,
+                None,
+                existing.id,
+                OrgUnitUpdate {
+                    name: Some("Renamed".into()),
+                    opening_date: Some(chrono::NaiveDate::from_ymd_opt(2020, 5, 1)),
+                    closed_date: Some(chrono::NaiveDate::from_ymd_opt(2020, 1, 1)),
+                    ..Default::default()
+                },
+            )
+            .await,
+        "closed_date",
+    );
+    let page = store.org_units().list(&t.scope, &OrgUnitQuery::default()).await.unwrap();
+    assert_eq!(page.count, 1);
+    assert_eq!(page.items[0], existing, "nothing was written");
+    assert_eq!(
+        store.org_units().history(t.account, ORG_UNIT_CONTENT_TYPE, &existing.id.to_string()).await.unwrap().len(),
+        1
+    );
+}
