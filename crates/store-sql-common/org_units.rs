@@ -598,6 +598,19 @@ impl OrgUnitStore for SqlStore {
         Ok(rows.into_iter().map(Into::into).collect())
     }
 
+    async fn by_ids(&self, account: AccountId, ids: &[OrgUnitId]) -> StoreResult<Vec<OrgUnit>> {
+        let mut units = Vec::with_capacity(ids.len());
+        // Chunks keep each statement well under the backends' bind-parameter limits.
+        for chunk in ids.chunks(1000) {
+            let mut query = QueryBuilder::<Db>::new(COLUMNS);
+            query.push(" WHERE o.account_id = ").push_bind(account.0);
+            push_in(&mut query, "o.id", chunk.iter().map(|id| id.0));
+            let rows: Vec<UnitRow> = query.build_query_as().fetch_all(&self.pool).await.map_err(db_err)?;
+            units.extend(rows.into_iter().map(OrgUnit::from));
+        }
+        Ok(units)
+    }
+
     async fn history(&self, account: AccountId, content_type: &str, object_id: &str) -> StoreResult<Vec<Modification>> {
         let rows: Vec<ModificationRow> = sqlx::query_as(
             "SELECT id, content_type, object_id, user_id, source, past_value, new_value, created_at FROM modifications \

@@ -184,6 +184,9 @@ pub trait OrgUnitStore: Send + Sync {
     ) -> StoreResult<OrgUnit>;
     /// The unit's ancestors, root first (the chain Iaso shows as `parent`), whatever the scope's roots.
     async fn ancestors(&self, scope: &OrgUnitScope, id: OrgUnitId) -> StoreResult<Vec<OrgUnit>>;
+    /// Units of the account by id, whatever the scope's roots: for showing the ancestor chain of
+    /// units the caller can see. Unknown ids are skipped.
+    async fn by_ids(&self, account: AccountId, ids: &[OrgUnitId]) -> StoreResult<Vec<OrgUnit>>;
     /// Audit entries of one object, newest first.
     async fn history(&self, account: AccountId, content_type: &str, object_id: &str) -> StoreResult<Vec<Modification>>;
 }

@@ -2,9 +2,14 @@
 
 pub mod accounts;
 pub mod health;
+pub mod logs;
+pub mod orgunit_json;
+pub mod orgunits;
+pub mod orgunittypes;
 pub mod pagination;
 pub mod profiles;
 pub mod projects;
+pub mod sources;
 pub mod token;
 
 use utoipa::OpenApi;
@@ -21,6 +26,8 @@ use crate::state::SharedState;
         (name = "auth", description = "Tokens and the current user"),
         (name = "accounts", description = "Accounts (tenants)"),
         (name = "projects", description = "Data-collection projects"),
+        (name = "orgunits", description = "The georegistry: org units, their types, audit history"),
+        (name = "sources", description = "Data sources and their versions"),
         (name = "health", description = "Liveness"),
     )
 )]
@@ -49,6 +56,17 @@ pub fn router() -> OpenApiRouter<SharedState> {
         .routes(routes!(accounts::list))
         .routes(routes!(projects::list))
         .routes(routes!(projects::detail))
+        .routes(routes!(orgunits::list))
+        .routes(routes!(orgunits::geojson))
+        .routes(routes!(orgunits::detail, orgunits::update))
+        .routes(routes!(orgunits::create))
+        .routes(routes!(orgunittypes::list, orgunittypes::create))
+        .routes(routes!(orgunittypes::detail, orgunittypes::update, orgunittypes::delete))
+        .routes(routes!(sources::list_sources, sources::create_source))
+        .routes(routes!(sources::source_detail, sources::update_source))
+        .routes(routes!(sources::list_versions, sources::create_version))
+        .routes(routes!(sources::version_detail))
+        .routes(routes!(logs::list))
 }
 
 /// Iaso serialises most timestamps as Unix epoch seconds with a fractional part.

@@ -5,5 +5,6 @@ mod support;
 
 mod auth;
 mod conventions;
+mod georegistry;
 mod resources;
 mod sessions;

@@ -1,0 +1,175 @@
+//! Org units in the JSON shapes Iaso's clients read: the light parent chain, list rows, mobile
+//! rows, the detail dict, and GeoJSON features.
+
+use std::collections::HashMap;
+
+use hygeia_core::{DataSource, OrgUnit, OrgUnitId, OrgUnitType, OrgUnitTypeId, SourceVersion, SourceVersionId};
+use serde_json::{Value, json};
+
+use crate::api::epoch;
+
+/// What the serialisers look up besides the units themselves, loaded once per request.
+pub struct Context {
+    pub types: HashMap<OrgUnitTypeId, OrgUnitType>,
+    pub versions: HashMap<SourceVersionId, SourceVersion>,
+    pub sources: HashMap<hygeia_core::DataSourceId, DataSource>,
+    /// Ancestors of the units being shown, by id.
+    pub ancestors: HashMap<OrgUnitId, OrgUnit>,
+}
+
+impl Context {
+    fn type_name(&self, unit: &OrgUnit) -> Option<&str> {
+        unit.org_unit_type_id.and_then(|t| self.types.get(&t)).map(|t| t.name.as_str())
+    }
+
+    fn source(&self, unit: &OrgUnit) -> Option<&DataSource> {
+        self.versions.get(&unit.version_id).and_then(|v| self.sources.get(&v.data_source_id))
+    }
+
+    fn parent(&self, unit: &OrgUnit) -> Option<&OrgUnit> {
+        unit.parent_id.and_then(|p| self.ancestors.get(&p))
+    }
+}
+
+/// Iaso renders an empty alias list as `null`.
+fn aliases(unit: &OrgUnit) -> Value {
+    if unit.aliases.is_empty() { Value::Null } else { json!(unit.aliases) }
+}
+
+/// Legacy dicts show dates as DD/MM/YYYY.
+fn legacy_date(date: Option<chrono::NaiveDate>) -> Value {
+    date.map(|d| Value::String(d.format("%d/%m/%Y").to_string())).unwrap_or(Value::Null)
+}
+
+pub fn type_json(t: &OrgUnitType) -> Value {
+    json!({
+        "id": t.id,
+        "name": t.name,
+        "short_name": t.short_name,
+        "created_at": epoch(t.created_at),
+        "updated_at": epoch(t.updated_at),
+        "depth": t.depth,
+    })
+}
+
+/// `{id, name, parent: {...}, org_unit_type_id, org_unit_type_name}` up to the root.
+pub fn light_parent(unit: &OrgUnit, context: &Context) -> Value {
+    json!({
+        "id": unit.id,
+        "name": unit.name,
+        "parent": context.parent(unit).map(|p| light_parent(p, context)),
+        "org_unit_type_id": unit.org_unit_type_id,
+        "org_unit_type_name": context.type_name(unit),
+    })
+}
+
+/// A row of the paginated list.
+pub fn list_row(unit: &OrgUnit, context: &Context) -> Value {
+    let source = context.source(unit);
+    json!({
+        "id": unit.id,
+        "name": unit.name,
+        "aliases": aliases(unit),
+        "parent_id": unit.parent_id,
+        "validation_status": unit.validation_status,
+        "parent_name": context.parent(unit).map(|p| p.name.as_str()),
+        "source": source.map(|s| s.name.as_str()),
+        "source_ref": unit.source_ref,
+        "sub_source": null,
+        "org_unit_type_name": context.type_name(unit),
+        "parent": context.parent(unit).map(|p| light_parent(p, context)),
+        "latitude": unit.location.map(|l| l.latitude),
+        "longitude": unit.location.map(|l| l.longitude),
+        "altitude": unit.location.map(|l| l.altitude),
+        "has_geo_json": false,
+        "search_index": null,
+        "created_at": epoch(unit.created_at),
+        "source_id": source.map(|s| s.id),
+        "org_unit_type": unit.org_unit_type_id.and_then(|t| context.types.get(&t)).map(type_json),
+        "org_unit_type_id": unit.org_unit_type_id,
+        "instances_count": 0,
+        "updated_at": epoch(unit.updated_at),
+        "groups": [],
+        "creator": null,
+        "projects": [],
+        "default_image": null,
+    })
+}
+
+/// The row of the unpaginated list (Iaso's mobile dict).
+pub fn mobile_row(unit: &OrgUnit, context: &Context) -> Value {
+    json!({
+        "name": unit.name,
+        "id": unit.id,
+        "parent_id": unit.parent_id,
+        "org_unit_type_id": unit.org_unit_type_id,
+        "org_unit_type_name": context.type_name(unit),
+        "validation_status": unit.validation_status,
+        "created_at": epoch(unit.created_at),
+        "updated_at": epoch(unit.updated_at),
+        "latitude": unit.location.map(|l| l.latitude),
+        "longitude": unit.location.map(|l| l.longitude),
+        "altitude": unit.location.map(|l| l.altitude),
+        "aliases": aliases(unit),
+    })
+}
+
+/// `GET /api/orgunits/{id}/`: the unit with its whole parent chain.
+pub fn detail(unit: &OrgUnit, context: &Context) -> Value {
+    let source = context.source(unit);
+    let version = context.versions.get(&unit.version_id);
+    json!({
+        "name": unit.name,
+        "short_name": unit.name,
+        "id": unit.id,
+        "code": unit.code,
+        "sub_source": null,
+        "sub_source_id": null,
+        "source_ref": unit.source_ref,
+        "source_url": null,
+        "parent_id": unit.parent_id,
+        "validation_status": unit.validation_status,
+        "parent_name": context.parent(unit).map(|p| p.name.as_str()),
+        "parent": context.parent(unit).map(|p| detail(p, context)),
+        "org_unit_type_id": unit.org_unit_type_id,
+        "created_at": epoch(unit.created_at),
+        "updated_at": epoch(unit.updated_at),
+        "aliases": aliases(unit),
+        "latitude": unit.location.map(|l| l.latitude),
+        "longitude": unit.location.map(|l| l.longitude),
+        "altitude": unit.location.map(|l| l.altitude),
+        "has_geo_json": false,
+        "geo_json": null,
+        "catchment": null,
+        "creator": unit.creator_id,
+        "opening_date": legacy_date(unit.opening_date),
+        "closed_date": legacy_date(unit.closed_date),
+        "default_image_id": null,
+        "groups": [],
+        "org_unit_type_name": context.type_name(unit),
+        "org_unit_type": unit.org_unit_type_id.and_then(|t| context.types.get(&t)).map(type_json),
+        "source": source.map(|s| s.name.as_str()),
+        "source_id": source.map(|s| s.id),
+        "version": version.map(|v| v.number),
+        "version_id": unit.version_id,
+        "reference_instances": [],
+        "instances_count": 0,
+    })
+}
+
+/// A point feature for maps; units without a location have no geometry.
+pub fn feature(unit: &OrgUnit, context: &Context) -> Value {
+    json!({
+        "type": "Feature",
+        "id": unit.id,
+        "geometry": unit.location.map(|l| json!({"type": "Point", "coordinates": [l.longitude, l.latitude, l.altitude]})),
+        "properties": {
+            "name": unit.name,
+            "parent_id": unit.parent_id,
+            "org_unit_type_id": unit.org_unit_type_id,
+            "org_unit_type_name": context.type_name(unit),
+            "validation_status": unit.validation_status,
+            "source_ref": unit.source_ref,
+        },
+    })
+}

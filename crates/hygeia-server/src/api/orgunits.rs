@@ -1,0 +1,404 @@
+//! `/api/orgunits/`: the tree, in Iaso's paths, parameters and shapes.
+
+use std::collections::{HashMap, HashSet};
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use chrono::NaiveDate;
+use hygeia_core::permission as perm;
+use hygeia_core::{
+    BoundingBox, Geography, Location, NewOrgUnit, OrgUnit, OrgUnitId, OrgUnitOrder, OrgUnitQuery, OrgUnitScope,
+    OrgUnitSearch, OrgUnitTypeId, OrgUnitUpdate, ParentFilter, SourceVersionId, UserProfile, ValidationStatus,
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::api::orgunit_json::{self, Context};
+use crate::api::pagination::PageParams;
+use crate::auth::CurrentUser;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::AppJson;
+use crate::state::{AppState, SharedState};
+
+/// What the caller may see: their account, limited to their org units unless superuser.
+pub fn scope_of(user: &UserProfile) -> OrgUnitScope {
+    let roots = if user.is_superuser { Vec::new() } else { user.org_units.iter().copied().map(OrgUnitId).collect() };
+    OrgUnitScope { account: user.account_id, roots }
+}
+
+/// Reading the tree takes one of Iaso's org-unit, form, submission or registry permissions.
+pub fn require_read(user: &CurrentUser) -> ApiResult<()> {
+    let readers = [
+        perm::ORG_UNITS,
+        perm::ORG_UNITS_READ,
+        perm::FORMS_MANAGE,
+        perm::SUBMISSIONS,
+        perm::REGISTRY_READ,
+        perm::REGISTRY_WRITE,
+    ];
+    if readers.iter().any(|p| user.0.has_permission(p)) { Ok(()) } else { Err(ApiError::Forbidden) }
+}
+
+/// Loads what the serialisers need for `units`: types, versions, sources and ancestors.
+pub async fn context_for(state: &AppState, user: &UserProfile, units: &[OrgUnit]) -> ApiResult<Context> {
+    let store = &state.store;
+    let types = store.org_unit_types().list(user.account_id).await?.into_iter().map(|t| (t.id, t)).collect();
+    let versions = store.sources().versions(user.account_id, None).await?.into_iter().map(|v| (v.id, v)).collect();
+    let sources = store.sources().sources(user.account_id).await?.into_iter().map(|s| (s.id, s)).collect();
+    let own: HashSet<OrgUnitId> = units.iter().map(|u| u.id).collect();
+    let mut wanted: Vec<OrgUnitId> = units
+        .iter()
+        .flat_map(|u| u.path.ids())
+        .filter(|id| !own.contains(id))
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    wanted.sort();
+    let mut ancestors: HashMap<OrgUnitId, OrgUnit> =
+        store.org_units().by_ids(user.account_id, &wanted).await?.into_iter().map(|u| (u.id, u)).collect();
+    for unit in units {
+        ancestors.insert(unit.id, unit.clone());
+    }
+    Ok(Context { types, versions, sources, ancestors })
+}
+
+fn ids(name: &str, value: &str) -> ApiResult<Vec<i64>> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse::<i64>().map_err(|_| ApiError::field(name, format!("\"{s}\" is not a number."))))
+        .collect()
+}
+
+fn one_id(name: &str, value: &str) -> ApiResult<i64> {
+    value.trim().parse().map_err(|_| ApiError::field(name, format!("\"{value}\" is not a number.")))
+}
+
+fn truthy(value: Option<&String>) -> bool {
+    value.is_some_and(|v| matches!(v.as_str(), "true" | "True" | "1"))
+}
+
+/// Turns Iaso's query parameters into a store query.
+async fn parse_query(
+    state: &AppState,
+    user: &UserProfile,
+    params: &HashMap<String, String>,
+) -> ApiResult<OrgUnitQuery> {
+    let mut query = OrgUnitQuery::default();
+    if let Some(search) = params.get("search").filter(|s| !s.trim().is_empty()) {
+        query.search = Some(OrgUnitSearch::parse(search)?);
+    }
+    query.validation_statuses = match params.get("validation_status").map(String::as_str) {
+        None | Some("") => vec![ValidationStatus::Valid],
+        Some("all") => Vec::new(),
+        Some(list) => list
+            .split(',')
+            .map(|s| {
+                ValidationStatus::parse(s)
+                    .ok_or_else(|| ApiError::field("validation_status", format!("Invalid validation status : {s}")))
+            })
+            .collect::<ApiResult<_>>()?,
+    };
+    if let Some(types) = params.get("orgUnitTypeId") {
+        query.type_ids = ids("orgUnitTypeId", types)?.into_iter().map(OrgUnitTypeId).collect();
+    }
+    if let Some(parent) = params.get("orgUnitParentId").filter(|s| !s.is_empty()) {
+        let root = OrgUnitId(one_id("orgUnitParentId", parent)?);
+        let include_root = params.get("onlyDirectChildren").map(String::as_str) != Some("false");
+        query.parent = Some(ParentFilter::SubtreeOf { root, include_root });
+    } else if let Some(parent) = params.get("parent_id").filter(|s| !s.is_empty()) {
+        let id = one_id("parent_id", parent)?;
+        query.parent = Some(ParentFilter::ChildrenOf((id != 0).then_some(OrgUnitId(id))));
+    }
+    // Versions: an explicit version, the default version of a source, or the account's live tree.
+    if let Some(version) = params.get("version").filter(|s| !s.is_empty()) {
+        query.version_ids = vec![SourceVersionId(one_id("version", version)?)];
+    } else if let Some(source) = params.get("source").filter(|s| !s.is_empty()) {
+        let source = hygeia_core::DataSourceId(one_id("source", source)?);
+        let default = state.store.sources().source(user.account_id, source).await?.and_then(|s| s.default_version_id);
+        // A source without a default version (or of another account) lists nothing.
+        query.version_ids = vec![default.unwrap_or(SourceVersionId(-1))];
+    } else if truthy(params.get("defaultVersion")) {
+        let account = state.store.accounts().get(user.account_id).await?.ok_or(ApiError::NotFound)?;
+        query.version_ids = vec![account.default_version_id.map(SourceVersionId).unwrap_or(SourceVersionId(-1))];
+    }
+    query.geography = match params.get("geography").map(String::as_str) {
+        None | Some("") => Geography::Unfiltered,
+        Some("location") => Geography::WithLocation,
+        Some("shape") => Geography::WithShape,
+        Some("any") => Geography::WithAny,
+        Some("none") => Geography::WithNone,
+        Some(other) => {
+            return Err(ApiError::field("geography", format!("\"{other}\" is not one of location, shape, any, none.")));
+        }
+    };
+    if truthy(params.get("withShape")) {
+        query.geography = Geography::WithShape;
+    } else if truthy(params.get("withLocation")) {
+        query.geography = Geography::WithLocation;
+    }
+    if let Some(bbox) = params.get("bbox").filter(|s| !s.is_empty()) {
+        query.bbox = Some(parse_bbox(bbox)?);
+    }
+    query.order = match params.get("order").filter(|s| !s.is_empty()) {
+        Some(order) => order
+            .split(',')
+            .map(|field| {
+                OrgUnitOrder::parse(field)
+                    .ok_or_else(|| ApiError::field("order", format!("Cannot order by \"{field}\".")))
+            })
+            .collect::<ApiResult<_>>()?,
+        None => vec![(OrgUnitOrder::Name, false)],
+    };
+    Ok(query)
+}
+
+/// `min_lon,min_lat,max_lon,max_lat` in WGS84.
+fn parse_bbox(value: &str) -> ApiResult<BoundingBox> {
+    let numbers: Vec<f64> = value.split(',').filter_map(|n| n.trim().parse().ok()).collect();
+    let valid = numbers.len() == 4
+        && numbers.iter().all(|n| n.is_finite())
+        && (-180.0..=180.0).contains(&numbers[0])
+        && (-180.0..=180.0).contains(&numbers[2])
+        && (-90.0..=90.0).contains(&numbers[1])
+        && (-90.0..=90.0).contains(&numbers[3])
+        && numbers[0] <= numbers[2]
+        && numbers[1] <= numbers[3];
+    if !valid {
+        return Err(ApiError::field("bbox", "Give min_lon,min_lat,max_lon,max_lat within WGS84 bounds."));
+    }
+    Ok(BoundingBox { min_x: numbers[0], min_y: numbers[1], max_x: numbers[2], max_y: numbers[3] })
+}
+
+/// The org-unit list: `{orgUnits: [...]}` without `limit`, Iaso's paginated `orgunits` with it.
+#[utoipa::path(get, path = "/api/orgunits/", tag = "orgunits", security(("bearer" = [])),
+    params(
+        ("search" = Option<String>, Query, description = "Name or alias; or ids:1,2 / refs:a,iaso:12 / codes:X"),
+        ("validation_status" = Option<String>, Query, description = "NEW, VALID, REJECTED (comma list) or all; default VALID"),
+        ("orgUnitTypeId" = Option<String>, Query, description = "Type ids, comma list"),
+        ("orgUnitParentId" = Option<i64>, Query, description = "Whole subtree under this unit"),
+        ("parent_id" = Option<i64>, Query, description = "Direct children; 0 for roots"),
+        ("source" = Option<i64>, Query, description = "The source's default version"),
+        ("version" = Option<i64>, Query, description = "A version id"),
+        ("defaultVersion" = Option<bool>, Query, description = "The account's live tree"),
+        ("geography" = Option<String>, Query, description = "location, shape, any or none"),
+        ("bbox" = Option<String>, Query, description = "min_lon,min_lat,max_lon,max_lat"),
+        ("order" = Option<String>, Query, description = "id, name, validation_status, created_at, updated_at, path; - for descending"),
+        PageParams,
+    ),
+    responses((status = 200, description = "Org units", body = Object), (status = 400), (status = 401), (status = 403)))]
+pub async fn list(
+    State(state): State<SharedState>,
+    user: CurrentUser,
+    Query(params): Query<HashMap<String, String>>,
+) -> ApiResult<Json<Value>> {
+    require_read(&user)?;
+    let paging = PageParams { limit: params.get("limit").cloned(), page: params.get("page").cloned() }.parse()?;
+    let mut query = parse_query(&state, &user.0, &params).await?;
+    query.page = paging.map(|(limit, page)| (limit as u64, ((page - 1) * limit) as u64));
+    let scope = scope_of(&user.0);
+    let mut result = state.store.org_units().list(&scope, &query).await?;
+    let Some((limit, mut page)) = paging else {
+        let context = context_for(&state, &user.0, &[]).await?;
+        let rows: Vec<Value> = result.items.iter().map(|u| orgunit_json::mobile_row(u, &context)).collect();
+        return Ok(Json(json!({ "orgUnits": rows })));
+    };
+    let pages = (result.count as usize).div_ceil(limit).max(1);
+    if page > pages {
+        // Iaso answers the last page for a page past the end.
+        page = pages;
+        query.page = Some((limit as u64, ((page - 1) * limit) as u64));
+        result = state.store.org_units().list(&scope, &query).await?;
+    }
+    let context = context_for(&state, &user.0, &result.items).await?;
+    let rows: Vec<Value> = result.items.iter().map(|u| orgunit_json::list_row(u, &context)).collect();
+    Ok(Json(json!({
+        "count": result.count,
+        "counts": [],
+        "orgunits": rows,
+        "has_next": page < pages,
+        "has_previous": page > 1,
+        "page": page,
+        "pages": pages,
+        "limit": limit,
+    })))
+}
+
+/// The same filters as the list, as a GeoJSON FeatureCollection of points for maps.
+#[utoipa::path(get, path = "/api/orgunits/geojson/", tag = "orgunits", security(("bearer" = [])),
+    responses((status = 200, description = "FeatureCollection", body = Object), (status = 401), (status = 403)))]
+pub async fn geojson(
+    State(state): State<SharedState>,
+    user: CurrentUser,
+    Query(params): Query<HashMap<String, String>>,
+) -> ApiResult<Json<Value>> {
+    require_read(&user)?;
+    let mut query = parse_query(&state, &user.0, &params).await?;
+    let limit =
+        PageParams { limit: params.get("limit").cloned(), page: None }.parse()?.map(|(l, _)| l).unwrap_or(10_000);
+    query.page = Some((limit as u64, 0));
+    let result = state.store.org_units().list(&scope_of(&user.0), &query).await?;
+    let context = context_for(&state, &user.0, &[]).await?;
+    let features: Vec<Value> = result.items.iter().map(|u| orgunit_json::feature(u, &context)).collect();
+    Ok(Json(json!({"type": "FeatureCollection", "features": features})))
+}
+
+/// One unit with its whole parent chain.
+#[utoipa::path(get, path = "/api/orgunits/{id}/", tag = "orgunits", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Org unit id")),
+    responses((status = 200, description = "The org unit", body = Object), (status = 401), (status = 403), (status = 404)))]
+pub async fn detail(
+    State(state): State<SharedState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    require_read(&user)?;
+    let id = id.parse().map(OrgUnitId).map_err(|_| ApiError::NotFound)?;
+    let unit = state.store.org_units().get(&scope_of(&user.0), id).await?.ok_or(ApiError::NotFound)?;
+    let context = context_for(&state, &user.0, std::slice::from_ref(&unit)).await?;
+    Ok(Json(orgunit_json::detail(&unit, &context)))
+}
+
+/// Distinguishes a field sent as `null` (`Some(None)`) from one not sent (`None`).
+fn present<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrgUnitBody {
+    name: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    parent_id: Option<Option<i64>>,
+    validation_status: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    org_unit_type_id: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "present")]
+    source_ref: Option<Option<String>>,
+    code: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    latitude: Option<Option<f64>>,
+    #[serde(default, deserialize_with = "present")]
+    longitude: Option<Option<f64>>,
+    #[serde(default, deserialize_with = "present")]
+    altitude: Option<Option<f64>>,
+    aliases: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "present")]
+    opening_date: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    closed_date: Option<Option<String>>,
+    /// Creation only: the version to create in (default: the account's live tree).
+    version_id: Option<i64>,
+}
+
+/// Iaso accepts DD-MM-YYYY, DD/MM/YYYY and YYYY-MM-DD.
+fn parse_date(field: &str, value: &str) -> ApiResult<NaiveDate> {
+    ["%d-%m-%Y", "%d/%m/%Y", "%Y-%m-%d"]
+        .iter()
+        .find_map(|format| NaiveDate::parse_from_str(value.trim(), format).ok())
+        .ok_or_else(|| ApiError::field(field, format!("\"{value}\" is not a date: use DD-MM-YYYY or YYYY-MM-DD.")))
+}
+
+fn parse_optional_date(field: &str, value: Option<Option<String>>) -> ApiResult<Option<Option<NaiveDate>>> {
+    match value {
+        None => Ok(None),
+        Some(None) => Ok(Some(None)),
+        Some(Some(text)) if text.trim().is_empty() => Ok(Some(None)),
+        Some(Some(text)) => parse_date(field, &text).map(|d| Some(Some(d))),
+    }
+}
+
+fn parse_status(value: &str) -> ApiResult<ValidationStatus> {
+    ValidationStatus::parse(value)
+        .ok_or_else(|| ApiError::field("validation_status", format!("Invalid validation status : {value}")))
+}
+
+impl OrgUnitBody {
+    /// `None`: the location was not sent; `Some(None)`: cleared.
+    fn location(&self) -> ApiResult<Option<Option<Location>>> {
+        match (self.latitude, self.longitude) {
+            (None, None) => Ok(None),
+            (Some(None), Some(None)) => Ok(Some(None)),
+            (Some(Some(latitude)), Some(Some(longitude))) => {
+                let altitude = self.altitude.flatten().unwrap_or(0.0);
+                Ok(Some(Some(Location { latitude, longitude, altitude })))
+            }
+            _ => Err(ApiError::field("latitude", "Send latitude and longitude together.")),
+        }
+    }
+
+    fn into_update(self) -> ApiResult<OrgUnitUpdate> {
+        if self.version_id.is_some() {
+            return Err(ApiError::field("version_id", "A unit cannot change version."));
+        }
+        Ok(OrgUnitUpdate {
+            location: self.location()?,
+            validation_status: self.validation_status.as_deref().map(parse_status).transpose()?,
+            opening_date: parse_optional_date("opening_date", self.opening_date)?,
+            closed_date: parse_optional_date("closed_date", self.closed_date)?,
+            name: self.name,
+            parent_id: self.parent_id.map(|p| p.map(OrgUnitId)),
+            org_unit_type_id: self.org_unit_type_id.map(|t| t.map(OrgUnitTypeId)),
+            source_ref: self.source_ref,
+            code: self.code,
+            aliases: self.aliases,
+        })
+    }
+}
+
+/// Changes a unit: names, codes, status, type, location, dates, and its parent (moving its
+/// whole subtree). Written to the audit log with the before and after.
+#[utoipa::path(patch, path = "/api/orgunits/{id}/", tag = "orgunits", security(("bearer" = [])), request_body = OrgUnitBody,
+    params(("id" = i64, Path, description = "Org unit id")),
+    responses((status = 200, description = "The updated org unit", body = Object), (status = 400), (status = 401), (status = 403), (status = 404), (status = 409)))]
+pub async fn update(
+    State(state): State<SharedState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+    AppJson(body): AppJson<OrgUnitBody>,
+) -> ApiResult<Json<Value>> {
+    user.require(perm::ORG_UNITS)?;
+    let id = id.parse().map(OrgUnitId).map_err(|_| ApiError::NotFound)?;
+    let update = body.into_update()?;
+    let unit = state.store.org_units().update(&scope_of(&user.0), Some(user.0.user_id), id, update).await?;
+    let context = context_for(&state, &user.0, std::slice::from_ref(&unit)).await?;
+    Ok(Json(orgunit_json::detail(&unit, &context)))
+}
+
+/// Creates a unit (Iaso's web form endpoint): in the given version or the account's live tree.
+#[utoipa::path(post, path = "/api/orgunits/create_org_unit/", tag = "orgunits", security(("bearer" = [])), request_body = OrgUnitBody,
+    responses((status = 200, description = "The created org unit", body = Object), (status = 400), (status = 401), (status = 403), (status = 409)))]
+pub async fn create(
+    State(state): State<SharedState>,
+    user: CurrentUser,
+    AppJson(body): AppJson<OrgUnitBody>,
+) -> ApiResult<Json<Value>> {
+    user.require(perm::ORG_UNITS)?;
+    let version = match body.version_id {
+        Some(version) => SourceVersionId(version),
+        None => {
+            let account = state.store.accounts().get(user.0.account_id).await?.ok_or(ApiError::NotFound)?;
+            account
+                .default_version_id
+                .map(SourceVersionId)
+                .ok_or_else(|| ApiError::field("version_id", "The account has no default version: give version_id."))?
+        }
+    };
+    let name = body.name.clone().ok_or_else(|| ApiError::field("name", "Org unit name is required"))?;
+    let location = body.location()?.flatten();
+    let mut unit = NewOrgUnit::new(version, name);
+    unit.parent_id = body.parent_id.flatten().map(OrgUnitId);
+    unit.validation_status =
+        body.validation_status.as_deref().map(parse_status).transpose()?.unwrap_or(ValidationStatus::New);
+    unit.org_unit_type_id = body.org_unit_type_id.flatten().map(OrgUnitTypeId);
+    unit.source_ref = body.source_ref.flatten();
+    unit.code = body.code.unwrap_or_default();
+    unit.location = location;
+    unit.aliases = body.aliases.unwrap_or_default();
+    unit.opening_date = parse_optional_date("opening_date", body.opening_date)?.flatten();
+    unit.closed_date = parse_optional_date("closed_date", body.closed_date)?.flatten();
+    let created = state.store.org_units().create(&scope_of(&user.0), Some(user.0.user_id), unit).await?;
+    let context = context_for(&state, &user.0, std::slice::from_ref(&created)).await?;
+    Ok(Json(orgunit_json::detail(&created, &context)))
+}

@@ -1,0 +1,347 @@
+//! The georegistry over HTTP: sources, versions, types, org units, their rules and restrictions.
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use hygeia_core::{AccountId, SourceVersionId};
+use serde_json::{Value, json};
+
+use crate::on_both_backends;
+use crate::support::{Reply, TestApp};
+
+on_both_backends!(
+    a_tree_is_built_read_and_changed_through_the_api,
+    permissions_gate_reading_and_writing,
+    restricted_users_see_only_their_subtree,
+    bad_org_unit_input_is_refused_by_field,
+);
+
+async fn send_json(app: &TestApp, method: Method, path: &str, token: &str, body: Value) -> Reply {
+    app.send(
+        Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap(),
+    )
+    .await
+}
+
+async fn patch_unit(app: &TestApp, token: String, id: i64, body: Value) -> Reply {
+    send_json(app, Method::PATCH, &format!("/api/orgunits/{id}/"), &token, body).await
+}
+
+fn ok(reply: Reply, status: StatusCode) -> Value {
+    assert_eq!(reply.status, status, "{}", reply.text());
+    reply.json()
+}
+
+/// An account with a superuser, a source, its version as the live tree, a type, and a
+/// country > region > district chain. Returns (account, token, version, [country, region, district]).
+async fn setup(app: &TestApp) -> (AccountId, String, i64, [i64; 3]) {
+    let account = app.account("BFA Demo").await;
+    app.user(account, "admin", |u| u.is_superuser = true).await;
+    let token = app.token("admin").await;
+    let source = ok(
+        send_json(app, Method::POST, "/api/datasources/", &token, json!({"name": "bfa", "description": "GeoPackage"}))
+            .await,
+        StatusCode::CREATED,
+    );
+    let version = ok(
+        send_json(
+            app,
+            Method::POST,
+            "/api/sourceversions/",
+            &token,
+            json!({"data_source_id": source["id"], "description": "v1"}),
+        )
+        .await,
+        StatusCode::CREATED,
+    );
+    assert_eq!(version["number"], 1);
+    let version_id = version["id"].as_i64().unwrap();
+    app.store.sources().set_account_default_version(account, SourceVersionId(version_id)).await.unwrap();
+    let mut ids = [0; 3];
+    let mut parent = Value::Null;
+    for (i, name) in ["Burkina Faso", "Boucle du Mouhoun", "DS Boromo"].into_iter().enumerate() {
+        let unit = ok(
+            send_json(
+                app,
+                Method::POST,
+                "/api/orgunits/create_org_unit/",
+                &token,
+                json!({"name": name, "parent_id": parent, "validation_status": "VALID"}),
+            )
+            .await,
+            StatusCode::OK,
+        );
+        ids[i] = unit["id"].as_i64().unwrap();
+        parent = unit["id"].clone();
+    }
+    (account, token, version_id, ids)
+}
+
+async fn a_tree_is_built_read_and_changed_through_the_api(app: &TestApp) {
+    let (_, token, version, [country, region, district]) = setup(app).await;
+    let hf_type = ok(
+        send_json(
+            app,
+            Method::POST,
+            "/api/orgunittypes/",
+            &token,
+            json!({"name": "Health facility", "short_name": "HF", "depth": 5}),
+        )
+        .await,
+        StatusCode::CREATED,
+    );
+    let facility = ok(
+        send_json(app, Method::POST, "/api/orgunits/create_org_unit/", &token, json!({
+            "name": "CMA Boromo", "parent_id": district, "org_unit_type_id": hf_type["id"], "validation_status": "VALID",
+            "latitude": 11.75, "longitude": -2.93, "altitude": 300, "opening_date": "01-03-2024",
+            "source_ref": "demo-001", "aliases": ["Boromo hospital"], "code": "BF001",
+        }))
+        .await,
+        StatusCode::OK,
+    );
+    let facility_id = facility["id"].as_i64().unwrap();
+    assert_eq!(facility["opening_date"], "01/03/2024");
+    assert_eq!(facility["parent"]["parent"]["parent"]["name"], "Burkina Faso");
+    assert_eq!(facility["version_id"], version);
+    assert_eq!(facility["source"], "bfa");
+    let proposed = ok(
+        send_json(
+            app,
+            Method::POST,
+            "/api/orgunits/create_org_unit/",
+            &token,
+            json!({"name": "CSPS proposed", "parent_id": district}),
+        )
+        .await,
+        StatusCode::OK,
+    );
+    assert_eq!(proposed["validation_status"], "NEW");
+
+    // The paginated list: Iaso's envelope and row shape, VALID only by default.
+    let page = ok(app.get("/api/orgunits/?limit=2&page=1", Some(&token)).await, StatusCode::OK);
+    assert_eq!(page["count"], 4);
+    assert_eq!(page["pages"], 2);
+    assert_eq!(page["orgunits"][0]["name"], "Boucle du Mouhoun", "ordered by name");
+    let row = &page["orgunits"][0];
+    for key in [
+        "id",
+        "name",
+        "aliases",
+        "parent_id",
+        "validation_status",
+        "parent_name",
+        "source",
+        "source_ref",
+        "org_unit_type_name",
+        "parent",
+        "latitude",
+        "has_geo_json",
+        "created_at",
+        "source_id",
+        "org_unit_type",
+        "groups",
+        "projects",
+    ] {
+        assert!(row.get(key).is_some(), "missing {key} in {row}");
+    }
+    assert_eq!(row["parent"]["name"], "Burkina Faso");
+    assert_eq!(row["parent"]["parent"], Value::Null);
+
+    let all = ok(app.get("/api/orgunits/?validation_status=all", Some(&token)).await, StatusCode::OK);
+    assert_eq!(all["orgUnits"].as_array().unwrap().len(), 5, "without limit: every match, Iaso's mobile rows");
+    let names = |body: &Value, key: &str| -> Vec<String> {
+        let mut names: Vec<String> =
+            body[key].as_array().unwrap().iter().map(|u| u["name"].as_str().unwrap().to_owned()).collect();
+        names.sort();
+        names
+    };
+    let search = ok(app.get("/api/orgunits/?search=boromo", Some(&token)).await, StatusCode::OK);
+    assert_eq!(names(&search, "orgUnits"), ["CMA Boromo", "DS Boromo"]);
+    let alias = ok(app.get("/api/orgunits/?search=Boromo%20hospital", Some(&token)).await, StatusCode::OK);
+    assert_eq!(names(&alias, "orgUnits"), ["CMA Boromo"]);
+    let by_ids =
+        ok(app.get(&format!("/api/orgunits/?search=ids:{country},{facility_id}"), Some(&token)).await, StatusCode::OK);
+    assert_eq!(names(&by_ids, "orgUnits"), ["Burkina Faso", "CMA Boromo"]);
+    let by_refs =
+        ok(app.get(&format!("/api/orgunits/?search=refs:demo-001,iaso:{region}"), Some(&token)).await, StatusCode::OK);
+    assert_eq!(names(&by_refs, "orgUnits"), ["Boucle du Mouhoun", "CMA Boromo"]);
+    let subtree = ok(app.get(&format!("/api/orgunits/?orgUnitParentId={region}"), Some(&token)).await, StatusCode::OK);
+    assert_eq!(names(&subtree, "orgUnits"), ["Boucle du Mouhoun", "CMA Boromo", "DS Boromo"]);
+    let roots = ok(app.get("/api/orgunits/?parent_id=0", Some(&token)).await, StatusCode::OK);
+    assert_eq!(names(&roots, "orgUnits"), ["Burkina Faso"]);
+    let typed =
+        ok(app.get(&format!("/api/orgunits/?orgUnitTypeId={}", hf_type["id"]), Some(&token)).await, StatusCode::OK);
+    assert_eq!(names(&typed, "orgUnits"), ["CMA Boromo"]);
+    let located = ok(app.get("/api/orgunits/?geography=location", Some(&token)).await, StatusCode::OK);
+    assert_eq!(names(&located, "orgUnits"), ["CMA Boromo"]);
+    let boxed = ok(app.get("/api/orgunits/?bbox=-3,11,-2,12", Some(&token)).await, StatusCode::OK);
+    assert_eq!(names(&boxed, "orgUnits"), ["CMA Boromo"]);
+    let live = ok(app.get("/api/orgunits/?defaultVersion=true", Some(&token)).await, StatusCode::OK);
+    assert_eq!(live["orgUnits"].as_array().unwrap().len(), 4);
+    let map = ok(app.get("/api/orgunits/geojson/?geography=location", Some(&token)).await, StatusCode::OK);
+    assert_eq!(map["type"], "FeatureCollection");
+    assert_eq!(map["features"][0]["geometry"]["coordinates"], json!([-2.93, 11.75, 300.0]));
+
+    // Detail, then a move and a rename, then the audit history.
+    let detail = ok(app.get(&format!("/api/orgunits/{facility_id}/"), Some(&token)).await, StatusCode::OK);
+    assert_eq!(detail["code"], "BF001");
+    assert_eq!(detail["org_unit_type"]["short_name"], "HF");
+    let moved = ok(
+        send_json(
+            app,
+            Method::PATCH,
+            &format!("/api/orgunits/{district}/"),
+            &token,
+            json!({"parent_id": country, "name": "DS Boromo (moved)"}),
+        )
+        .await,
+        StatusCode::OK,
+    );
+    assert_eq!(moved["parent_id"], country);
+    let facility_now = ok(app.get(&format!("/api/orgunits/{facility_id}/"), Some(&token)).await, StatusCode::OK);
+    assert_eq!(facility_now["parent"]["parent"]["name"], "Burkina Faso", "the subtree moved along");
+    let logs = ok(
+        app.get(&format!("/api/logs/?objectId={district}&contentType=iaso.orgunit"), Some(&token)).await,
+        StatusCode::OK,
+    );
+    assert_eq!(logs["count"], 2);
+    assert_eq!(logs["list"][0]["past_value"][0]["fields"]["name"], "DS Boromo");
+    assert_eq!(logs["list"][0]["new_value"][0]["fields"]["name"], "DS Boromo (moved)");
+
+    let sources = ok(app.get("/api/datasources/", Some(&token)).await, StatusCode::OK);
+    assert_eq!(sources["sources"][0]["versions"][0]["org_units_count"], 5);
+    let versions = ok(app.get("/api/sourceversions/", Some(&token)).await, StatusCode::OK);
+    assert_eq!(versions["versions"][0]["data_source_name"], "bfa");
+    let types = ok(app.get("/api/orgunittypes/", Some(&token)).await, StatusCode::OK);
+    assert_eq!(types["orgUnitTypes"][0]["short_name"], "HF");
+    let in_use =
+        send_json(app, Method::DELETE, &format!("/api/orgunittypes/{}/", hf_type["id"]), &token, json!({})).await;
+    in_use.error(StatusCode::CONFLICT, "conflict");
+}
+
+async fn permissions_gate_reading_and_writing(app: &TestApp) {
+    let (account, _, _, [country, ..]) = setup(app).await;
+    app.user(account, "nobody", |_| {}).await;
+    app.user(account, "reader", |u| u.permissions = vec!["iaso_org_units_read".into()]).await;
+    let nobody = app.token("nobody").await;
+    let reader = app.token("reader").await;
+    app.get("/api/orgunits/", Some(&nobody)).await.error(StatusCode::FORBIDDEN, "permission_denied");
+    app.get(&format!("/api/orgunits/{country}/"), Some(&nobody))
+        .await
+        .error(StatusCode::FORBIDDEN, "permission_denied");
+    assert_eq!(app.get("/api/orgunits/", Some(&reader)).await.status, StatusCode::OK);
+    send_json(app, Method::PATCH, &format!("/api/orgunits/{country}/"), &reader, json!({"name": "x"}))
+        .await
+        .error(StatusCode::FORBIDDEN, "permission_denied");
+    send_json(app, Method::POST, "/api/datasources/", &reader, json!({"name": "mine"}))
+        .await
+        .error(StatusCode::FORBIDDEN, "permission_denied");
+    send_json(app, Method::POST, "/api/orgunittypes/", &reader, json!({"name": "T"}))
+        .await
+        .error(StatusCode::FORBIDDEN, "permission_denied");
+    app.get("/api/orgunits/", None).await.error(StatusCode::UNAUTHORIZED, "not_authenticated");
+}
+
+async fn restricted_users_see_only_their_subtree(app: &TestApp) {
+    let (account, token, _, [country, region, district]) = setup(app).await;
+    let other_region = ok(
+        send_json(
+            app,
+            Method::POST,
+            "/api/orgunits/create_org_unit/",
+            &token,
+            json!({"name": "Centre", "parent_id": country, "validation_status": "VALID"}),
+        )
+        .await,
+        StatusCode::OK,
+    )["id"]
+        .as_i64()
+        .unwrap();
+    app.user(account, "district-manager", |u| {
+        u.permissions = vec!["iaso_org_units".into()];
+        u.org_units = vec![region];
+    })
+    .await;
+    let restricted = app.token("district-manager").await;
+    let listed = ok(app.get("/api/orgunits/", Some(&restricted)).await, StatusCode::OK);
+    let mut names: Vec<&str> =
+        listed["orgUnits"].as_array().unwrap().iter().map(|u| u["name"].as_str().unwrap()).collect();
+    names.sort();
+    assert_eq!(names, ["Boucle du Mouhoun", "DS Boromo"]);
+    app.get(&format!("/api/orgunits/{other_region}/"), Some(&restricted))
+        .await
+        .error(StatusCode::NOT_FOUND, "not_found");
+    app.get(&format!("/api/logs/?objectId={other_region}&contentType=iaso.orgunit"), Some(&restricted))
+        .await
+        .error(StatusCode::NOT_FOUND, "not_found");
+    let detail = ok(app.get(&format!("/api/orgunits/{district}/"), Some(&restricted)).await, StatusCode::OK);
+    assert_eq!(detail["parent"]["parent"]["name"], "Burkina Faso", "ancestors are shown");
+    send_json(app, Method::PATCH, &format!("/api/orgunits/{other_region}/"), &restricted, json!({"name": "x"}))
+        .await
+        .error(StatusCode::NOT_FOUND, "not_found");
+    let body = send_json(app, Method::POST, "/api/orgunits/create_org_unit/", &restricted, json!({"name": "New root"}))
+        .await
+        .error(StatusCode::BAD_REQUEST, "validation_error");
+    assert!(body["fields"]["parent_id"].is_array());
+    let body = send_json(
+        app,
+        Method::PATCH,
+        &format!("/api/orgunits/{district}/"),
+        &restricted,
+        json!({"parent_id": other_region}),
+    )
+    .await
+    .error(StatusCode::BAD_REQUEST, "validation_error");
+    assert!(body["fields"]["parent_id"].is_array());
+}
+
+async fn bad_org_unit_input_is_refused_by_field(app: &TestApp) {
+    let (_, token, _, [country, region, district]) = setup(app).await;
+    let other = app.account("Other").await;
+    app.user(other, "other-admin", |u| u.is_superuser = true).await;
+    let other_token = app.token("other-admin").await;
+    let patch = |id: i64, body: Value| patch_unit(app, token.clone(), id, body);
+    let field_error = |reply: Reply, field: &str| {
+        let body = reply.error(StatusCode::BAD_REQUEST, "validation_error");
+        assert!(body["fields"][field].is_array(), "expected an error on {field}: {body}");
+    };
+    field_error(patch(district, json!({"validation_status": "MAYBE"})).await, "validation_status");
+    field_error(patch(district, json!({"opening_date": "31-31-2020"})).await, "opening_date");
+    field_error(patch(district, json!({"latitude": 11.0})).await, "latitude");
+    field_error(patch(district, json!({"latitude": 95.0, "longitude": 0.0})).await, "latitude");
+    field_error(patch(district, json!({"longitude": "east", "latitude": 1.0})).await, "longitude");
+    field_error(patch(country, json!({"parent_id": district})).await, "parent_id");
+    field_error(patch(district, json!({"org_unit_type_id": 999999})).await, "org_unit_type_id");
+    field_error(patch(district, json!({"parent_id": 999999})).await, "parent_id");
+    field_error(patch(district, json!({"geo_json": {}})).await, "geo_json");
+    field_error(
+        patch(district, json!({"opening_date": "2024-05-01", "closed_date": "2024-01-01"})).await,
+        "closed_date",
+    );
+    patch(region, json!({"code": "DUP"})).await;
+    patch(district, json!({"code": "DUP"})).await.error(StatusCode::CONFLICT, "conflict");
+    patch(999999, json!({"name": "x"})).await.error(StatusCode::NOT_FOUND, "not_found");
+    send_json(app, Method::PATCH, &format!("/api/orgunits/{district}/"), &other_token, json!({"name": "stolen"}))
+        .await
+        .error(StatusCode::NOT_FOUND, "not_found");
+    app.get(&format!("/api/orgunits/{district}/"), Some(&other_token)).await.error(StatusCode::NOT_FOUND, "not_found");
+    field_error(app.get("/api/orgunits/?bbox=1,2,3", Some(&token)).await, "bbox");
+    field_error(app.get("/api/orgunits/?order=password", Some(&token)).await, "order");
+    field_error(app.get("/api/orgunits/?orgUnitTypeId=abc", Some(&token)).await, "orgUnitTypeId");
+    field_error(app.get("/api/orgunits/?search=ids:1,x", Some(&token)).await, "search");
+    field_error(
+        send_json(app, Method::POST, "/api/orgunits/create_org_unit/", &token, json!({"parent_id": country})).await,
+        "name",
+    );
+    // Nothing changed: the district still has its name, parent and no code.
+    let district_now = ok(app.get(&format!("/api/orgunits/{district}/"), Some(&token)).await, StatusCode::OK);
+    assert_eq!(district_now["name"], "DS Boromo");
+    assert_eq!(district_now["parent_id"], region);
+    assert_eq!(district_now["code"], "");
+    assert_eq!(district_now["latitude"], Value::Null);
+}
