@@ -611,6 +611,19 @@ impl OrgUnitStore for SqlStore {
         Ok(units)
     }
 
+    async fn with_children(&self, account: AccountId, ids: &[OrgUnitId]) -> StoreResult<Vec<OrgUnitId>> {
+        let mut parents = Vec::new();
+        for chunk in ids.chunks(1000) {
+            let mut query =
+                QueryBuilder::<Db>::new("SELECT DISTINCT o.parent_id FROM org_units o WHERE o.account_id = ");
+            query.push_bind(account.0);
+            push_in(&mut query, "o.parent_id", chunk.iter().map(|id| id.0));
+            let found: Vec<i64> = query.build_query_scalar().fetch_all(&self.pool).await.map_err(db_err)?;
+            parents.extend(found.into_iter().map(OrgUnitId));
+        }
+        Ok(parents)
+    }
+
     async fn history(&self, account: AccountId, content_type: &str, object_id: &str) -> StoreResult<Vec<Modification>> {
         let rows: Vec<ModificationRow> = sqlx::query_as(
             "SELECT id, content_type, object_id, user_id, source, past_value, new_value, created_at FROM modifications \

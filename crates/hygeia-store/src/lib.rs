@@ -187,6 +187,8 @@ pub trait OrgUnitStore: Send + Sync {
     /// Units of the account by id, whatever the scope's roots: for showing the ancestor chain of
     /// units the caller can see. Unknown ids are skipped.
     async fn by_ids(&self, account: AccountId, ids: &[OrgUnitId]) -> StoreResult<Vec<OrgUnit>>;
+    /// Which of `ids` (units of the account) have at least one child.
+    async fn with_children(&self, account: AccountId, ids: &[OrgUnitId]) -> StoreResult<Vec<OrgUnitId>>;
     /// Audit entries of one object, newest first.
     async fn history(&self, account: AccountId, content_type: &str, object_id: &str) -> StoreResult<Vec<Modification>>;
 }

@@ -11,6 +11,7 @@ pub mod profiles;
 pub mod projects;
 pub mod sources;
 pub mod token;
+pub mod tree;
 
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -58,6 +59,8 @@ pub fn router() -> OpenApiRouter<SharedState> {
         .routes(routes!(projects::detail))
         .routes(routes!(orgunits::list))
         .routes(routes!(orgunits::geojson))
+        .routes(routes!(tree::level))
+        .routes(routes!(tree::search))
         .routes(routes!(orgunits::detail, orgunits::update))
         .routes(routes!(orgunits::create))
         .routes(routes!(orgunittypes::list, orgunittypes::create))

@@ -213,6 +213,23 @@ async fn a_tree_is_built_read_and_changed_through_the_api(app: &TestApp) {
     assert_eq!(logs["list"][0]["past_value"][0]["fields"]["name"], "DS Boromo");
     assert_eq!(logs["list"][0]["new_value"][0]["fields"]["name"], "DS Boromo (moved)");
 
+    // The tree, one level at a time.
+    let top = ok(app.get("/api/orgunits/tree/", Some(&token)).await, StatusCode::OK);
+    assert_eq!(
+        top,
+        json!([{"id": country, "name": "Burkina Faso", "validation_status": "VALID", "has_children": true,
+        "org_unit_type_id": null, "org_unit_type_short_name": null}])
+    );
+    let level = ok(app.get(&format!("/api/orgunits/tree/?parent_id={district}"), Some(&token)).await, StatusCode::OK);
+    assert_eq!(level[0]["name"], "CMA Boromo");
+    assert_eq!(level[0]["has_children"], false);
+    assert_eq!(level[0]["org_unit_type_short_name"], "HF");
+    let found =
+        ok(app.get("/api/orgunits/tree/search/?search=boromo&limit=1&page=2", Some(&token)).await, StatusCode::OK);
+    assert_eq!(found["count"], 2);
+    assert_eq!(found["pages"], 2);
+    assert_eq!(found["results"][0]["name"], "DS Boromo (moved)");
+
     let sources = ok(app.get("/api/datasources/", Some(&token)).await, StatusCode::OK);
     assert_eq!(sources["sources"][0]["versions"][0]["org_units_count"], 5);
     let versions = ok(app.get("/api/sourceversions/", Some(&token)).await, StatusCode::OK);
@@ -268,6 +285,9 @@ async fn restricted_users_see_only_their_subtree(app: &TestApp) {
     })
     .await;
     let restricted = app.token("district-manager").await;
+    let top = ok(app.get("/api/orgunits/tree/", Some(&restricted)).await, StatusCode::OK);
+    assert_eq!(top.as_array().unwrap().len(), 1);
+    assert_eq!(top[0]["id"], region, "a restricted user's tree starts at their own roots");
     let listed = ok(app.get("/api/orgunits/", Some(&restricted)).await, StatusCode::OK);
     let mut names: Vec<&str> =
         listed["orgUnits"].as_array().unwrap().iter().map(|u| u["name"].as_str().unwrap()).collect();

@@ -182,6 +182,10 @@ pub async fn tree_paths_follow_creation(store: &dyn Store) {
     assert_eq!(list(store, &t.scope, children).await, ["Boromo"]);
     let roots = OrgUnitQuery { parent: Some(ParentFilter::ChildrenOf(None)), ..Default::default() };
     assert_eq!(list(store, &t.scope, roots).await, ["Burkina Faso"]);
+    let mut parents =
+        store.org_units().with_children(t.account, &[country.id, district.id, facility.id]).await.unwrap();
+    parents.sort();
+    assert_eq!(parents, [country.id, district.id]);
 }
 
 pub async fn moving_rewrites_the_subtree_and_refuses_cycles(store: &dyn Store) {
