@@ -4,8 +4,8 @@ use hygeia_core::orgunit::{ORG_UNIT_CONTENT_TYPE, check_dates};
 use hygeia_core::validate::FieldErrors;
 use hygeia_core::{
     AccountId, Geography, Location, Modification, NewOrgUnit, OrgUnit, OrgUnitId, OrgUnitOrder, OrgUnitQuery,
-    OrgUnitScope, OrgUnitSearch, OrgUnitTypeId, OrgUnitUpdate, Page, ParentFilter, SourceVersionId, TreePath, UserId,
-    ValidationStatus,
+    OrgUnitScope, OrgUnitSearch, OrgUnitTypeId, OrgUnitUpdate, Page, ParentFilter, ShapeData, SourceVersionId,
+    TreePath, UserId, ValidationStatus,
 };
 use hygeia_store::{OrgUnitStore, StoreError, StoreResult};
 use sqlx::QueryBuilder;
@@ -33,6 +33,7 @@ struct UnitRow {
     latitude: Option<f64>,
     longitude: Option<f64>,
     altitude: Option<f64>,
+    has_shape: bool,
     aliases: Json<Vec<String>>,
     opening_date: Option<NaiveDate>,
     closed_date: Option<NaiveDate>,
@@ -64,6 +65,7 @@ impl From<UnitRow> for OrgUnit {
             source_ref: row.source_ref,
             code: row.code,
             location,
+            has_shape: row.has_shape,
             aliases: row.aliases.0,
             opening_date: row.opening_date,
             closed_date: row.closed_date,
@@ -75,7 +77,7 @@ impl From<UnitRow> for OrgUnit {
 }
 
 const COLUMNS: &str = "SELECT o.id, o.account_id, o.version_id, o.parent_id, o.path, o.name, o.uuid, o.custom, \
-    o.validation_status, o.org_unit_type_id, o.source_ref, o.code, o.latitude, o.longitude, o.altitude, o.aliases, \
+    o.validation_status, o.org_unit_type_id, o.source_ref, o.code, o.latitude, o.longitude, o.altitude, (o.geom IS NOT NULL) AS has_shape, o.aliases, \
     o.opening_date, o.closed_date, o.creator_id, o.created_at, o.updated_at FROM org_units o";
 
 const CODE_TAKEN: &str = "Another valid org unit of this version already has this code.";
@@ -336,9 +338,15 @@ async fn check_parent(
     Ok(Some(parent))
 }
 
-/// The bounding box of a point location, as the spatial filters read it.
-fn point_box(location: Option<&Location>) -> (Option<f64>, Option<f64>) {
-    (location.map(|l| l.longitude), location.map(|l| l.latitude))
+/// The box the spatial filters read: the shape's when there is one, else the location's point.
+fn unit_box(location: Option<&Location>, shape: Option<&ShapeData>) -> [Option<f64>; 4] {
+    match (shape, location) {
+        (Some(shape), _) => {
+            [Some(shape.bbox.min_x), Some(shape.bbox.min_y), Some(shape.bbox.max_x), Some(shape.bbox.max_y)]
+        }
+        (None, Some(l)) => [Some(l.longitude), Some(l.latitude), Some(l.longitude), Some(l.latitude)],
+        (None, None) => [None; 4],
+    }
 }
 
 async fn record(
@@ -387,14 +395,15 @@ impl OrgUnitStore for SqlStore {
         check_writable_version(&mut tx, account, unit.version_id).await?;
         check_type(&mut tx, account, unit.org_unit_type_id).await?;
         let parent = check_parent(&mut tx, scope, unit.version_id, unit.parent_id).await?;
-        let (x, y) = point_box(unit.location.as_ref());
+        let [min_x, min_y, max_x, max_y] = unit_box(unit.location.as_ref(), unit.shape.as_ref());
         let at = now();
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO org_units (account_id, version_id, parent_id, path, depth, name, uuid, custom, \
              validation_status, org_unit_type_id, source_ref, code, latitude, longitude, altitude, min_x, min_y, \
-             max_x, max_y, aliases, opening_date, closed_date, creator_id, created_at, updated_at) \
-             VALUES ($1, $2, $3, '', 0, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $14, $15, $16, $17, \
-             $18, $19, $20, $20) RETURNING id",
+             max_x, max_y, aliases, opening_date, closed_date, creator_id, created_at, updated_at, geom, \
+             simplified_geom) \
+             VALUES ($1, $2, $3, '', 0, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $21, $22, $16, $17, \
+             $18, $19, $20, $20, $23, $24) RETURNING id",
         )
         .bind(account.0)
         .bind(unit.version_id.0)
@@ -409,13 +418,17 @@ impl OrgUnitStore for SqlStore {
         .bind(unit.location.map(|l| l.latitude))
         .bind(unit.location.map(|l| l.longitude))
         .bind(unit.location.map(|l| l.altitude))
-        .bind(x)
-        .bind(y)
+        .bind(min_x)
+        .bind(min_y)
         .bind(Json(&unit.aliases))
         .bind(unit.opening_date)
         .bind(unit.closed_date)
         .bind(actor.map(|a| a.0))
         .bind(at)
+        .bind(max_x)
+        .bind(max_y)
+        .bind(unit.shape.as_ref().map(|s| s.full_wkb.clone()))
+        .bind(unit.shape.as_ref().map(|s| s.simplified_wkb.clone()))
         .fetch_one(&mut *tx)
         .await
         .map_err(on_unique("code", CODE_TAKEN))?;
@@ -550,12 +563,22 @@ impl OrgUnitStore for SqlStore {
             next.path = new_path;
         }
 
-        let (x, y) = point_box(next.location.as_ref());
+        // A new shape replaces both copies and the box; without one, a kept shape keeps its box and
+        // a unit without a shape is boxed by its point.
+        let (shape_given, new_shape) = match update.shape {
+            Some(shape) => (true, shape),
+            None => (false, None),
+        };
+        let keeps_shape = !shape_given && current.has_shape;
+        let [min_x, min_y, max_x, max_y] = unit_box(next.location.as_ref(), new_shape.as_ref());
+        next.has_shape = if shape_given { new_shape.is_some() } else { current.has_shape };
         sqlx::query(
             "UPDATE org_units SET parent_id = $2, name = $3, validation_status = $4, org_unit_type_id = $5, \
-             source_ref = $6, code = $7, latitude = $8, longitude = $9, altitude = $10, min_x = $11, min_y = $12, \
-             max_x = $11, max_y = $12, aliases = $13, opening_date = $14, closed_date = $15, updated_at = $16 \
-             WHERE id = $1",
+             source_ref = $6, code = $7, latitude = $8, longitude = $9, altitude = $10, \
+             min_x = CASE WHEN $17 THEN min_x ELSE $11 END, min_y = CASE WHEN $17 THEN min_y ELSE $12 END, \
+             max_x = CASE WHEN $17 THEN max_x ELSE $18 END, max_y = CASE WHEN $17 THEN max_y ELSE $19 END, \
+             geom = CASE WHEN $20 THEN $21 ELSE geom END, simplified_geom = CASE WHEN $20 THEN $22 ELSE simplified_geom END, \
+             aliases = $13, opening_date = $14, closed_date = $15, updated_at = $16 WHERE id = $1",
         )
         .bind(id.0)
         .bind(next.parent_id.map(|p| p.0))
@@ -567,12 +590,18 @@ impl OrgUnitStore for SqlStore {
         .bind(next.location.map(|l| l.latitude))
         .bind(next.location.map(|l| l.longitude))
         .bind(next.location.map(|l| l.altitude))
-        .bind(x)
-        .bind(y)
+        .bind(min_x)
+        .bind(min_y)
         .bind(Json(&next.aliases))
         .bind(next.opening_date)
         .bind(next.closed_date)
         .bind(now())
+        .bind(keeps_shape)
+        .bind(max_x)
+        .bind(max_y)
+        .bind(shape_given)
+        .bind(new_shape.as_ref().map(|s| s.full_wkb.clone()))
+        .bind(new_shape.as_ref().map(|s| s.simplified_wkb.clone()))
         .execute(&mut *tx)
         .await
         .map_err(on_unique("code", CODE_TAKEN))?;
@@ -609,6 +638,25 @@ impl OrgUnitStore for SqlStore {
             units.extend(rows.into_iter().map(OrgUnit::from));
         }
         Ok(units)
+    }
+
+    async fn shape_wkb(&self, scope: &OrgUnitScope, id: OrgUnitId, simplified: bool) -> StoreResult<Option<Vec<u8>>> {
+        let mut conn = self.pool.acquire().await.map_err(db_err)?;
+        if visible_unit(&mut conn, scope, id).await?.is_none() {
+            return Ok(None);
+        }
+        let sql = if simplified {
+            "SELECT simplified_geom FROM org_units WHERE account_id = $1 AND id = $2"
+        } else {
+            "SELECT geom FROM org_units WHERE account_id = $1 AND id = $2"
+        };
+        let shape: Option<Option<Vec<u8>>> = sqlx::query_scalar(sql)
+            .bind(scope.account.0)
+            .bind(id.0)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db_err)?;
+        Ok(shape.flatten())
     }
 
     async fn with_children(&self, account: AccountId, ids: &[OrgUnitId]) -> StoreResult<Vec<OrgUnitId>> {

@@ -8,7 +8,7 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(payload) = hygeia_geo::wkb::gpkg_payload(data) {
         let _ = hygeia_geo::wkb::decode(payload);
     }
-    if let Ok(shape) = hygeia_geo::Shape::from_wkb(data) {
-        let _ = hygeia_geo::Shape::new(shape);
+    if let Ok(polygons) = hygeia_geo::decode_multipolygon(data) {
+        let _ = hygeia_geo::Shape::new(polygons);
     }
 });

@@ -16,7 +16,7 @@ pub use ids::{AccountId, ProfileId, ProjectId, UserId, UserRoleId};
 pub use orgunit::{
     BoundingBox, DataSource, DataSourceId, DataSourceInput, Geography, Location, Modification, NewOrgUnit, OrgUnit,
     OrgUnitId, OrgUnitOrder, OrgUnitQuery, OrgUnitScope, OrgUnitSearch, OrgUnitType, OrgUnitTypeId, OrgUnitTypeInput,
-    OrgUnitUpdate, Page, ParentFilter, SourceVersion, SourceVersionId, TreePath, ValidationStatus,
+    OrgUnitUpdate, Page, ParentFilter, ShapeData, SourceVersion, SourceVersionId, TreePath, ValidationStatus,
 };
 pub use permission::Permission;
 pub use project::{FeatureFlag, NewProject, Project, ProjectUpdate};

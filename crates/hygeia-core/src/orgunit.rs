@@ -196,12 +196,23 @@ pub struct OrgUnit {
     pub source_ref: Option<String>,
     pub code: String,
     pub location: Option<Location>,
+    /// Whether a boundary is stored (fetched separately: shapes are large).
+    pub has_shape: bool,
     pub aliases: Vec<String>,
     pub opening_date: Option<NaiveDate>,
     pub closed_date: Option<NaiveDate>,
     pub creator_id: Option<UserId>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// A boundary ready to store: validated and encoded by the geometry layer, which also computed
+/// its box and its simplified copy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShapeData {
+    pub full_wkb: Vec<u8>,
+    pub simplified_wkb: Vec<u8>,
+    pub bbox: BoundingBox,
 }
 
 #[derive(Debug, Clone)]
@@ -216,6 +227,7 @@ pub struct NewOrgUnit {
     pub source_ref: Option<String>,
     pub code: String,
     pub location: Option<Location>,
+    pub shape: Option<ShapeData>,
     pub aliases: Vec<String>,
     pub opening_date: Option<NaiveDate>,
     pub closed_date: Option<NaiveDate>,
@@ -234,6 +246,7 @@ impl NewOrgUnit {
             source_ref: None,
             code: String::new(),
             location: None,
+            shape: None,
             aliases: Vec::new(),
             opening_date: None,
             closed_date: None,
@@ -267,6 +280,8 @@ pub struct OrgUnitUpdate {
     pub source_ref: Option<Option<String>>,
     pub code: Option<String>,
     pub location: Option<Option<Location>>,
+    /// A new boundary, or `Some(None)` to remove it.
+    pub shape: Option<Option<ShapeData>>,
     pub aliases: Option<Vec<String>>,
     pub opening_date: Option<Option<NaiveDate>>,
     pub closed_date: Option<Option<NaiveDate>>,

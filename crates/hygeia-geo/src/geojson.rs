@@ -150,7 +150,10 @@ mod tests {
             Err(GeoError::GeoJson { path, .. }) => assert_eq!(path, "$.features[0].geometry.coordinates[0][1]"),
             other => panic!("{other:?}"),
         }
-        assert!(matches!(parse_multipolygon(&json!({"type": "Point", "coordinates": [0, 0]})), Err(GeoError::GeoJson { .. })));
+        assert!(matches!(
+            parse_multipolygon(&json!({"type": "Point", "coordinates": [0, 0]})),
+            Err(GeoError::GeoJson { .. })
+        ));
         assert!(parse_multipolygon(&json!({"type": "FeatureCollection", "features": []})).is_err());
         assert!(parse_multipolygon(&json!([1, 2])).is_err());
     }

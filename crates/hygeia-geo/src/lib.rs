@@ -11,7 +11,7 @@ pub mod geojson;
 pub mod shape;
 pub mod wkb;
 
-pub use shape::{BBox, Shape};
+pub use shape::{BBox, Shape, contains, decode_multipolygon};
 
 /// What is wrong with a geometry, and where.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -47,7 +47,10 @@ impl Shape {
                     return Err(GeoError::Shape(format!("{at}: the ring is not closed (first position != last)")));
                 }
                 if let Some((i, c)) = ring.0.iter().enumerate().find(|(_, c)| {
-                    !(c.x.is_finite() && c.y.is_finite() && (-180.0..=180.0).contains(&c.x) && (-90.0..=90.0).contains(&c.y))
+                    !(c.x.is_finite()
+                        && c.y.is_finite()
+                        && (-180.0..=180.0).contains(&c.x)
+                        && (-90.0..=90.0).contains(&c.y))
                 }) {
                     return Err(GeoError::Shape(format!(
                         "{at}, position {i}: ({}, {}) is not a WGS84 longitude, latitude",
@@ -74,15 +77,6 @@ impl Shape {
         Shape::new(geojson::parse_multipolygon(document)?)
     }
 
-    /// From stored WKB (already validated when written; decoded defensively all the same).
-    pub fn from_wkb(bytes: &[u8]) -> Result<MultiPolygon<f64>, GeoError> {
-        match wkb::decode(bytes)? {
-            geo::Geometry::MultiPolygon(m) => Ok(m),
-            geo::Geometry::Polygon(p) => Ok(MultiPolygon(vec![p])),
-            _ => Err(GeoError::Shape("stored geometry is not a polygon".into())),
-        }
-    }
-
     pub fn full_wkb(&self) -> Vec<u8> {
         wkb::encode_multipolygon(&self.full)
     }
@@ -90,12 +84,21 @@ impl Shape {
     pub fn simplified_wkb(&self) -> Vec<u8> {
         wkb::encode_multipolygon(&self.simplified)
     }
+}
 
-    /// Whether a point (longitude, latitude) lies inside the shape: a facility outside its
-    /// district is allowed, and reported.
-    pub fn contains(&self, longitude: f64, latitude: f64) -> bool {
-        self.full.contains(&Point::new(longitude, latitude))
+/// Polygons from stored WKB (validated when written; decoded defensively all the same).
+pub fn decode_multipolygon(bytes: &[u8]) -> Result<MultiPolygon<f64>, GeoError> {
+    match wkb::decode(bytes)? {
+        geo::Geometry::MultiPolygon(m) => Ok(m),
+        geo::Geometry::Polygon(p) => Ok(MultiPolygon(vec![p])),
+        _ => Err(GeoError::Shape("the geometry is not a polygon".into())),
     }
+}
+
+/// Whether a point (longitude, latitude) lies inside the polygons: a facility outside its
+/// district is allowed, and reported.
+pub fn contains(shape: &MultiPolygon<f64>, longitude: f64, latitude: f64) -> bool {
+    shape.contains(&Point::new(longitude, latitude))
 }
 
 #[cfg(test)]
@@ -111,8 +114,8 @@ mod tests {
     fn valid_shapes_get_a_box_and_a_simplified_copy() {
         let shape = Shape::from_geojson(&square(2.0)).unwrap();
         assert_eq!(shape.bbox, BBox { min_x: 0.0, min_y: 0.0, max_x: 2.0, max_y: 2.0 });
-        assert!(shape.contains(1.0, 1.0) && !shape.contains(3.0, 1.0));
-        let stored = Shape::from_wkb(&shape.full_wkb()).unwrap();
+        assert!(contains(&shape.full, 1.0, 1.0) && !contains(&shape.full, 3.0, 1.0));
+        let stored = decode_multipolygon(&shape.full_wkb()).unwrap();
         assert_eq!(stored, shape.full);
     }
 
@@ -123,10 +126,17 @@ mod tests {
             other => panic!("{other:?}"),
         };
         assert!(reason(square(200.0)).contains("not a WGS84"));
-        let unclosed = Shape::from_geojson(&json!({"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 1]]]}));
-        assert!(matches!(unclosed, Err(GeoError::GeoJson { ref message, .. }) if message.contains("not closed")), "{unclosed:?}");
+        let unclosed =
+            Shape::from_geojson(&json!({"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 1]]]}));
+        assert!(
+            matches!(unclosed, Err(GeoError::GeoJson { ref message, .. }) if message.contains("not closed")),
+            "{unclosed:?}"
+        );
         let short = Shape::from_geojson(&json!({"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [0, 0]]]}));
-        assert!(matches!(short, Err(GeoError::GeoJson { ref message, .. }) if message.contains("at least 4")), "{short:?}");
+        assert!(
+            matches!(short, Err(GeoError::GeoJson { ref message, .. }) if message.contains("at least 4")),
+            "{short:?}"
+        );
         // A bow tie: the ring crosses itself.
         let bow_tie = json!({"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]]});
         assert!(reason(bow_tie).contains("not valid"));

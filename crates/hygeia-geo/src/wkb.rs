@@ -128,7 +128,11 @@ fn read_geometry(r: &mut Reader<'_>, depth: usize) -> Result<Geometry<f64>, GeoE
         1 => {
             let c = coord(r)?;
             // An empty point is written with NaN coordinates.
-            if c.x.is_nan() && c.y.is_nan() { Geometry::MultiPoint(MultiPoint(Vec::new())) } else { Geometry::Point(Point(c)) }
+            if c.x.is_nan() && c.y.is_nan() {
+                Geometry::MultiPoint(MultiPoint(Vec::new()))
+            } else {
+                Geometry::Point(Point(c))
+            }
         }
         2 => Geometry::LineString(line(r)?),
         3 => Geometry::Polygon(polygon(r)?),
@@ -220,7 +224,9 @@ mod tests {
     use geo::polygon;
 
     fn square() -> MultiPolygon<f64> {
-        MultiPolygon(vec![polygon![(x: 0.0, y: 0.0), (x: 1.0, y: 0.0), (x: 1.0, y: 1.0), (x: 0.0, y: 1.0), (x: 0.0, y: 0.0)]])
+        MultiPolygon(vec![
+            polygon![(x: 0.0, y: 0.0), (x: 1.0, y: 0.0), (x: 1.0, y: 1.0), (x: 0.0, y: 1.0), (x: 0.0, y: 0.0)],
+        ])
     }
 
     #[test]

@@ -187,6 +187,8 @@ pub trait OrgUnitStore: Send + Sync {
     /// Units of the account by id, whatever the scope's roots: for showing the ancestor chain of
     /// units the caller can see. Unknown ids are skipped.
     async fn by_ids(&self, account: AccountId, ids: &[OrgUnitId]) -> StoreResult<Vec<OrgUnit>>;
+    /// The stored boundary as WKB, full or simplified; `None` when the unit is out of scope or has none.
+    async fn shape_wkb(&self, scope: &OrgUnitScope, id: OrgUnitId, simplified: bool) -> StoreResult<Option<Vec<u8>>>;
     /// Which of `ids` (units of the account) have at least one child.
     async fn with_children(&self, account: AccountId, ids: &[OrgUnitId]) -> StoreResult<Vec<OrgUnitId>>;
     /// Audit entries of one object, newest first.

@@ -81,7 +81,7 @@ pub fn list_row(unit: &OrgUnit, context: &Context) -> Value {
         "latitude": unit.location.map(|l| l.latitude),
         "longitude": unit.location.map(|l| l.longitude),
         "altitude": unit.location.map(|l| l.altitude),
-        "has_geo_json": false,
+        "has_geo_json": unit.has_shape,
         "search_index": null,
         "created_at": epoch(unit.created_at),
         "source_id": source.map(|s| s.id),
@@ -114,8 +114,9 @@ pub fn mobile_row(unit: &OrgUnit, context: &Context) -> Value {
     })
 }
 
-/// `GET /api/orgunits/{id}/`: the unit with its whole parent chain.
-pub fn detail(unit: &OrgUnit, context: &Context) -> Value {
+/// `GET /api/orgunits/{id}/`: the unit with its whole parent chain; `geo_json` is the unit's own
+/// shape (the parents' are not repeated).
+pub fn detail(unit: &OrgUnit, context: &Context, geo_json: Value) -> Value {
     let source = context.source(unit);
     let version = context.versions.get(&unit.version_id);
     json!({
@@ -130,7 +131,7 @@ pub fn detail(unit: &OrgUnit, context: &Context) -> Value {
         "parent_id": unit.parent_id,
         "validation_status": unit.validation_status,
         "parent_name": context.parent(unit).map(|p| p.name.as_str()),
-        "parent": context.parent(unit).map(|p| detail(p, context)),
+        "parent": context.parent(unit).map(|p| detail(p, context, Value::Null)),
         "org_unit_type_id": unit.org_unit_type_id,
         "created_at": epoch(unit.created_at),
         "updated_at": epoch(unit.updated_at),
@@ -138,8 +139,8 @@ pub fn detail(unit: &OrgUnit, context: &Context) -> Value {
         "latitude": unit.location.map(|l| l.latitude),
         "longitude": unit.location.map(|l| l.longitude),
         "altitude": unit.location.map(|l| l.altitude),
-        "has_geo_json": false,
-        "geo_json": null,
+        "has_geo_json": unit.has_shape,
+        "geo_json": geo_json,
         "catchment": null,
         "creator": unit.creator_id,
         "opening_date": legacy_date(unit.opening_date),

@@ -8,8 +8,10 @@ use chrono::NaiveDate;
 use hygeia_core::permission as perm;
 use hygeia_core::{
     BoundingBox, Geography, Location, NewOrgUnit, OrgUnit, OrgUnitId, OrgUnitOrder, OrgUnitQuery, OrgUnitScope,
-    OrgUnitSearch, OrgUnitTypeId, OrgUnitUpdate, ParentFilter, SourceVersionId, UserProfile, ValidationStatus,
+    OrgUnitSearch, OrgUnitTypeId, OrgUnitUpdate, ParentFilter, ShapeData, SourceVersionId, UserProfile,
+    ValidationStatus,
 };
+use hygeia_geo::Shape;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -256,8 +258,35 @@ pub async fn detail(
     require_read(&user)?;
     let id = id.parse().map(OrgUnitId).map_err(|_| ApiError::NotFound)?;
     let unit = state.store.org_units().get(&scope_of(&user.0), id).await?.ok_or(ApiError::NotFound)?;
-    let context = context_for(&state, &user.0, std::slice::from_ref(&unit)).await?;
-    Ok(Json(orgunit_json::detail(&unit, &context)))
+    render_detail(&state, &user.0, &unit).await.map(Json)
+}
+
+/// The detail dict with the unit's simplified shape as GeoJSON, and a warning when its location
+/// lies outside its parent's shape (allowed, as in Iaso, but worth a look).
+async fn render_detail(state: &AppState, user: &UserProfile, unit: &OrgUnit) -> ApiResult<Value> {
+    let context = context_for(state, user, std::slice::from_ref(unit)).await?;
+    let scope = scope_of(user);
+    let geo_json = match unit.has_shape {
+        true => match state.store.org_units().shape_wkb(&scope, unit.id, true).await? {
+            Some(wkb) => hygeia_geo::decode_multipolygon(&wkb)
+                .map(|shape| hygeia_geo::geojson::to_feature_collection(&shape))
+                .map_err(|err| ApiError::Internal(format!("stored shape of unit {}: {err}", unit.id)))?,
+            None => Value::Null,
+        },
+        false => Value::Null,
+    };
+    let mut body = orgunit_json::detail(unit, &context, geo_json);
+    if let (Some(location), Some(parent)) = (unit.location, unit.parent_id) {
+        // The parent may be above a restricted user's roots: its shape is read account-wide.
+        let account = OrgUnitScope::whole_account(user.account_id);
+        if let Some(wkb) = state.store.org_units().shape_wkb(&account, parent, false).await?
+            && let Ok(shape) = hygeia_geo::decode_multipolygon(&wkb)
+            && !hygeia_geo::contains(&shape, location.longitude, location.latitude)
+        {
+            body["warnings"] = json!(["The location lies outside the parent's shape."]);
+        }
+    }
+    Ok(body)
 }
 
 /// Distinguishes a field sent as `null` (`Some(None)`) from one not sent (`None`).
@@ -284,6 +313,14 @@ pub struct OrgUnitBody {
     #[serde(default, deserialize_with = "present")]
     altitude: Option<Option<f64>>,
     aliases: Option<Vec<String>>,
+    /// The boundary as GeoJSON (Polygon, MultiPolygon, Feature or FeatureCollection); null removes it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Object)]
+    geo_json: Option<Option<Value>>,
+    /// Iaso's other name for `geo_json`.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Object)]
+    geom: Option<Option<Value>>,
     #[serde(default, deserialize_with = "present")]
     opening_date: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
@@ -315,6 +352,25 @@ fn parse_status(value: &str) -> ApiResult<ValidationStatus> {
 }
 
 impl OrgUnitBody {
+    /// `None`: no shape sent; `Some(None)`: removed; otherwise validated, encoded and simplified.
+    fn shape(&mut self) -> ApiResult<Option<Option<ShapeData>>> {
+        let (field, value) = match (self.geo_json.take(), self.geom.take()) {
+            (Some(_), Some(_)) => return Err(ApiError::field("geom", "Send geo_json or geom, not both.")),
+            (Some(value), None) => ("geo_json", value),
+            (None, Some(value)) => ("geom", value),
+            (None, None) => return Ok(None),
+        };
+        let Some(document) = value else { return Ok(Some(None)) };
+        let shape = Shape::from_geojson(&document).map_err(|err| ApiError::field(field, err.to_string()))?;
+        let bbox = BoundingBox {
+            min_x: shape.bbox.min_x,
+            min_y: shape.bbox.min_y,
+            max_x: shape.bbox.max_x,
+            max_y: shape.bbox.max_y,
+        };
+        Ok(Some(Some(ShapeData { full_wkb: shape.full_wkb(), simplified_wkb: shape.simplified_wkb(), bbox })))
+    }
+
     /// `None`: the location was not sent; `Some(None)`: cleared.
     fn location(&self) -> ApiResult<Option<Option<Location>>> {
         match (self.latitude, self.longitude) {
@@ -328,11 +384,12 @@ impl OrgUnitBody {
         }
     }
 
-    fn into_update(self) -> ApiResult<OrgUnitUpdate> {
+    fn into_update(mut self) -> ApiResult<OrgUnitUpdate> {
         if self.version_id.is_some() {
             return Err(ApiError::field("version_id", "A unit cannot change version."));
         }
         Ok(OrgUnitUpdate {
+            shape: self.shape()?,
             location: self.location()?,
             validation_status: self.validation_status.as_deref().map(parse_status).transpose()?,
             opening_date: parse_optional_date("opening_date", self.opening_date)?,
@@ -362,8 +419,7 @@ pub async fn update(
     let id = id.parse().map(OrgUnitId).map_err(|_| ApiError::NotFound)?;
     let update = body.into_update()?;
     let unit = state.store.org_units().update(&scope_of(&user.0), Some(user.0.user_id), id, update).await?;
-    let context = context_for(&state, &user.0, std::slice::from_ref(&unit)).await?;
-    Ok(Json(orgunit_json::detail(&unit, &context)))
+    render_detail(&state, &user.0, &unit).await.map(Json)
 }
 
 /// Creates a unit (Iaso's web form endpoint): in the given version or the account's live tree.
@@ -372,7 +428,7 @@ pub async fn update(
 pub async fn create(
     State(state): State<SharedState>,
     user: CurrentUser,
-    AppJson(body): AppJson<OrgUnitBody>,
+    AppJson(mut body): AppJson<OrgUnitBody>,
 ) -> ApiResult<Json<Value>> {
     user.require(perm::ORG_UNITS)?;
     let version = match body.version_id {
@@ -387,6 +443,7 @@ pub async fn create(
     };
     let name = body.name.clone().ok_or_else(|| ApiError::field("name", "Org unit name is required"))?;
     let location = body.location()?.flatten();
+    let shape = body.shape()?.flatten();
     let mut unit = NewOrgUnit::new(version, name);
     unit.parent_id = body.parent_id.flatten().map(OrgUnitId);
     unit.validation_status =
@@ -395,10 +452,10 @@ pub async fn create(
     unit.source_ref = body.source_ref.flatten();
     unit.code = body.code.unwrap_or_default();
     unit.location = location;
+    unit.shape = shape;
     unit.aliases = body.aliases.unwrap_or_default();
     unit.opening_date = parse_optional_date("opening_date", body.opening_date)?.flatten();
     unit.closed_date = parse_optional_date("closed_date", body.closed_date)?.flatten();
     let created = state.store.org_units().create(&scope_of(&user.0), Some(user.0.user_id), unit).await?;
-    let context = context_for(&state, &user.0, std::slice::from_ref(&created)).await?;
-    Ok(Json(orgunit_json::detail(&created, &context)))
+    render_detail(&state, &user.0, &created).await.map(Json)
 }

@@ -13,6 +13,7 @@ on_both_backends!(
     permissions_gate_reading_and_writing,
     restricted_users_see_only_their_subtree,
     bad_org_unit_input_is_refused_by_field,
+    shapes_are_validated_stored_and_reported,
 );
 
 async fn send_json(app: &TestApp, method: Method, path: &str, token: &str, body: Value) -> Reply {
@@ -364,4 +365,104 @@ async fn bad_org_unit_input_is_refused_by_field(app: &TestApp) {
     assert_eq!(district_now["parent_id"], region);
     assert_eq!(district_now["code"], "");
     assert_eq!(district_now["latitude"], Value::Null);
+}
+
+async fn shapes_are_validated_stored_and_reported(app: &TestApp) {
+    let (_, token, _, [_, region, district]) = setup(app).await;
+    let square = |x0: f64, y0: f64, size: f64| {
+        json!({"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {}, "geometry": {
+            "type": "Polygon",
+            "coordinates": [[[x0, y0], [x0 + size, y0], [x0 + size, y0 + size], [x0, y0 + size], [x0, y0]]],
+        }}]})
+    };
+    let shaped = ok(
+        send_json(
+            app,
+            Method::PATCH,
+            &format!("/api/orgunits/{district}/"),
+            &token,
+            json!({"geo_json": square(-3.5, 11.0, 1.0)}),
+        )
+        .await,
+        StatusCode::OK,
+    );
+    assert_eq!(shaped["has_geo_json"], true);
+    assert_eq!(shaped["geo_json"]["type"], "FeatureCollection");
+    assert_eq!(shaped["geo_json"]["features"][0]["geometry"]["type"], "MultiPolygon");
+    let with_shape = ok(app.get("/api/orgunits/?geography=shape", Some(&token)).await, StatusCode::OK);
+    assert_eq!(with_shape["orgUnits"].as_array().unwrap().len(), 1);
+    let boxed = ok(app.get("/api/orgunits/?bbox=-3.2,11.2,-3.1,11.3", Some(&token)).await, StatusCode::OK);
+    assert_eq!(boxed["orgUnits"][0]["id"], district);
+
+    // A facility inside its district's shape is quiet; one outside is accepted and reported.
+    let inside = ok(
+        send_json(
+            app,
+            Method::POST,
+            "/api/orgunits/create_org_unit/",
+            &token,
+            json!({"name": "Inside", "parent_id": district, "latitude": 11.5, "longitude": -3.0}),
+        )
+        .await,
+        StatusCode::OK,
+    );
+    assert!(inside.get("warnings").is_none(), "{inside}");
+    let outside = ok(
+        send_json(
+            app,
+            Method::POST,
+            "/api/orgunits/create_org_unit/",
+            &token,
+            json!({"name": "Outside", "parent_id": district, "latitude": 14.0, "longitude": 1.0}),
+        )
+        .await,
+        StatusCode::OK,
+    );
+    assert_eq!(outside["warnings"][0], "The location lies outside the parent's shape.");
+
+    let field_error = |reply: Reply| {
+        let body = reply.error(StatusCode::BAD_REQUEST, "validation_error");
+        body["fields"]["geo_json"][0].as_str().unwrap_or_default().to_owned()
+    };
+    let bow_tie = json!({"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]]});
+    let message = field_error(
+        send_json(app, Method::PATCH, &format!("/api/orgunits/{region}/"), &token, json!({"geo_json": bow_tie})).await,
+    );
+    assert!(message.contains("not valid"), "{message}");
+    let message = field_error(
+        send_json(
+            app,
+            Method::PATCH,
+            &format!("/api/orgunits/{region}/"),
+            &token,
+            json!({"geo_json": square(179.5, 0.0, 1.0)}),
+        )
+        .await,
+    );
+    assert!(message.contains("WGS84"), "{message}");
+    let unclosed = json!({"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 1]]]});
+    let message = field_error(
+        send_json(app, Method::PATCH, &format!("/api/orgunits/{region}/"), &token, json!({"geo_json": unclosed})).await,
+    );
+    assert!(message.contains("coordinates[0]") && message.contains("not closed"), "{message}");
+    let message = field_error(
+        send_json(
+            app,
+            Method::PATCH,
+            &format!("/api/orgunits/{region}/"),
+            &token,
+            json!({"geo_json": {"type": "Point", "coordinates": [0, 0]}}),
+        )
+        .await,
+    );
+    assert!(message.contains("not a polygon type"), "{message}");
+    let region_now = ok(app.get(&format!("/api/orgunits/{region}/"), Some(&token)).await, StatusCode::OK);
+    assert_eq!(region_now["has_geo_json"], false, "refused shapes are not stored");
+
+    let cleared = ok(
+        send_json(app, Method::PATCH, &format!("/api/orgunits/{district}/"), &token, json!({"geo_json": null})).await,
+        StatusCode::OK,
+    );
+    assert_eq!(cleared["has_geo_json"], false);
+    assert_eq!(cleared["geo_json"], Value::Null);
 }

@@ -6,7 +6,7 @@ use hygeia_core::orgunit::ORG_UNIT_CONTENT_TYPE;
 use hygeia_core::{
     AccountId, BoundingBox, DataSourceInput, Geography, Location, NewOrgUnit, NewProject, OrgUnit, OrgUnitId,
     OrgUnitOrder, OrgUnitQuery, OrgUnitScope, OrgUnitSearch, OrgUnitTypeId, OrgUnitTypeInput, OrgUnitUpdate,
-    ParentFilter, SourceVersionId, TreePath, ValidationStatus,
+    ParentFilter, ShapeData, SourceVersionId, TreePath, ValidationStatus,
 };
 
 use super::{account, assert_conflict, assert_invalid, assert_not_found, user};
@@ -646,4 +646,50 @@ pub async fn invalid_org_units_change_nothing(store: &dyn Store) {
         store.org_units().history(t.account, ORG_UNIT_CONTENT_TYPE, &existing.id.to_string()).await.unwrap().len(),
         1
     );
+}
+
+/// Shapes are stored as given (encoding is the geometry layer's job); the box follows the shape,
+/// or the point when there is no shape.
+pub async fn shapes_are_stored_with_their_box(store: &dyn Store) {
+    let t = tree(store, "A").await;
+    let shape = ShapeData {
+        full_wkb: b"full shape bytes".to_vec(),
+        simplified_wkb: b"simplified".to_vec(),
+        bbox: BoundingBox { min_x: 10.0, min_y: 10.0, max_x: 12.0, max_y: 11.0 },
+    };
+    let mut district = NewOrgUnit::new(t.version, "District with a shape");
+    district.shape = Some(shape.clone());
+    let district = store.org_units().create(&t.scope, None, district).await.unwrap();
+    assert!(district.has_shape);
+    assert_eq!(store.org_units().shape_wkb(&t.scope, district.id, false).await.unwrap().unwrap(), shape.full_wkb);
+    assert_eq!(store.org_units().shape_wkb(&t.scope, district.id, true).await.unwrap().unwrap(), shape.simplified_wkb);
+    let in_box = |min_x, min_y, max_x, max_y| OrgUnitQuery {
+        bbox: Some(BoundingBox { min_x, min_y, max_x, max_y }),
+        ..Default::default()
+    };
+    assert_eq!(list(store, &t.scope, in_box(11.5, 10.5, 13.0, 13.0)).await, ["District with a shape"]);
+    assert_eq!(
+        list(store, &t.scope, OrgUnitQuery { geography: Geography::WithShape, ..Default::default() }).await,
+        ["District with a shape"]
+    );
+
+    // A new location keeps the shape and its box.
+    let located = OrgUnitUpdate {
+        location: Some(Some(Location { latitude: 50.0, longitude: 50.0, altitude: 0.0 })),
+        ..Default::default()
+    };
+    store.org_units().update(&t.scope, None, district.id, located).await.unwrap();
+    assert_eq!(list(store, &t.scope, in_box(11.5, 10.5, 13.0, 13.0)).await, ["District with a shape"]);
+    // Removing the shape boxes the unit by its point.
+    let cleared = store
+        .org_units()
+        .update(&t.scope, None, district.id, OrgUnitUpdate { shape: Some(None), ..Default::default() })
+        .await
+        .unwrap();
+    assert!(!cleared.has_shape);
+    assert_eq!(store.org_units().shape_wkb(&t.scope, district.id, false).await.unwrap(), None);
+    assert!(list(store, &t.scope, in_box(11.5, 10.5, 13.0, 13.0)).await.is_empty());
+    assert_eq!(list(store, &t.scope, in_box(49.0, 49.0, 51.0, 51.0)).await, ["District with a shape"]);
+    let restricted = OrgUnitScope { account: t.account, roots: vec![OrgUnitId(i64::MAX)] };
+    assert_eq!(store.org_units().shape_wkb(&restricted, district.id, false).await.unwrap(), None);
 }

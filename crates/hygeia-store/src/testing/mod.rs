@@ -75,6 +75,7 @@ macro_rules! conformance_suite {
             every_org_unit_change_is_audited,
             read_only_sources_refuse_writes,
             invalid_org_units_change_nothing,
+            shapes_are_stored_with_their_box,
         );
     };
     (@each $new_store:expr; $($check:ident),* $(,)?) => {
