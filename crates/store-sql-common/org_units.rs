@@ -11,7 +11,7 @@ use hygeia_store::{OrgUnitStore, StoreError, StoreResult};
 use sqlx::QueryBuilder;
 use sqlx::types::Json;
 
-use super::super::{Db, SqlStore, begin_write};
+use super::super::{Db, SqlStore, begin_write, push_bbox_candidates};
 use super::{db_err, now, on_unique};
 
 type Conn = <Db as sqlx::Database>::Connection;
@@ -245,6 +245,8 @@ fn push_filters(
         }
     }
     if let Some(bbox) = filter.bbox {
+        // Each backend narrows with its spatial index (R*Tree, GiST), then the columns decide.
+        push_bbox_candidates(query, &bbox);
         query.push(" AND o.min_x <= ").push_bind(bbox.max_x);
         query.push(" AND o.max_x >= ").push_bind(bbox.min_x);
         query.push(" AND o.min_y <= ").push_bind(bbox.max_y);

@@ -69,7 +69,7 @@ impl Shape {
         let bbox = BBox { min_x: rect.min().x, min_y: rect.min().y, max_x: rect.max().x, max_y: rect.max().y };
         // Iaso's tolerance: a thousandth of the larger side of the box.
         let tolerance = 0.001 * (bbox.max_x - bbox.min_x).max(bbox.max_y - bbox.min_y);
-        let simplified = full.simplify(tolerance);
+        let simplified = simplify(&full, tolerance);
         Ok(Shape { full, simplified, bbox })
     }
 
@@ -84,6 +84,16 @@ impl Shape {
     pub fn simplified_wkb(&self) -> Vec<u8> {
         wkb::encode_multipolygon(&self.simplified)
     }
+}
+
+/// Douglas-Peucker with `tolerance`, defensively: a shape too small to simplify meaningfully is
+/// kept as it is, and so is one that trips geo's internal checks (degenerate, subnormal
+/// coordinates make its distances NaN; found by fuzzing).
+fn simplify(full: &MultiPolygon<f64>, tolerance: f64) -> MultiPolygon<f64> {
+    if !tolerance.is_normal() || tolerance < 1e-9 {
+        return full.clone();
+    }
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| full.simplify(tolerance))).unwrap_or_else(|_| full.clone())
 }
 
 /// Polygons from stored WKB (validated when written; decoded defensively all the same).
@@ -117,6 +127,34 @@ mod tests {
         assert!(contains(&shape.full, 1.0, 1.0) && !contains(&shape.full, 3.0, 1.0));
         let stored = decode_multipolygon(&shape.full_wkb()).unwrap();
         assert_eq!(stored, shape.full);
+    }
+
+    /// A fuzzer-found blob: a polygon of near-zero, subnormal coordinates that made geo's
+    /// simplification assert.
+    #[test]
+    fn degenerate_tiny_polygons_do_not_panic() {
+        let blob = base64_decode(
+            "AQMAAAABAAAABgAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA9AAAAP//fwAAAD8AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==",
+        );
+        if let Ok(polygons) = decode_multipolygon(&blob) {
+            let _ = Shape::new(polygons);
+        }
+    }
+
+    fn base64_decode(text: &str) -> Vec<u8> {
+        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut bits = 0u32;
+        let mut count = 0;
+        let mut out = Vec::new();
+        for byte in text.bytes().filter(|b| *b != b'=') {
+            bits = (bits << 6) | ALPHABET.iter().position(|a| *a == byte).unwrap() as u32;
+            count += 6;
+            if count >= 8 {
+                count -= 8;
+                out.push((bits >> count) as u8);
+            }
+        }
+        out
     }
 
     #[test]

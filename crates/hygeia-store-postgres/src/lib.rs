@@ -26,6 +26,13 @@ async fn begin_write(pool: &PgPool) -> Result<Transaction<'static, Postgres>, sq
     pool.begin().await
 }
 
+/// Org units whose box meets `bbox`, in the terms of the partial GiST index on `box(...)`.
+fn push_bbox_candidates(query: &mut sqlx::QueryBuilder<Postgres>, bbox: &hygeia_core::BoundingBox) {
+    query.push(" AND o.min_x IS NOT NULL AND box(point(o.min_x, o.min_y), point(o.max_x, o.max_y)) && box(point(");
+    query.push_bind(bbox.min_x).push(", ").push_bind(bbox.min_y).push("), point(");
+    query.push_bind(bbox.max_x).push(", ").push_bind(bbox.max_y).push("))");
+}
+
 impl PostgresStore {
     /// Connects to `url` (`postgres://user@host:port/db`). Does not migrate.
     pub async fn connect(url: &str) -> StoreResult<Self> {

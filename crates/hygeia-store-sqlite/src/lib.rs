@@ -28,6 +28,14 @@ async fn begin_write(pool: &SqlitePool) -> Result<Transaction<'static, Sqlite>, 
     pool.begin_with("BEGIN IMMEDIATE").await
 }
 
+/// Org units whose box meets `bbox`, found through the R*Tree the triggers keep.
+fn push_bbox_candidates(query: &mut sqlx::QueryBuilder<Sqlite>, bbox: &hygeia_core::BoundingBox) {
+    query.push(" AND o.id IN (SELECT id FROM org_units_rtree WHERE min_x <= ").push_bind(bbox.max_x);
+    query.push(" AND max_x >= ").push_bind(bbox.min_x);
+    query.push(" AND min_y <= ").push_bind(bbox.max_y);
+    query.push(" AND max_y >= ").push_bind(bbox.min_y).push(")");
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) the database at `url`, e.g. `sqlite://./data/hygeia.db` or
     /// `sqlite::memory:`. Does not migrate.
