@@ -97,7 +97,7 @@ pub async fn create_project(store: &DynStore, args: CreateProject) -> Result<()>
 }
 
 /// An account by exact name, or by id when the argument is a number no account is named.
-async fn find_account(store: &DynStore, name_or_id: &str) -> Result<Account> {
+pub async fn find_account(store: &DynStore, name_or_id: &str) -> Result<Account> {
     if let Some(account) = store.accounts().find_by_name(name_or_id).await? {
         return Ok(account);
     }

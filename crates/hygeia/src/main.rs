@@ -1,6 +1,7 @@
 //! `hygeia`: the server, and the administration commands that go with it.
 
 mod admin;
+mod bench;
 mod config;
 
 use std::path::PathBuf;
@@ -38,6 +39,9 @@ enum Command {
     CreateProject(admin::CreateProject),
     /// Print the effective configuration (secrets hidden) and check the database is reachable.
     CheckConfig,
+    /// Benchmark helpers (synthetic data).
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
 }
 
 fn main() -> Result<()> {
@@ -64,6 +68,7 @@ async fn run(command: Command, mut settings: Settings) -> Result<()> {
         Command::CreateAccount { name } => admin::create_account(&open(&settings).await?, &name).await,
         Command::CreateUser(args) => admin::create_user(&open(&settings).await?, args).await,
         Command::CreateProject(args) => admin::create_project(&open(&settings).await?, args).await,
+        Command::Bench(command) => bench::run(&open(&settings).await?, command).await,
         Command::CheckConfig => {
             println!("{settings:#?}");
             let store = open(&settings).await?;
