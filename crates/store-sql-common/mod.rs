@@ -15,6 +15,7 @@ use hygeia_store::StoreError;
 use sqlx::QueryBuilder;
 
 use super::{BACKEND, Db, MIGRATOR, SqlStore};
+
 use async_trait::async_trait;
 use hygeia_store::{
     AccountStore, OrgUnitStore, OrgUnitTypeStore, ProjectStore, SecretStore, SessionStore, SourceStore, Store,
@@ -33,6 +34,13 @@ impl Store for SqlStore {
 
     async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await.map_err(StoreError::backend)?;
+        Ok(())
+    }
+
+    async fn optimize(&self) -> StoreResult<()> {
+        for statement in super::OPTIMIZE {
+            sqlx::query(*statement).execute(&self.pool).await.map_err(db_err)?;
+        }
         Ok(())
     }
 

@@ -92,11 +92,14 @@ pub async fn serve(
     result
 }
 
-/// Deletes expired browser sessions once an hour.
+/// Once an hour: deletes expired browser sessions and refreshes the planner's statistics.
 async fn sweep_sessions(state: SharedState) {
     let mut every_hour = tokio::time::interval(Duration::from_secs(3600));
     loop {
         every_hour.tick().await;
+        if let Err(err) = state.store.optimize().await {
+            tracing::warn!(%err, "refreshing database statistics failed");
+        }
         match state.store.sessions().purge_expired(chrono::Utc::now()).await {
             Ok(0) => {}
             Ok(purged) => tracing::info!(purged, "expired sessions deleted"),

@@ -16,6 +16,8 @@ pub mod testing;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 const BACKEND: &str = "postgres";
+/// Autovacuum keeps statistics current; this catches up at once after bulk writes.
+const OPTIMIZE: &[&str] = &["ANALYZE"];
 
 /// A [`Store`] on a PostgreSQL database.
 pub struct PostgresStore {

@@ -34,6 +34,9 @@ pub trait Store: Send + Sync + 'static {
     async fn migrate(&self) -> StoreResult<()>;
     /// Cheap round trip to the database.
     async fn ping(&self) -> StoreResult<()>;
+    /// Refreshes the query planner's statistics (after migrations, bulk writes, and periodically):
+    /// without them SQLite may scan a whole table through the wrong index.
+    async fn optimize(&self) -> StoreResult<()>;
     /// Closes the connection pool; pending operations finish first.
     async fn close(&self);
 

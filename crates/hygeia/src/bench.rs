@@ -53,11 +53,17 @@ async fn seed_tree(store: &DynStore, args: SeedTree) -> Result<()> {
     store.sources().set_source_default_version(account, version.id).await?;
     store.sources().set_account_default_version(account, version.id).await?;
     let mut types: Vec<OrgUnitTypeId> = Vec::new();
-    for (depth, (name, short)) in [("Region", "REG"), ("District", "DIST"), ("Health area", "AREA"), ("Health facility", "HF")]
-        .into_iter()
-        .enumerate()
+    for (depth, (name, short)) in
+        [("Region", "REG"), ("District", "DIST"), ("Health area", "AREA"), ("Health facility", "HF")]
+            .into_iter()
+            .enumerate()
     {
-        let input = OrgUnitTypeInput { name: name.into(), short_name: short.into(), depth: Some(depth as i64 + 1), ..Default::default() };
+        let input = OrgUnitTypeInput {
+            name: name.into(),
+            short_name: short.into(),
+            depth: Some(depth as i64 + 1),
+            ..Default::default()
+        };
         types.push(store.org_unit_types().create(account, input).await?.id);
     }
     let scope = OrgUnitScope::whole_account(account);
@@ -94,12 +100,8 @@ async fn seed_tree(store: &DynStore, args: SeedTree) -> Result<()> {
             }
         }
     }
-    println!(
-        "created {} org units in version {} in {:.1} s",
-        args.units,
-        version.id,
-        started.elapsed().as_secs_f64()
-    );
+    store.optimize().await?;
+    println!("created {} org units in version {} in {:.1} s", args.units, version.id, started.elapsed().as_secs_f64());
     Ok(())
 }
 

@@ -85,6 +85,7 @@ async fn open(settings: &Settings) -> Result<DynStore> {
         .await
         .with_context(|| format!("opening {}", settings.database.redacted_url()))?;
     store.migrate().await.context("migrating the database")?;
+    store.optimize().await.context("refreshing the database statistics")?;
     Ok(store)
 }
 

@@ -106,6 +106,9 @@ CREATE INDEX org_units_version_status ON org_units (version_id, validation_statu
 CREATE INDEX org_units_version_ref ON org_units (version_id, source_ref);
 CREATE INDEX org_units_uuid ON org_units (uuid);
 CREATE INDEX org_units_type ON org_units (org_unit_type_id);
+-- The list's default order, and its count by status.
+CREATE INDEX org_units_account_name ON org_units (account_id, name);
+CREATE INDEX org_units_account_status ON org_units (account_id, validation_status);
 -- Iaso's rule: codes are unique per version among VALID units with a code.
 CREATE UNIQUE INDEX org_units_valid_code ON org_units (version_id, code) WHERE validation_status = 'VALID' AND code <> '';
 -- R*Tree over the bounding boxes, kept in step by triggers.
