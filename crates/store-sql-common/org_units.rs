@@ -1,6 +1,6 @@
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
-use hygeia_core::orgunit::{ORG_UNIT_CONTENT_TYPE, check_dates};
+use hygeia_core::orgunit::{MAX_TREE_DEPTH, ORG_UNIT_CONTENT_TYPE, check_dates};
 use hygeia_core::validate::FieldErrors;
 use hygeia_core::{
     AccountId, Geography, Location, Modification, NewOrgUnit, OrgUnit, OrgUnitId, OrgUnitOrder, OrgUnitQuery,
@@ -11,7 +11,7 @@ use hygeia_store::{OrgUnitStore, StoreError, StoreResult};
 use sqlx::QueryBuilder;
 use sqlx::types::Json;
 
-use super::super::{Db, SqlStore, begin_write, push_bbox_candidates};
+use super::super::{Db, SqlStore, begin_write, lock_tree, push_bbox_candidates};
 use super::{db_err, now, on_unique};
 
 type Conn = <Db as sqlx::Database>::Connection;
@@ -394,9 +394,16 @@ impl OrgUnitStore for SqlStore {
         unit.validate()?;
         let account = scope.account;
         let mut tx = begin_write(&self.pool).await.map_err(db_err)?;
+        lock_tree(&mut tx, account).await?;
         check_writable_version(&mut tx, account, unit.version_id).await?;
         check_type(&mut tx, account, unit.org_unit_type_id).await?;
         let parent = check_parent(&mut tx, scope, unit.version_id, unit.parent_id).await?;
+        if parent.as_ref().is_some_and(|p| p.path.depth() >= MAX_TREE_DEPTH) {
+            return Err(StoreError::invalid(
+                "parent_id",
+                format!("The tree may not be deeper than {MAX_TREE_DEPTH} levels."),
+            ));
+        }
         let [min_x, min_y, max_x, max_y] = unit_box(unit.location.as_ref(), unit.shape.as_ref());
         let at = now();
         let id: i64 = sqlx::query_scalar(
@@ -493,6 +500,8 @@ impl OrgUnitStore for SqlStore {
         update.validate()?;
         let account = scope.account;
         let mut tx = begin_write(&self.pool).await.map_err(db_err)?;
+        // Read under the tree lock, so that concurrent moves and edits apply one after the other.
+        lock_tree(&mut tx, account).await?;
         let current = visible_unit(&mut tx, scope, id).await?.ok_or(StoreError::NotFound)?;
         check_writable_version(&mut tx, account, current.version_id).await?;
 
@@ -545,6 +554,23 @@ impl OrgUnitStore for SqlStore {
                 Some(parent) => parent.path.child(id),
                 None => TreePath::root(id),
             };
+            let deepest: Option<i64> = sqlx::query_scalar(
+                "SELECT MAX(depth) FROM org_units WHERE account_id = $1 AND (path = $2 OR (path > $3 AND path < $4))",
+            )
+            .bind(account.0)
+            .bind(&current.path.0)
+            .bind(format!("{}.", current.path.0))
+            .bind(format!("{}/", current.path.0))
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_err)?;
+            let below = deepest.unwrap_or(0) as usize - current.path.depth().min(deepest.unwrap_or(0) as usize);
+            if new_path.depth() + below > MAX_TREE_DEPTH {
+                return Err(StoreError::invalid(
+                    "parent_id",
+                    format!("The tree may not be deeper than {MAX_TREE_DEPTH} levels."),
+                ));
+            }
             // Rewrite the paths of the unit and its whole subtree in one statement.
             let depth_change = new_path.depth() as i64 - current.path.depth() as i64;
             sqlx::query(

@@ -288,7 +288,7 @@ pub struct OrgUnitUpdate {
 }
 
 impl OrgUnitUpdate {
-    /// Checks the fields given; dates are checked against each other once merged with the unit.
+    /// Checks the fields given; the store checks the dates again once merged with the unit.
     pub fn validate(&self) -> Result<(), ValidationError> {
         let mut errors = FieldErrors::default();
         if let Some(name) = &self.name {
@@ -300,8 +300,8 @@ impl OrgUnitUpdate {
             self.source_ref.as_ref().and_then(Option::as_deref),
             self.location.as_ref().and_then(Option::as_ref),
             self.aliases.as_deref().unwrap_or(&[]),
-            None,
-            None,
+            self.opening_date.flatten(),
+            self.closed_date.flatten(),
         );
         errors.into_result()
     }
@@ -331,14 +331,24 @@ fn check_unit_fields(
     check_dates(errors, opening, closed);
 }
 
-/// Iaso's rule: a unit closes after it opens.
+/// Iaso's rule: a unit closes after it opens. Years stay within 1000-9999, which every backend
+/// stores.
 pub fn check_dates(errors: &mut FieldErrors, opening: Option<NaiveDate>, closed: Option<NaiveDate>) {
+    use chrono::Datelike;
+    for (field, date) in [("opening_date", opening), ("closed_date", closed)] {
+        if date.is_some_and(|d| !(1000..=9999).contains(&d.year())) {
+            errors.add(field, "Use a year between 1000 and 9999.");
+        }
+    }
     if let (Some(opening), Some(closed)) = (opening, closed)
         && closed <= opening
     {
         errors.add("closed_date", "The closing date must be after the opening date.");
     }
 }
+
+/// Deepest a tree may go (Iaso's trees have 5 to 7 levels). Bounds the work of every parent chain.
+pub const MAX_TREE_DEPTH: usize = 64;
 
 /// A materialised path: the ids from the root down to a unit, written `"12.345.6789"`. Subtree
 /// queries are prefix queries on it; moving a unit rewrites its subtree's paths.

@@ -20,10 +20,13 @@ pub struct Shape {
     pub bbox: BBox,
 }
 
-/// Most polygons a shape may hold, and positions in all: far above real boundaries (a detailed
-/// national border has tens of thousands), far below what would exhaust memory.
-const MAX_POLYGONS: usize = 10_000;
-const MAX_POSITIONS: usize = 2_000_000;
+/// Most polygons a shape may hold, and positions in all: above real boundaries (a detailed
+/// national border has tens of thousands of positions), far below what would exhaust memory.
+const MAX_POLYGONS: usize = 5_000;
+const MAX_POSITIONS: usize = 500_000;
+/// geo's validity check compares segments pairwise (quadratic): it runs up to this many
+/// positions, about 0.1 s of CPU; larger shapes are checked for structure and range only.
+const MAX_POSITIONS_FOR_VALIDITY: usize = 10_000;
 
 impl Shape {
     /// Checks a MultiPolygon: within WGS84, finite, closed rings of at least four positions, and
@@ -62,7 +65,9 @@ impl Shape {
         if positions > MAX_POSITIONS {
             return Err(GeoError::Shape(format!("more than {MAX_POSITIONS} positions")));
         }
-        if let Err(problem) = full.check_validation() {
+        if positions <= MAX_POSITIONS_FOR_VALIDITY
+            && let Err(problem) = full.check_validation()
+        {
             return Err(GeoError::Shape(format!("the polygons are not valid: {problem}")));
         }
         let rect = full.bounding_rect().ok_or_else(|| GeoError::Shape("the shape is empty".into()))?;

@@ -28,6 +28,20 @@ async fn begin_write(pool: &PgPool) -> Result<Transaction<'static, Postgres>, sq
     pool.begin().await
 }
 
+/// Serialises the writers of one account's trees until the transaction ends: a move reads paths
+/// that another move could rewrite, and READ COMMITTED alone would let two moves make a cycle.
+async fn lock_tree(conn: &mut sqlx::PgConnection, account: hygeia_core::AccountId) -> StoreResult<()> {
+    // The two-key form keeps this lock apart from any other use of advisory locks.
+    const ORG_UNIT_TREE: i32 = 0x4F55; // "OU"
+    sqlx::query("SELECT pg_advisory_xact_lock($1, $2)")
+        .bind(ORG_UNIT_TREE)
+        .bind(i32::try_from(account.0).unwrap_or(i32::MAX))
+        .execute(conn)
+        .await
+        .map_err(StoreError::backend)?;
+    Ok(())
+}
+
 /// Org units whose box meets `bbox`, in the terms of the partial GiST index on `box(...)`.
 fn push_bbox_candidates(query: &mut sqlx::QueryBuilder<Postgres>, bbox: &hygeia_core::BoundingBox) {
     query.push(" AND o.min_x IS NOT NULL AND box(point(o.min_x, o.min_y), point(o.max_x, o.max_y)) && box(point(");

@@ -30,6 +30,11 @@ async fn begin_write(pool: &SqlitePool) -> Result<Transaction<'static, Sqlite>, 
     pool.begin_with("BEGIN IMMEDIATE").await
 }
 
+/// Serialises a tree's writers: on SQLite, `BEGIN IMMEDIATE` already does.
+async fn lock_tree(_conn: &mut sqlx::SqliteConnection, _account: hygeia_core::AccountId) -> StoreResult<()> {
+    Ok(())
+}
+
 /// Org units whose box meets `bbox`, found through the R*Tree the triggers keep.
 fn push_bbox_candidates(query: &mut sqlx::QueryBuilder<Sqlite>, bbox: &hygeia_core::BoundingBox) {
     query.push(" AND o.id IN (SELECT id FROM org_units_rtree WHERE min_x <= ").push_bind(bbox.max_x);

@@ -34,14 +34,16 @@ pub async fn list(
         .ok_or_else(|| ApiError::field("objectId", "This parameter is required."))?;
     let content_type =
         params.get("contentType").map(String::as_str).unwrap_or(hygeia_core::orgunit::ORG_UNIT_CONTENT_TYPE);
-    // The object must be visible to the caller: for org units, within their subtrees.
-    if content_type == hygeia_core::orgunit::ORG_UNIT_CONTENT_TYPE {
-        let id = object_id
-            .parse()
-            .map(hygeia_core::OrgUnitId)
-            .map_err(|_| ApiError::field("objectId", "Not an org unit id."))?;
-        state.store.org_units().get(&crate::api::orgunits::scope_of(&user.0), id).await?.ok_or(ApiError::NotFound)?;
+    // Only org units have a history so far; the object must be visible to the caller (within
+    // their subtrees).
+    if content_type != hygeia_core::orgunit::ORG_UNIT_CONTENT_TYPE {
+        return Err(ApiError::field("contentType", "Only iaso.orgunit has a history."));
     }
+    let id = object_id
+        .parse()
+        .map(hygeia_core::OrgUnitId)
+        .map_err(|_| ApiError::field("objectId", "Not an org unit id."))?;
+    state.store.org_units().get(&crate::api::orgunits::scope_of(&user.0), id).await?.ok_or(ApiError::NotFound)?;
     let paging = crate::api::pagination::PageParams {
         limit: params.get("limit").cloned().or(Some("50".into())),
         page: params.get("page").cloned(),

@@ -115,8 +115,9 @@ pub fn mobile_row(unit: &OrgUnit, context: &Context) -> Value {
 }
 
 /// `GET /api/orgunits/{id}/`: the unit with its whole parent chain; `geo_json` is the unit's own
-/// shape (the parents' are not repeated).
-pub fn detail(unit: &OrgUnit, context: &Context, geo_json: Value) -> Value {
+/// shape (the parents' are not repeated). With `full_parents` off (users restricted to part of the
+/// tree), ancestors are shown in the light form: id, name and type only.
+pub fn detail(unit: &OrgUnit, context: &Context, geo_json: Value, full_parents: bool) -> Value {
     let source = context.source(unit);
     let version = context.versions.get(&unit.version_id);
     json!({
@@ -131,7 +132,9 @@ pub fn detail(unit: &OrgUnit, context: &Context, geo_json: Value) -> Value {
         "parent_id": unit.parent_id,
         "validation_status": unit.validation_status,
         "parent_name": context.parent(unit).map(|p| p.name.as_str()),
-        "parent": context.parent(unit).map(|p| detail(p, context, Value::Null)),
+        "parent": context.parent(unit).map(|p| {
+            if full_parents { detail(p, context, Value::Null, true) } else { light_parent(p, context) }
+        }),
         "org_unit_type_id": unit.org_unit_type_id,
         "created_at": epoch(unit.created_at),
         "updated_at": epoch(unit.updated_at),

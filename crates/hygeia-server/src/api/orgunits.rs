@@ -64,7 +64,13 @@ pub async fn context_for(state: &AppState, user: &UserProfile, units: &[OrgUnit]
     Ok(Context { types, versions, sources, ancestors })
 }
 
+/// Most items a list parameter may hold: keeps every statement within the backends' limits.
+const MAX_LIST_ITEMS: usize = 1_000;
+
 fn ids(name: &str, value: &str) -> ApiResult<Vec<i64>> {
+    if value.split(',').count() > MAX_LIST_ITEMS {
+        return Err(ApiError::field(name, format!("Give at most {MAX_LIST_ITEMS} ids.")));
+    }
     value
         .split(',')
         .map(str::trim)
@@ -90,6 +96,14 @@ async fn parse_query(
     let mut query = OrgUnitQuery::default();
     if let Some(search) = params.get("search").filter(|s| !s.trim().is_empty()) {
         query.search = Some(OrgUnitSearch::parse(search)?);
+        let items = match &query.search {
+            Some(OrgUnitSearch::Ids(list)) => list.len(),
+            Some(OrgUnitSearch::Refs(list) | OrgUnitSearch::Codes(list)) => list.len(),
+            _ => 0,
+        };
+        if items > MAX_LIST_ITEMS {
+            return Err(ApiError::field("search", format!("Give at most {MAX_LIST_ITEMS} ids, refs or codes.")));
+        }
     }
     query.validation_statuses = match params.get("validation_status").map(String::as_str) {
         None | Some("") => vec![ValidationStatus::Valid],
@@ -144,6 +158,9 @@ async fn parse_query(
         query.bbox = Some(parse_bbox(bbox)?);
     }
     query.order = match params.get("order").filter(|s| !s.is_empty()) {
+        Some(order) if order.split(',').count() > 6 => {
+            return Err(ApiError::field("order", "Order by at most 6 fields."));
+        }
         Some(order) => order
             .split(',')
             .map(|field| {
@@ -198,7 +215,7 @@ pub async fn list(
     require_read(&user)?;
     let paging = PageParams { limit: params.get("limit").cloned(), page: params.get("page").cloned() }.parse()?;
     let mut query = parse_query(&state, &user.0, &params).await?;
-    query.page = paging.map(|(limit, page)| (limit as u64, ((page - 1) * limit) as u64));
+    query.page = paging.map(|(limit, page)| (limit as u64, (page - 1).saturating_mul(limit) as u64));
     let scope = scope_of(&user.0);
     let mut result = state.store.org_units().list(&scope, &query).await?;
     let Some((limit, mut page)) = paging else {
@@ -275,7 +292,7 @@ async fn render_detail(state: &AppState, user: &UserProfile, unit: &OrgUnit) -> 
         },
         false => Value::Null,
     };
-    let mut body = orgunit_json::detail(unit, &context, geo_json);
+    let mut body = orgunit_json::detail(unit, &context, geo_json, scope.roots.is_empty());
     if let (Some(location), Some(parent)) = (unit.location, unit.parent_id) {
         // The parent may be above a restricted user's roots: its shape is read account-wide.
         let account = OrgUnitScope::whole_account(user.account_id);
@@ -353,7 +370,7 @@ fn parse_status(value: &str) -> ApiResult<ValidationStatus> {
 
 impl OrgUnitBody {
     /// `None`: no shape sent; `Some(None)`: removed; otherwise validated, encoded and simplified.
-    fn shape(&mut self) -> ApiResult<Option<Option<ShapeData>>> {
+    async fn shape(&mut self) -> ApiResult<Option<Option<ShapeData>>> {
         let (field, value) = match (self.geo_json.take(), self.geom.take()) {
             (Some(_), Some(_)) => return Err(ApiError::field("geom", "Send geo_json or geom, not both.")),
             (Some(value), None) => ("geo_json", value),
@@ -361,7 +378,11 @@ impl OrgUnitBody {
             (None, None) => return Ok(None),
         };
         let Some(document) = value else { return Ok(Some(None)) };
-        let shape = Shape::from_geojson(&document).map_err(|err| ApiError::field(field, err.to_string()))?;
+        // Validation and simplification are CPU work: off the async workers.
+        let shape = tokio::task::spawn_blocking(move || Shape::from_geojson(&document))
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?
+            .map_err(|err| ApiError::field(field, err.to_string()))?;
         let bbox = BoundingBox {
             min_x: shape.bbox.min_x,
             min_y: shape.bbox.min_y,
@@ -384,12 +405,12 @@ impl OrgUnitBody {
         }
     }
 
-    fn into_update(mut self) -> ApiResult<OrgUnitUpdate> {
+    async fn into_update(mut self) -> ApiResult<OrgUnitUpdate> {
         if self.version_id.is_some() {
             return Err(ApiError::field("version_id", "A unit cannot change version."));
         }
         Ok(OrgUnitUpdate {
-            shape: self.shape()?,
+            shape: self.shape().await?,
             location: self.location()?,
             validation_status: self.validation_status.as_deref().map(parse_status).transpose()?,
             opening_date: parse_optional_date("opening_date", self.opening_date)?,
@@ -417,7 +438,7 @@ pub async fn update(
 ) -> ApiResult<Json<Value>> {
     user.require(perm::ORG_UNITS)?;
     let id = id.parse().map(OrgUnitId).map_err(|_| ApiError::NotFound)?;
-    let update = body.into_update()?;
+    let update = body.into_update().await?;
     let unit = state.store.org_units().update(&scope_of(&user.0), Some(user.0.user_id), id, update).await?;
     render_detail(&state, &user.0, &unit).await.map(Json)
 }
@@ -443,7 +464,7 @@ pub async fn create(
     };
     let name = body.name.clone().ok_or_else(|| ApiError::field("name", "Org unit name is required"))?;
     let location = body.location()?.flatten();
-    let shape = body.shape()?.flatten();
+    let shape = body.shape().await?.flatten();
     let mut unit = NewOrgUnit::new(version, name);
     unit.parent_id = body.parent_id.flatten().map(OrgUnitId);
     unit.validation_status =

@@ -164,15 +164,14 @@ pub async fn update_source(
     let id = id.parse().map(DataSourceId).map_err(|_| ApiError::NotFound)?;
     let account = user.0.account_id;
     let existing = state.store.sources().source(account, id).await?.ok_or(ApiError::NotFound)?;
-    if let Some(version) = body.default_version_id.map(SourceVersionId)
-        && existing.default_version_id != Some(version)
-    {
+    // Everything is checked before anything is written.
+    let new_default = body.default_version_id.map(SourceVersionId).filter(|v| existing.default_version_id != Some(*v));
+    if let Some(version) = new_default {
         user.require(perm::SOURCES_CHANGE_DEFAULT_VERSION)?;
         let owned = state.store.sources().version(account, version).await?;
         if owned.is_none_or(|v| v.data_source_id != id) {
             return Err(ApiError::field("default_version_id", "Unknown version of this source."));
         }
-        state.store.sources().set_source_default_version(account, version).await?;
     }
     let input = DataSourceInput {
         name: body.name,
@@ -180,7 +179,11 @@ pub async fn update_source(
         read_only: body.read_only,
         projects: body.project_ids.into_iter().map(ProjectId).collect(),
     };
-    let source = state.store.sources().update_source(account, id, input).await?;
+    let mut source = state.store.sources().update_source(account, id, input).await?;
+    if let Some(version) = new_default {
+        state.store.sources().set_source_default_version(account, version).await?;
+        source.default_version_id = Some(version);
+    }
     Ok(Json(source_json(&state, account, &source).await?))
 }
 

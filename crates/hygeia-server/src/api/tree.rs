@@ -120,7 +120,7 @@ pub async fn search(
         validation_statuses: statuses(&params)?,
         version_ids: vec![tree_version(&state, &user.0, &params).await?],
         order: vec![(OrgUnitOrder::Name, false)],
-        page: paging.map(|(limit, page)| (limit as u64, ((page - 1) * limit) as u64)),
+        page: paging.map(|(limit, page)| (limit as u64, (page - 1).saturating_mul(limit) as u64)),
         ..Default::default()
     };
     let result = state.store.org_units().list(&scope_of(&user.0), &query).await?;

@@ -302,6 +302,7 @@ async fn restricted_users_see_only_their_subtree(app: &TestApp) {
         .error(StatusCode::NOT_FOUND, "not_found");
     let detail = ok(app.get(&format!("/api/orgunits/{district}/"), Some(&restricted)).await, StatusCode::OK);
     assert_eq!(detail["parent"]["parent"]["name"], "Burkina Faso", "ancestors are shown");
+    assert!(detail["parent"].get("code").is_none(), "but only by id, name and type: {}", detail["parent"]);
     send_json(app, Method::PATCH, &format!("/api/orgunits/{other_region}/"), &restricted, json!({"name": "x"}))
         .await
         .error(StatusCode::NOT_FOUND, "not_found");
@@ -355,6 +356,17 @@ async fn bad_org_unit_input_is_refused_by_field(app: &TestApp) {
     field_error(app.get("/api/orgunits/?order=password", Some(&token)).await, "order");
     field_error(app.get("/api/orgunits/?orgUnitTypeId=abc", Some(&token)).await, "orgUnitTypeId");
     field_error(app.get("/api/orgunits/?search=ids:1,x", Some(&token)).await, "search");
+    let many: Vec<String> = (0..1001).map(|i| i.to_string()).collect();
+    field_error(app.get(&format!("/api/orgunits/?search=ids:{}", many.join(",")), Some(&token)).await, "search");
+    field_error(app.get("/api/orgunits/?order=id,name,id,name,id,name,id", Some(&token)).await, "order");
+    field_error(
+        app.get(&format!("/api/logs/?objectId={district}&contentType=iaso.form"), Some(&token)).await,
+        "contentType",
+    );
+    field_error(patch(district, json!({"opening_date": "01-01-0999"})).await, "opening_date");
+    field_error(app.get("/api/orgunits/?limit=10&page=999999999999999999999", Some(&token)).await, "page");
+    let far = ok(app.get("/api/orgunits/?limit=10&page=99999999999999999", Some(&token)).await, StatusCode::OK);
+    assert_eq!(far["page"], 1, "a page past the end (even a huge one) gives the last page");
     field_error(
         send_json(app, Method::POST, "/api/orgunits/create_org_unit/", &token, json!({"parent_id": country})).await,
         "name",

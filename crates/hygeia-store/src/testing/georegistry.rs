@@ -693,3 +693,87 @@ pub async fn shapes_are_stored_with_their_box(store: &dyn Store) {
     let restricted = OrgUnitScope { account: t.account, roots: vec![OrgUnitId(i64::MAX)] };
     assert_eq!(store.org_units().shape_wkb(&restricted, district.id, false).await.unwrap(), None);
 }
+
+/// Two moves that would each be fine alone, but together make a cycle: one of them must lose.
+pub async fn concurrent_moves_never_make_a_cycle(store: &dyn Store) {
+    let t = tree(store, "A").await;
+    for round in 0..5 {
+        let a = unit(store, &t, &format!("A{round}"), None).await;
+        let b = unit(store, &t, &format!("B{round}"), None).await;
+        let a_under_b = OrgUnitUpdate { parent_id: Some(Some(b.id)), ..Default::default() };
+        let b_under_a = OrgUnitUpdate { parent_id: Some(Some(a.id)), ..Default::default() };
+        let (first, second) = tokio_join(
+            store.org_units().update(&t.scope, None, a.id, a_under_b),
+            store.org_units().update(&t.scope, None, b.id, b_under_a),
+        )
+        .await;
+        assert!(first.is_ok() != second.is_ok(), "round {round}: exactly one move may succeed: {first:?} {second:?}");
+        let a_now = store.org_units().get(&t.scope, a.id).await.unwrap().unwrap();
+        let b_now = store.org_units().get(&t.scope, b.id).await.unwrap().unwrap();
+        assert!(a_now.parent_id.is_none() || b_now.parent_id.is_none(), "round {round}: a cycle");
+        for u in [&a_now, &b_now] {
+            let expected = match u.parent_id {
+                Some(p) if p == a.id => a_now.path.child(u.id),
+                Some(_) => b_now.path.child(u.id),
+                None => TreePath::root(u.id),
+            };
+            assert_eq!(u.path, expected);
+        }
+    }
+}
+
+/// Polls two futures together (the store's methods run on separate connections).
+async fn tokio_join<A: std::future::Future, B: std::future::Future>(a: A, b: B) -> (A::Output, B::Output) {
+    let (mut a, mut b) = (Box::pin(a), Box::pin(b));
+    let (mut ra, mut rb) = (None, None);
+    std::future::poll_fn(|cx| {
+        if ra.is_none()
+            && let std::task::Poll::Ready(v) = a.as_mut().poll(cx)
+        {
+            ra = Some(v);
+        }
+        if rb.is_none()
+            && let std::task::Poll::Ready(v) = b.as_mut().poll(cx)
+        {
+            rb = Some(v);
+        }
+        if ra.is_some() && rb.is_some() { std::task::Poll::Ready(()) } else { std::task::Poll::Pending }
+    })
+    .await;
+    (ra.expect("polled to completion"), rb.expect("polled to completion"))
+}
+
+pub async fn trees_have_a_depth_limit(store: &dyn Store) {
+    let t = tree(store, "A").await;
+    let limit = hygeia_core::orgunit::MAX_TREE_DEPTH;
+    let mut parent = None;
+    let mut chain = Vec::new();
+    for level in 0..limit {
+        let u = unit(store, &t, &format!("level {level}"), parent).await;
+        parent = Some(u.id);
+        chain.push(u.id);
+    }
+    let mut too_deep = NewOrgUnit::new(t.version, "too deep");
+    too_deep.parent_id = parent;
+    assert_invalid(store.org_units().create(&t.scope, None, too_deep).await, "parent_id");
+    // Moving a two-level subtree under the deepest unit would also go past the limit.
+    let top = unit(store, &t, "top", None).await;
+    unit(store, &t, "child of top", Some(top.id)).await;
+    assert_invalid(
+        store
+            .org_units()
+            .update(
+                &t.scope,
+                None,
+                top.id,
+                OrgUnitUpdate { parent_id: Some(Some(chain[limit - 2])), ..Default::default() },
+            )
+            .await,
+        "parent_id",
+    );
+    store
+        .org_units()
+        .update(&t.scope, None, top.id, OrgUnitUpdate { parent_id: Some(Some(chain[limit - 3])), ..Default::default() })
+        .await
+        .expect("exactly at the limit is allowed");
+}

@@ -76,6 +76,8 @@ macro_rules! conformance_suite {
             read_only_sources_refuse_writes,
             invalid_org_units_change_nothing,
             shapes_are_stored_with_their_box,
+            concurrent_moves_never_make_a_cycle,
+            trees_have_a_depth_limit,
         );
     };
     (@each $new_store:expr; $($check:ident),* $(,)?) => {
