@@ -54,9 +54,8 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(5))
             .foreign_keys(true)
-            // Reads through a shared memory map (one copy of the pages for all connections) rather
-            // than each connection's private 2 MiB cache: a national tree stays in memory.
-            .pragma("mmap_size", "268435456")
+            // 8 MiB of page cache per connection (SQLite's default is 2 MiB). A shared memory map
+            // was tried too: it put the whole file in the server's resident memory (BENCHMARKS.md).
             .pragma("cache_size", "-8192")
             .pragma("temp_store", "memory");
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
