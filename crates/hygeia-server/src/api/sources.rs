@@ -130,6 +130,17 @@ pub struct SourceBody {
     default_version_id: Option<i64>,
 }
 
+impl From<SourceBody> for DataSourceInput {
+    fn from(body: SourceBody) -> Self {
+        DataSourceInput {
+            name: body.name,
+            description: body.description,
+            read_only: body.read_only,
+            projects: body.project_ids.into_iter().map(ProjectId).collect(),
+        }
+    }
+}
+
 #[utoipa::path(post, path = "/api/datasources/", tag = "sources", security(("bearer" = [])), request_body = SourceBody,
     responses((status = 201, description = "The created data source", body = Object), (status = 400), (status = 401), (status = 403), (status = 409)))]
 pub async fn create_source(
@@ -141,12 +152,7 @@ pub async fn create_source(
     if body.default_version_id.is_some() {
         return Err(ApiError::field("default_version_id", "A new source has no versions yet."));
     }
-    let input = DataSourceInput {
-        name: body.name,
-        description: body.description,
-        read_only: body.read_only,
-        projects: body.project_ids.into_iter().map(ProjectId).collect(),
-    };
+    let input = DataSourceInput::from(body);
     let source = state.store.sources().create_source(user.0.account_id, input).await?;
     Ok((axum::http::StatusCode::CREATED, Json(source_json(&state, user.0.account_id, &source).await?)))
 }
@@ -173,12 +179,7 @@ pub async fn update_source(
             return Err(ApiError::field("default_version_id", "Unknown version of this source."));
         }
     }
-    let input = DataSourceInput {
-        name: body.name,
-        description: body.description,
-        read_only: body.read_only,
-        projects: body.project_ids.into_iter().map(ProjectId).collect(),
-    };
+    let input = DataSourceInput::from(body);
     let mut source = state.store.sources().update_source(account, id, input).await?;
     if let Some(version) = new_default {
         state.store.sources().set_source_default_version(account, version).await?;
