@@ -1,6 +1,7 @@
 //! SQL shared by both backends; see README.md for how it is compiled into each.
 
 mod accounts;
+mod groups;
 mod org_unit_types;
 mod org_units;
 mod projects;
@@ -18,8 +19,8 @@ use super::{BACKEND, Db, MIGRATOR, SqlStore};
 
 use async_trait::async_trait;
 use hygeia_store::{
-    AccountStore, OrgUnitStore, OrgUnitTypeStore, ProjectStore, SecretStore, SessionStore, SourceStore, Store,
-    StoreResult, UserRoleStore, UserStore,
+    AccountStore, GroupStore, OrgUnitStore, OrgUnitTypeStore, ProjectStore, SecretStore, SessionStore, SourceStore,
+    Store, StoreResult, UserRoleStore, UserStore,
 };
 
 #[async_trait]
@@ -73,6 +74,9 @@ impl Store for SqlStore {
         self
     }
     fn org_units(&self) -> &dyn OrgUnitStore {
+        self
+    }
+    fn groups(&self) -> &dyn GroupStore {
         self
     }
 }

@@ -211,6 +211,11 @@ fn push_filters(
     if !filter.version_ids.is_empty() {
         push_in(query, "o.version_id", filter.version_ids.iter().map(|v| v.0));
     }
+    if !filter.group_ids.is_empty() {
+        query.push(" AND o.id IN (SELECT org_unit_id FROM org_unit_group_members WHERE 1 = 1");
+        push_in(query, "group_id", filter.group_ids.iter().map(|g| g.0));
+        query.push(")");
+    }
     match filter.parent {
         None => {}
         Some(ParentFilter::ChildrenOf(Some(parent))) => {
@@ -272,7 +277,7 @@ fn push_order(query: &mut QueryBuilder<Db>, order: &[(OrgUnitOrder, bool)]) {
 }
 
 /// A unit of the account that the scope may see, read inside the caller's transaction.
-async fn visible_unit(conn: &mut Conn, scope: &OrgUnitScope, id: OrgUnitId) -> StoreResult<Option<OrgUnit>> {
+pub(super) async fn visible_unit(conn: &mut Conn, scope: &OrgUnitScope, id: OrgUnitId) -> StoreResult<Option<OrgUnit>> {
     let roots = visible_roots(conn, scope).await?;
     let mut query = QueryBuilder::<Db>::new(COLUMNS);
     query.push(" WHERE o.account_id = ").push_bind(scope.account.0).push(" AND o.id = ").push_bind(id.0);
@@ -359,17 +364,31 @@ async fn record(
     past: Option<&OrgUnit>,
     new: Option<&OrgUnit>,
 ) -> StoreResult<()> {
+    record_change(conn, account, actor, (ORG_UNIT_CONTENT_TYPE, unit.0), "org_unit_api", past, new).await
+}
+
+/// Writes an audit entry for `object` (content type, id), inside the caller's transaction.
+pub(super) async fn record_change<T: serde::Serialize + Sync>(
+    conn: &mut Conn,
+    account: AccountId,
+    actor: Option<UserId>,
+    object: (&str, i64),
+    source: &str,
+    past: Option<&T>,
+    new: Option<&T>,
+) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO modifications (account_id, content_type, object_id, user_id, source, past_value, new_value, \
-         created_at) VALUES ($1, $2, $3, $4, 'org_unit_api', $5, $6, $7)",
+         created_at) VALUES ($1, $2, $3, $4, $8, $5, $6, $7)",
     )
     .bind(account.0)
-    .bind(ORG_UNIT_CONTENT_TYPE)
-    .bind(unit.0.to_string())
+    .bind(object.0)
+    .bind(object.1.to_string())
     .bind(actor.map(|a| a.0))
     .bind(past.map(Json))
     .bind(new.map(Json))
     .bind(now())
+    .bind(source)
     .execute(&mut *conn)
     .await
     .map_err(db_err)?;

@@ -17,7 +17,7 @@ macro_rules! id_types {
         }
     )*};
 }
-id_types!(DataSourceId, SourceVersionId, OrgUnitTypeId, OrgUnitId);
+id_types!(DataSourceId, SourceVersionId, OrgUnitTypeId, OrgUnitId, GroupId);
 
 /// Iaso's `validation_status`: proposed, accepted or refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -429,6 +429,8 @@ pub struct OrgUnitQuery {
     pub type_ids: Vec<OrgUnitTypeId>,
     /// Empty: every version of the account.
     pub version_ids: Vec<SourceVersionId>,
+    /// Members of any of these groups.
+    pub group_ids: Vec<GroupId>,
     pub parent: Option<ParentFilter>,
     pub geography: Geography,
     /// Units whose location or shape meets this box.
@@ -564,3 +566,39 @@ pub struct Modification {
 
 /// Audit content type of org units, as Iaso names it.
 pub const ORG_UNIT_CONTENT_TYPE: &str = "iaso.orgunit";
+
+/// A named set of org units of one version (DHIS2's organisation unit groups).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Group {
+    pub id: GroupId,
+    pub account_id: AccountId,
+    pub version_id: SourceVersionId,
+    pub name: String,
+    pub source_ref: Option<String>,
+    pub block_of_countries: bool,
+    pub org_unit_count: u64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct GroupInput {
+    pub version_id: SourceVersionId,
+    pub name: String,
+    pub source_ref: Option<String>,
+    pub block_of_countries: bool,
+}
+
+impl GroupInput {
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        let mut errors = FieldErrors::default();
+        errors.check_name("name", &self.name, 255);
+        if self.source_ref.as_ref().is_some_and(|r| r.chars().count() > 255 || r.chars().any(char::is_control)) {
+            errors.add("source_ref", "Use at most 255 printable characters.");
+        }
+        errors.into_result()
+    }
+}
+
+/// Audit content type of groups, as Iaso names it.
+pub const GROUP_CONTENT_TYPE: &str = "iaso.group";

@@ -13,10 +13,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use hygeia_core::{
-    Account, AccountId, Credentials, DataSource, DataSourceId, DataSourceInput, FeatureFlag, Modification, NewAccount,
-    NewOrgUnit, NewProject, NewUser, OrgUnit, OrgUnitId, OrgUnitQuery, OrgUnitScope, OrgUnitType, OrgUnitTypeId,
-    OrgUnitTypeInput, OrgUnitUpdate, Page, ProfileId, ProfileUpdate, Project, ProjectId, ProjectUpdate, SourceVersion,
-    SourceVersionId, UserId, UserProfile, UserRole, UserRoleId, UserRoleInput, ValidationError,
+    Account, AccountId, Credentials, DataSource, DataSourceId, DataSourceInput, FeatureFlag, Group, GroupId,
+    GroupInput, Modification, NewAccount, NewOrgUnit, NewProject, NewUser, OrgUnit, OrgUnitId, OrgUnitQuery,
+    OrgUnitScope, OrgUnitType, OrgUnitTypeId, OrgUnitTypeInput, OrgUnitUpdate, Page, ProfileId, ProfileUpdate, Project,
+    ProjectId, ProjectUpdate, SourceVersion, SourceVersionId, UserId, UserProfile, UserRole, UserRoleId, UserRoleInput,
+    ValidationError,
 };
 
 mod error;
@@ -49,6 +50,7 @@ pub trait Store: Send + Sync + 'static {
     fn sources(&self) -> &dyn SourceStore;
     fn org_unit_types(&self) -> &dyn OrgUnitTypeStore;
     fn org_units(&self) -> &dyn OrgUnitStore;
+    fn groups(&self) -> &dyn GroupStore;
 }
 
 pub type DynStore = Arc<dyn Store>;
@@ -196,6 +198,35 @@ pub trait OrgUnitStore: Send + Sync {
     async fn with_children(&self, account: AccountId, ids: &[OrgUnitId]) -> StoreResult<Vec<OrgUnitId>>;
     /// Audit entries of one object, newest first.
     async fn history(&self, account: AccountId, content_type: &str, object_id: &str) -> StoreResult<Vec<Modification>>;
+}
+
+/// Org-unit groups. Members belong to the group's version; changes are audited.
+#[async_trait]
+pub trait GroupStore: Send + Sync {
+    async fn create(&self, account: AccountId, actor: Option<UserId>, group: GroupInput) -> StoreResult<Group>;
+    async fn get(&self, account: AccountId, id: GroupId) -> StoreResult<Option<Group>>;
+    /// The account's groups, or those of some versions, by name.
+    async fn list(&self, account: AccountId, versions: &[SourceVersionId]) -> StoreResult<Vec<Group>>;
+    /// Renames or re-references a group (its version cannot change).
+    async fn update(
+        &self,
+        account: AccountId,
+        actor: Option<UserId>,
+        id: GroupId,
+        group: GroupInput,
+    ) -> StoreResult<Group>;
+    async fn delete(&self, account: AccountId, actor: Option<UserId>, id: GroupId) -> StoreResult<()>;
+    /// Adds and removes members. Every unit must be in the scope and the group's version.
+    async fn change_members(
+        &self,
+        scope: &OrgUnitScope,
+        actor: Option<UserId>,
+        id: GroupId,
+        add: &[OrgUnitId],
+        remove: &[OrgUnitId],
+    ) -> StoreResult<Group>;
+    /// The groups each of `units` belongs to.
+    async fn groups_of(&self, account: AccountId, units: &[OrgUnitId]) -> StoreResult<Vec<(OrgUnitId, Group)>>;
 }
 
 /// Validation as a store error, for backends that validate before writing.

@@ -777,3 +777,61 @@ pub async fn trees_have_a_depth_limit(store: &dyn Store) {
         .await
         .expect("exactly at the limit is allowed");
 }
+
+pub async fn groups_hold_members_of_their_version(store: &dyn Store) {
+    use hygeia_core::orgunit::GROUP_CONTENT_TYPE;
+    use hygeia_core::{GroupId, GroupInput};
+    let t = tree(store, "A").await;
+    let country = unit(store, &t, "Country", None).await;
+    let west = unit(store, &t, "West", Some(country.id)).await;
+    let east = unit(store, &t, "East", Some(country.id)).await;
+    let input = |name: &str| GroupInput {
+        version_id: t.version,
+        name: name.into(),
+        source_ref: Some("grp-1".into()),
+        block_of_countries: false,
+    };
+    let public = store.groups().create(t.account, None, input("Public")).await.unwrap();
+    assert_eq!(public.org_unit_count, 0);
+    let public = store.groups().change_members(&t.scope, None, public.id, &[west.id, east.id], &[]).await.unwrap();
+    assert_eq!(public.org_unit_count, 2);
+    let public = store.groups().change_members(&t.scope, None, public.id, &[west.id], &[east.id]).await.unwrap();
+    assert_eq!(public.org_unit_count, 1, "adding twice is harmless; removal applies");
+    let members = OrgUnitQuery { group_ids: vec![public.id], ..Default::default() };
+    assert_eq!(list(store, &t.scope, members).await, ["West"]);
+    let of = store.groups().groups_of(t.account, &[west.id, east.id]).await.unwrap();
+    assert_eq!(of.iter().map(|(u, g)| (*u, g.name.as_str())).collect::<Vec<_>>(), [(west.id, "Public")]);
+
+    // Members stay in the group's version, in the caller's scope and account.
+    let source = store.sources().sources(t.account).await.unwrap().remove(0);
+    let v2 = store.sources().create_version(t.account, source.id, "").await.unwrap();
+    let elsewhere = store.org_units().create(&t.scope, None, NewOrgUnit::new(v2.id, "Other version")).await.unwrap();
+    assert_invalid(
+        store.groups().change_members(&t.scope, None, public.id, &[elsewhere.id], &[]).await,
+        "org_unit_ids",
+    );
+    let restricted = OrgUnitScope { account: t.account, roots: vec![west.id] };
+    assert_invalid(store.groups().change_members(&restricted, None, public.id, &[east.id], &[]).await, "org_unit_ids");
+    let other = tree(store, "B").await;
+    let foreign = unit(store, &other, "Foreign", None).await;
+    assert_invalid(store.groups().change_members(&t.scope, None, public.id, &[foreign.id], &[]).await, "org_unit_ids");
+    assert_eq!(
+        store.groups().get(t.account, public.id).await.unwrap().unwrap().org_unit_count,
+        1,
+        "refused changes change nothing"
+    );
+    assert_eq!(store.groups().get(other.account, public.id).await.unwrap(), None);
+    assert_not_found(store.groups().delete(other.account, None, public.id).await);
+    assert_not_found(store.groups().change_members(&other.scope, None, public.id, &[], &[]).await);
+    assert_invalid(store.groups().create(other.account, None, input("Into A's version")).await, "version_id");
+
+    let renamed = store.groups().update(t.account, None, public.id, input("Public sector")).await.unwrap();
+    assert_eq!(renamed.name, "Public sector");
+    assert_eq!(store.groups().list(t.account, &[]).await.unwrap().len(), 1);
+    assert!(store.groups().list(t.account, &[v2.id]).await.unwrap().is_empty());
+    store.groups().delete(t.account, None, public.id).await.unwrap();
+    assert_eq!(store.groups().get(t.account, GroupId(public.id.0)).await.unwrap(), None);
+    assert!(store.groups().groups_of(t.account, &[west.id]).await.unwrap().is_empty());
+    let history = store.org_units().history(t.account, GROUP_CONTENT_TYPE, &public.id.to_string()).await.unwrap();
+    assert_eq!(history.len(), 5, "create, two member changes, rename, delete");
+}

@@ -78,6 +78,7 @@ macro_rules! conformance_suite {
             shapes_are_stored_with_their_box,
             concurrent_moves_never_make_a_cycle,
             trees_have_a_depth_limit,
+            groups_hold_members_of_their_version,
         );
     };
     (@each $new_store:expr; $($check:ident),* $(,)?) => {
