@@ -1,6 +1,7 @@
 //! The JSON API under `/api/`, in Iaso's paths, parameters and shapes. One module per resource.
 
 pub mod accounts;
+pub mod groups;
 pub mod health;
 pub mod logs;
 pub mod orgunit_json;
@@ -70,6 +71,8 @@ pub fn router() -> OpenApiRouter<SharedState> {
         .routes(routes!(sources::list_versions, sources::create_version))
         .routes(routes!(sources::version_detail))
         .routes(routes!(logs::list))
+        .routes(routes!(groups::list, groups::create))
+        .routes(routes!(groups::detail, groups::update, groups::delete))
 }
 
 /// Iaso serialises most timestamps as Unix epoch seconds with a fractional part.

@@ -15,6 +15,8 @@ pub struct Context {
     pub sources: HashMap<hygeia_core::DataSourceId, DataSource>,
     /// Ancestors of the units being shown, by id.
     pub ancestors: HashMap<OrgUnitId, OrgUnit>,
+    /// Groups of the units being shown.
+    pub groups: HashMap<OrgUnitId, Vec<Value>>,
 }
 
 impl Context {
@@ -89,7 +91,7 @@ pub fn list_row(unit: &OrgUnit, context: &Context) -> Value {
         "org_unit_type_id": unit.org_unit_type_id,
         "instances_count": 0,
         "updated_at": epoch(unit.updated_at),
-        "groups": [],
+        "groups": context.groups.get(&unit.id).cloned().unwrap_or_default(),
         "creator": null,
         "projects": [],
         "default_image": null,
@@ -149,7 +151,7 @@ pub fn detail(unit: &OrgUnit, context: &Context, geo_json: Value, full_parents: 
         "opening_date": legacy_date(unit.opening_date),
         "closed_date": legacy_date(unit.closed_date),
         "default_image_id": null,
-        "groups": [],
+        "groups": context.groups.get(&unit.id).cloned().unwrap_or_default(),
         "org_unit_type_name": context.type_name(unit),
         "org_unit_type": unit.org_unit_type_id.and_then(|t| context.types.get(&t)).map(type_json),
         "source": source.map(|s| s.name.as_str()),

@@ -61,7 +61,15 @@ pub async fn context_for(state: &AppState, user: &UserProfile, units: &[OrgUnit]
     for unit in units {
         ancestors.insert(unit.id, unit.clone());
     }
-    Ok(Context { types, versions, sources, ancestors })
+    let mut groups: HashMap<OrgUnitId, Vec<Value>> = HashMap::new();
+    let shown: Vec<OrgUnitId> = units.iter().map(|u| u.id).collect();
+    for (unit, group) in store.groups().groups_of(user.account_id, &shown).await? {
+        groups
+            .entry(unit)
+            .or_default()
+            .push(json!({"id": group.id, "name": group.name, "source_ref": group.source_ref}));
+    }
+    Ok(Context { types, versions, sources, ancestors, groups })
 }
 
 /// Most items a list parameter may hold: keeps every statement within the backends' limits.
@@ -116,6 +124,9 @@ async fn parse_query(
             })
             .collect::<ApiResult<_>>()?,
     };
+    if let Some(groups) = params.get("group").filter(|g| !g.is_empty()) {
+        query.group_ids = ids("group", groups)?.into_iter().map(hygeia_core::GroupId).collect();
+    }
     if let Some(types) = params.get("orgUnitTypeId") {
         query.type_ids = ids("orgUnitTypeId", types)?.into_iter().map(OrgUnitTypeId).collect();
     }
@@ -202,6 +213,7 @@ fn parse_bbox(value: &str) -> ApiResult<BoundingBox> {
         ("version" = Option<i64>, Query, description = "A version id"),
         ("defaultVersion" = Option<bool>, Query, description = "The account's live tree"),
         ("geography" = Option<String>, Query, description = "location, shape, any or none"),
+        ("group" = Option<String>, Query, description = "Members of these groups (comma list of ids)"),
         ("bbox" = Option<String>, Query, description = "min_lon,min_lat,max_lon,max_lat"),
         ("order" = Option<String>, Query, description = "id, name, validation_status, created_at, updated_at, path; - for descending"),
         PageParams,

@@ -14,6 +14,7 @@ on_both_backends!(
     restricted_users_see_only_their_subtree,
     bad_org_unit_input_is_refused_by_field,
     shapes_are_validated_stored_and_reported,
+    groups_are_managed_and_filter_the_tree,
 );
 
 async fn send_json(app: &TestApp, method: Method, path: &str, token: &str, body: Value) -> Reply {
@@ -477,4 +478,98 @@ async fn shapes_are_validated_stored_and_reported(app: &TestApp) {
     );
     assert_eq!(cleared["has_geo_json"], false);
     assert_eq!(cleared["geo_json"], Value::Null);
+}
+
+async fn groups_are_managed_and_filter_the_tree(app: &TestApp) {
+    let (account, token, version, [country, region, district]) = setup(app).await;
+    let group = ok(
+        send_json(
+            app,
+            Method::POST,
+            "/api/groups/",
+            &token,
+            json!({"name": "Public", "source_ref": "g1", "org_units_added": [region, district]}),
+        )
+        .await,
+        StatusCode::CREATED,
+    );
+    let id = group["id"].as_i64().unwrap();
+    assert_eq!(group["org_unit_count"], 2);
+    assert_eq!(group["source_version"]["id"], version);
+    assert_eq!(group["source_version"]["data_source"]["name"], "bfa");
+    let members = ok(app.get(&format!("/api/orgunits/?group={id}"), Some(&token)).await, StatusCode::OK);
+    assert_eq!(members["orgUnits"].as_array().unwrap().len(), 2);
+    let detail = ok(app.get(&format!("/api/orgunits/{district}/"), Some(&token)).await, StatusCode::OK);
+    assert_eq!(detail["groups"], json!([{"id": id, "name": "Public", "source_ref": "g1"}]));
+
+    let changed = ok(
+        send_json(
+            app,
+            Method::PATCH,
+            &format!("/api/groups/{id}/"),
+            &token,
+            json!({"name": "Public sector", "org_units_added": [country], "org_units_removed": [region]}),
+        )
+        .await,
+        StatusCode::OK,
+    );
+    assert_eq!(changed["name"], "Public sector");
+    assert_eq!(changed["org_unit_count"], 2);
+    let listed = ok(app.get("/api/groups/", Some(&token)).await, StatusCode::OK);
+    assert_eq!(listed["groups"].as_array().unwrap().len(), 1);
+
+    // A unit of another version is refused and nothing changes.
+    let source = app.store.sources().sources(account).await.unwrap().remove(0);
+    let v2 = app.store.sources().create_version(account, source.id, "").await.unwrap();
+    let other = ok(
+        send_json(
+            app,
+            Method::POST,
+            "/api/orgunits/create_org_unit/",
+            &token,
+            json!({"name": "V2 unit", "version_id": v2.id}),
+        )
+        .await,
+        StatusCode::OK,
+    );
+    let body = send_json(
+        app,
+        Method::PATCH,
+        &format!("/api/groups/{id}/"),
+        &token,
+        json!({"name": "Renamed", "org_units_added": [other["id"]]}),
+    )
+    .await
+    .error(StatusCode::BAD_REQUEST, "validation_error");
+    assert!(body["fields"]["org_unit_ids"].is_array(), "{body}");
+    let unchanged = ok(app.get(&format!("/api/groups/{id}/"), Some(&token)).await, StatusCode::OK);
+    assert_eq!((unchanged["name"].as_str(), unchanged["org_unit_count"].as_i64()), (Some("Public sector"), Some(2)));
+    let refused = send_json(
+        app,
+        Method::POST,
+        "/api/groups/",
+        &token,
+        json!({"name": "Mixed", "org_units_added": [other["id"]]}),
+    )
+    .await;
+    refused.error(StatusCode::BAD_REQUEST, "validation_error");
+    assert_eq!(
+        ok(app.get("/api/groups/", Some(&token)).await, StatusCode::OK)["groups"].as_array().unwrap().len(),
+        1,
+        "all or nothing"
+    );
+
+    let stranger = app.account("Stranger").await;
+    app.user(stranger, "stranger", |u| u.is_superuser = true).await;
+    let stranger_token = app.token("stranger").await;
+    app.get(&format!("/api/groups/{id}/"), Some(&stranger_token)).await.error(StatusCode::NOT_FOUND, "not_found");
+    app.user(account, "reader", |u| u.permissions = vec!["iaso_org_units_read".into()]).await;
+    let reader = app.token("reader").await;
+    assert_eq!(app.get("/api/groups/", Some(&reader)).await.status, StatusCode::OK);
+    send_json(app, Method::DELETE, &format!("/api/groups/{id}/"), &reader, json!({}))
+        .await
+        .error(StatusCode::FORBIDDEN, "permission_denied");
+    let gone = send_json(app, Method::DELETE, &format!("/api/groups/{id}/"), &token, json!({})).await;
+    assert_eq!(gone.status, StatusCode::NO_CONTENT);
+    app.get(&format!("/api/groups/{id}/"), Some(&token)).await.error(StatusCode::NOT_FOUND, "not_found");
 }
