@@ -37,3 +37,23 @@ id_type!(
     /// A named set of permissions granted to profiles of one account.
     UserRoleId
 );
+id_type!(
+    /// A data source: the origin of a tree (a DHIS2 server, a ministry's file).
+    DataSourceId
+);
+id_type!(
+    /// One numbered snapshot of a data source's tree.
+    SourceVersionId
+);
+id_type!(
+    /// A level of the tree ("District", "Health facility").
+    OrgUnitTypeId
+);
+id_type!(
+    /// A node of the tree.
+    OrgUnitId
+);
+id_type!(
+    /// A group of org units of one version.
+    GroupId
+);

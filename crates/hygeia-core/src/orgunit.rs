@@ -7,17 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::ids::{AccountId, ProjectId, UserId};
 use crate::validate::{FieldErrors, ValidationError};
 
-macro_rules! id_types {
-    ($($name:ident),*) => {$(
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-        #[serde(transparent)]
-        pub struct $name(pub i64);
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { self.0.fmt(f) }
-        }
-    )*};
-}
-id_types!(DataSourceId, SourceVersionId, OrgUnitTypeId, OrgUnitId, GroupId);
+pub use crate::ids::{DataSourceId, GroupId, OrgUnitId, OrgUnitTypeId, SourceVersionId};
 
 /// Iaso's `validation_status`: proposed, accepted or refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
