@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use hygeia_core::permission as perm;
 use hygeia_core::{Group, GroupId, GroupInput, OrgUnitId, SourceVersionId};
@@ -15,7 +15,7 @@ use crate::api::orgunits::{require_read, scope_of};
 use crate::api::pagination::{PageParams, envelope};
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::AppJson;
+use crate::extract::{AppJson, PathId};
 use crate::state::{AppState, SharedState};
 
 async fn group_json(state: &AppState, user: &CurrentUser, group: &Group) -> ApiResult<Value> {
@@ -70,13 +70,9 @@ pub async fn list(
 #[utoipa::path(get, path = "/api/groups/{id}/", tag = "orgunits", security(("bearer" = [])),
     params(("id" = i64, Path, description = "Group id")),
     responses((status = 200, description = "The group", body = Object), (status = 401), (status = 403), (status = 404)))]
-pub async fn detail(
-    State(state): State<SharedState>,
-    user: CurrentUser,
-    Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+pub async fn detail(State(state): State<SharedState>, user: CurrentUser, PathId(id): PathId) -> ApiResult<Json<Value>> {
     require_read(&user)?;
-    let id = id.parse().map(GroupId).map_err(|_| ApiError::NotFound)?;
+    let id = GroupId(id);
     let group = state.store.groups().get(user.0.account_id, id).await?.ok_or(ApiError::NotFound)?;
     Ok(Json(group_json(&state, &user, &group).await?))
 }
@@ -148,11 +144,11 @@ pub async fn create(
 pub async fn update(
     State(state): State<SharedState>,
     user: CurrentUser,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     AppJson(body): AppJson<GroupBody>,
 ) -> ApiResult<Json<Value>> {
     user.require(perm::ORG_UNIT_GROUPS)?;
-    let id = id.parse().map(GroupId).map_err(|_| ApiError::NotFound)?;
+    let id = GroupId(id);
     let account = user.0.account_id;
     let actor = Some(user.0.user_id);
     let current = state.store.groups().get(account, id).await?.ok_or(ApiError::NotFound)?;
@@ -180,13 +176,9 @@ pub async fn update(
 #[utoipa::path(delete, path = "/api/groups/{id}/", tag = "orgunits", security(("bearer" = [])),
     params(("id" = i64, Path, description = "Group id")),
     responses((status = 204, description = "Deleted"), (status = 401), (status = 403), (status = 404)))]
-pub async fn delete(
-    State(state): State<SharedState>,
-    user: CurrentUser,
-    Path(id): Path<String>,
-) -> ApiResult<StatusCode> {
+pub async fn delete(State(state): State<SharedState>, user: CurrentUser, PathId(id): PathId) -> ApiResult<StatusCode> {
     user.require(perm::ORG_UNIT_GROUPS)?;
-    let id = id.parse().map(GroupId).map_err(|_| ApiError::NotFound)?;
+    let id = GroupId(id);
     state.store.groups().delete(user.0.account_id, Some(user.0.user_id), id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -3,7 +3,7 @@
 use std::collections::{HashMap, HashSet};
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use chrono::NaiveDate;
 use hygeia_core::permission as perm;
 use hygeia_core::{
@@ -19,7 +19,7 @@ use crate::api::orgunit_json::{self, Context};
 use crate::api::pagination::PageParams;
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::AppJson;
+use crate::extract::{AppJson, PathId};
 use crate::state::{AppState, SharedState};
 
 /// What the caller may see: their account, limited to their org units unless superuser.
@@ -279,13 +279,9 @@ pub async fn geojson(
 #[utoipa::path(get, path = "/api/orgunits/{id}/", tag = "orgunits", security(("bearer" = [])),
     params(("id" = i64, Path, description = "Org unit id")),
     responses((status = 200, description = "The org unit", body = Object), (status = 401), (status = 403), (status = 404)))]
-pub async fn detail(
-    State(state): State<SharedState>,
-    user: CurrentUser,
-    Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+pub async fn detail(State(state): State<SharedState>, user: CurrentUser, PathId(id): PathId) -> ApiResult<Json<Value>> {
     require_read(&user)?;
-    let id = id.parse().map(OrgUnitId).map_err(|_| ApiError::NotFound)?;
+    let id = OrgUnitId(id);
     let unit = state.store.org_units().get(&scope_of(&user.0), id).await?.ok_or(ApiError::NotFound)?;
     render_detail(&state, &user.0, &unit).await.map(Json)
 }
@@ -445,11 +441,11 @@ impl OrgUnitBody {
 pub async fn update(
     State(state): State<SharedState>,
     user: CurrentUser,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     AppJson(body): AppJson<OrgUnitBody>,
 ) -> ApiResult<Json<Value>> {
     user.require(perm::ORG_UNITS)?;
-    let id = id.parse().map(OrgUnitId).map_err(|_| ApiError::NotFound)?;
+    let id = OrgUnitId(id);
     let update = body.into_update().await?;
     let unit = state.store.org_units().update(&scope_of(&user.0), Some(user.0.user_id), id, update).await?;
     render_detail(&state, &user.0, &unit).await.map(Json)

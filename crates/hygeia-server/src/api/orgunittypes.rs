@@ -1,7 +1,7 @@
 //! `/api/orgunittypes/`: the levels of the tree.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use hygeia_core::permission as perm;
 use hygeia_core::{OrgUnitType, OrgUnitTypeId, OrgUnitTypeInput, Project, ProjectId};
@@ -12,7 +12,7 @@ use crate::api::epoch;
 use crate::api::pagination::{PageParams, envelope};
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::AppJson;
+use crate::extract::{AppJson, PathId};
 use crate::state::SharedState;
 
 fn type_json(t: &OrgUnitType, all: &[OrgUnitType], projects: &[Project]) -> Value {
@@ -57,12 +57,8 @@ pub async fn list(
 #[utoipa::path(get, path = "/api/orgunittypes/{id}/", tag = "orgunits", security(("bearer" = [])),
     params(("id" = i64, Path, description = "Type id")),
     responses((status = 200, description = "The type", body = Object), (status = 401), (status = 404)))]
-pub async fn detail(
-    State(state): State<SharedState>,
-    user: CurrentUser,
-    Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
-    let id = id.parse().map(OrgUnitTypeId).map_err(|_| ApiError::NotFound)?;
+pub async fn detail(State(state): State<SharedState>, user: CurrentUser, PathId(id): PathId) -> ApiResult<Json<Value>> {
+    let id = OrgUnitTypeId(id);
     let account = user.0.account_id;
     let types = state.store.org_unit_types().list(account).await?;
     let found = types.iter().find(|t| t.id == id).ok_or(ApiError::NotFound)?;
@@ -125,11 +121,11 @@ pub async fn create(
 pub async fn update(
     State(state): State<SharedState>,
     user: CurrentUser,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     AppJson(body): AppJson<TypeBody>,
 ) -> ApiResult<Json<Value>> {
     user.require(perm::ORG_UNIT_TYPES)?;
-    let id = id.parse().map(OrgUnitTypeId).map_err(|_| ApiError::NotFound)?;
+    let id = OrgUnitTypeId(id);
     let account = user.0.account_id;
     let updated = state.store.org_unit_types().update(account, id, body.into()).await?;
     let types = state.store.org_unit_types().list(account).await?;
@@ -140,13 +136,9 @@ pub async fn update(
 #[utoipa::path(delete, path = "/api/orgunittypes/{id}/", tag = "orgunits", security(("bearer" = [])),
     params(("id" = i64, Path, description = "Type id")),
     responses((status = 204, description = "Deleted"), (status = 401), (status = 403), (status = 404), (status = 409)))]
-pub async fn delete(
-    State(state): State<SharedState>,
-    user: CurrentUser,
-    Path(id): Path<String>,
-) -> ApiResult<StatusCode> {
+pub async fn delete(State(state): State<SharedState>, user: CurrentUser, PathId(id): PathId) -> ApiResult<StatusCode> {
     user.require(perm::ORG_UNIT_TYPES)?;
-    let id = id.parse().map(OrgUnitTypeId).map_err(|_| ApiError::NotFound)?;
+    let id = OrgUnitTypeId(id);
     state.store.org_unit_types().delete(user.0.account_id, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

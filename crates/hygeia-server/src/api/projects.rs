@@ -1,7 +1,7 @@
 //! `GET /api/projects/` and `GET /api/projects/{id}/`.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use hygeia_core::{FeatureFlag, Project, ProjectId};
 use serde_json::{Value, json};
 
@@ -9,6 +9,7 @@ use crate::api::epoch;
 use crate::api::pagination::{PageParams, envelope};
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult};
+use crate::extract::PathId;
 use crate::state::SharedState;
 
 /// The account's projects; a user limited to some projects sees only those.
@@ -41,9 +42,9 @@ pub async fn list(
 pub async fn detail(
     State(state): State<SharedState>,
     CurrentUser(user): CurrentUser,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> ApiResult<Json<Value>> {
-    let id = id.parse::<i64>().map(ProjectId).map_err(|_| ApiError::NotFound)?;
+    let id = ProjectId(id);
     let project = state.store.projects().get(user.account_id, id).await?.ok_or(ApiError::NotFound)?;
     if !(user.projects.is_empty() || user.projects.contains(&project.id)) {
         return Err(ApiError::NotFound);

@@ -1,7 +1,7 @@
 //! `/api/datasources/` and `/api/sourceversions/`.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use hygeia_core::permission as perm;
 use hygeia_core::{
     AccountId, DataSource, DataSourceId, DataSourceInput, OrgUnitQuery, OrgUnitScope, ProjectId, SourceVersion,
@@ -14,7 +14,7 @@ use crate::api::pagination::{PageParams, envelope};
 use crate::api::{epoch, iso};
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::AppJson;
+use crate::extract::{AppJson, PathId};
 use crate::state::{AppState, SharedState};
 
 /// Reading sources takes `iaso_sources` or the right to write them (or org-unit rights, which
@@ -108,10 +108,10 @@ pub async fn list_sources(
 pub async fn source_detail(
     State(state): State<SharedState>,
     user: CurrentUser,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> ApiResult<Json<Value>> {
     require_read(&user)?;
-    let id = id.parse().map(DataSourceId).map_err(|_| ApiError::NotFound)?;
+    let id = DataSourceId(id);
     let source = state.store.sources().source(user.0.account_id, id).await?.ok_or(ApiError::NotFound)?;
     Ok(Json(source_json(&state, user.0.account_id, &source).await?))
 }
@@ -163,11 +163,11 @@ pub async fn create_source(
 pub async fn update_source(
     State(state): State<SharedState>,
     user: CurrentUser,
-    Path(id): Path<String>,
+    PathId(id): PathId,
     AppJson(body): AppJson<SourceBody>,
 ) -> ApiResult<Json<Value>> {
     user.require(perm::WRITE_SOURCES)?;
-    let id = id.parse().map(DataSourceId).map_err(|_| ApiError::NotFound)?;
+    let id = DataSourceId(id);
     let account = user.0.account_id;
     let existing = state.store.sources().source(account, id).await?.ok_or(ApiError::NotFound)?;
     // Everything is checked before anything is written.
@@ -214,10 +214,10 @@ pub async fn list_versions(
 pub async fn version_detail(
     State(state): State<SharedState>,
     user: CurrentUser,
-    Path(id): Path<String>,
+    PathId(id): PathId,
 ) -> ApiResult<Json<Value>> {
     require_read(&user)?;
-    let id = id.parse().map(SourceVersionId).map_err(|_| ApiError::NotFound)?;
+    let id = SourceVersionId(id);
     let account = user.0.account_id;
     let version = state.store.sources().version(account, id).await?.ok_or(ApiError::NotFound)?;
     let source = state.store.sources().source(account, version.data_source_id).await?.ok_or(ApiError::NotFound)?;
