@@ -1,6 +1,7 @@
 //! SQL shared by both backends; see README.md for how it is compiled into each.
 
 mod accounts;
+mod group_sets;
 mod groups;
 mod org_unit_types;
 mod org_units;
@@ -19,8 +20,8 @@ use super::{BACKEND, Db, MIGRATOR, SqlStore};
 
 use async_trait::async_trait;
 use hygeia_store::{
-    AccountStore, GroupStore, OrgUnitStore, OrgUnitTypeStore, ProjectStore, SecretStore, SessionStore, SourceStore,
-    Store, StoreResult, UserRoleStore, UserStore,
+    AccountStore, GroupSetStore, GroupStore, OrgUnitStore, OrgUnitTypeStore, ProjectStore, SecretStore, SessionStore,
+    SourceStore, Store, StoreResult, UserRoleStore, UserStore,
 };
 
 #[async_trait]
@@ -77,6 +78,9 @@ impl Store for SqlStore {
         self
     }
     fn groups(&self) -> &dyn GroupStore {
+        self
+    }
+    fn group_sets(&self) -> &dyn GroupSetStore {
         self
     }
 }

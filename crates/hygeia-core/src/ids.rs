@@ -57,3 +57,7 @@ id_type!(
     /// A group of org units of one version.
     GroupId
 );
+id_type!(
+    /// A set of groups of one version (DHIS2's organisation unit group set).
+    GroupSetId
+);

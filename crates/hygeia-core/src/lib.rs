@@ -14,10 +14,10 @@ pub mod validate;
 pub use account::{Account, NewAccount};
 pub use ids::{AccountId, ProfileId, ProjectId, UserId, UserRoleId};
 pub use orgunit::{
-    BoundingBox, DataSource, DataSourceId, DataSourceInput, Geography, Group, GroupId, GroupInput, Location,
-    Modification, NewOrgUnit, OrgUnit, OrgUnitId, OrgUnitOrder, OrgUnitQuery, OrgUnitScope, OrgUnitSearch, OrgUnitType,
-    OrgUnitTypeId, OrgUnitTypeInput, OrgUnitUpdate, Page, ParentFilter, ShapeData, SourceVersion, SourceVersionId,
-    TreePath, ValidationStatus,
+    BoundingBox, DataSource, DataSourceId, DataSourceInput, Geography, Group, GroupBelonging, GroupId, GroupInput,
+    GroupSet, GroupSetId, GroupSetInput, Location, Modification, NewOrgUnit, OrgUnit, OrgUnitId, OrgUnitOrder,
+    OrgUnitQuery, OrgUnitScope, OrgUnitSearch, OrgUnitType, OrgUnitTypeId, OrgUnitTypeInput, OrgUnitUpdate, Page,
+    ParentFilter, ShapeData, SourceVersion, SourceVersionId, TreePath, ValidationStatus,
 };
 pub use permission::Permission;
 pub use project::{FeatureFlag, NewProject, Project, ProjectUpdate};

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::ids::{AccountId, ProjectId, UserId};
 use crate::validate::{FieldErrors, ValidationError};
 
-pub use crate::ids::{DataSourceId, GroupId, OrgUnitId, OrgUnitTypeId, SourceVersionId};
+pub use crate::ids::{DataSourceId, GroupId, GroupSetId, OrgUnitId, OrgUnitTypeId, SourceVersionId};
 
 /// Iaso's `validation_status`: proposed, accepted or refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -590,5 +590,76 @@ impl GroupInput {
     }
 }
 
+/// Audit content type of org-unit types, as Iaso names it.
+pub const ORG_UNIT_TYPE_CONTENT_TYPE: &str = "iaso.orgunittype";
+
 /// Audit content type of groups, as Iaso names it.
 pub const GROUP_CONTENT_TYPE: &str = "iaso.group";
+
+/// Whether a unit may belong to one group of a set or to several (DHIS2's `exclusive` group sets).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum GroupBelonging {
+    #[default]
+    Single,
+    Multiple,
+}
+
+impl GroupBelonging {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GroupBelonging::Single => "SINGLE",
+            GroupBelonging::Multiple => "MULTIPLE",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "SINGLE" => Some(GroupBelonging::Single),
+            "MULTIPLE" => Some(GroupBelonging::Multiple),
+            _ => None,
+        }
+    }
+}
+
+/// A named set of groups of one version ("Ownership": public, private, faith-based).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GroupSet {
+    pub id: GroupSetId,
+    pub account_id: AccountId,
+    pub version_id: SourceVersionId,
+    pub name: String,
+    pub source_ref: Option<String>,
+    pub group_belonging: GroupBelonging,
+    /// Member groups, by id.
+    pub group_ids: Vec<GroupId>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct GroupSetInput {
+    pub version_id: SourceVersionId,
+    pub name: String,
+    pub source_ref: Option<String>,
+    pub group_belonging: GroupBelonging,
+    /// The whole membership: groups of the same version.
+    pub group_ids: Vec<GroupId>,
+}
+
+impl GroupSetInput {
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        let mut errors = FieldErrors::default();
+        errors.check_name("name", &self.name, 255);
+        if self.source_ref.as_ref().is_some_and(|r| r.chars().count() > 255 || r.chars().any(char::is_control)) {
+            errors.add("source_ref", "Use at most 255 printable characters.");
+        }
+        if self.group_ids.len() > 10_000 {
+            errors.add("group_ids", "A group set holds at most 10000 groups.");
+        }
+        errors.into_result()
+    }
+}
+
+/// Audit content type of group sets, as Iaso names it.
+pub const GROUP_SET_CONTENT_TYPE: &str = "iaso.groupset";

@@ -14,10 +14,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use hygeia_core::{
     Account, AccountId, Credentials, DataSource, DataSourceId, DataSourceInput, FeatureFlag, Group, GroupId,
-    GroupInput, Modification, NewAccount, NewOrgUnit, NewProject, NewUser, OrgUnit, OrgUnitId, OrgUnitQuery,
-    OrgUnitScope, OrgUnitType, OrgUnitTypeId, OrgUnitTypeInput, OrgUnitUpdate, Page, ProfileId, ProfileUpdate, Project,
-    ProjectId, ProjectUpdate, SourceVersion, SourceVersionId, UserId, UserProfile, UserRole, UserRoleId, UserRoleInput,
-    ValidationError,
+    GroupInput, GroupSet, GroupSetId, GroupSetInput, Modification, NewAccount, NewOrgUnit, NewProject, NewUser,
+    OrgUnit, OrgUnitId, OrgUnitQuery, OrgUnitScope, OrgUnitType, OrgUnitTypeId, OrgUnitTypeInput, OrgUnitUpdate, Page,
+    ProfileId, ProfileUpdate, Project, ProjectId, ProjectUpdate, SourceVersion, SourceVersionId, UserId, UserProfile,
+    UserRole, UserRoleId, UserRoleInput, ValidationError,
 };
 
 mod error;
@@ -51,6 +51,7 @@ pub trait Store: Send + Sync + 'static {
     fn org_unit_types(&self) -> &dyn OrgUnitTypeStore;
     fn org_units(&self) -> &dyn OrgUnitStore;
     fn groups(&self) -> &dyn GroupStore;
+    fn group_sets(&self) -> &dyn GroupSetStore;
 }
 
 pub type DynStore = Arc<dyn Store>;
@@ -161,12 +162,24 @@ pub trait SourceStore: Send + Sync {
 
 #[async_trait]
 pub trait OrgUnitTypeStore: Send + Sync {
-    async fn create(&self, account: AccountId, input: OrgUnitTypeInput) -> StoreResult<OrgUnitType>;
+    /// Creates, updates and deletes write their audit entry in the same transaction.
+    async fn create(
+        &self,
+        account: AccountId,
+        actor: Option<UserId>,
+        input: OrgUnitTypeInput,
+    ) -> StoreResult<OrgUnitType>;
     async fn get(&self, account: AccountId, id: OrgUnitTypeId) -> StoreResult<Option<OrgUnitType>>;
     async fn list(&self, account: AccountId) -> StoreResult<Vec<OrgUnitType>>;
-    async fn update(&self, account: AccountId, id: OrgUnitTypeId, input: OrgUnitTypeInput) -> StoreResult<OrgUnitType>;
+    async fn update(
+        &self,
+        account: AccountId,
+        actor: Option<UserId>,
+        id: OrgUnitTypeId,
+        input: OrgUnitTypeInput,
+    ) -> StoreResult<OrgUnitType>;
     /// Refused (conflict) while org units have the type.
-    async fn delete(&self, account: AccountId, id: OrgUnitTypeId) -> StoreResult<()>;
+    async fn delete(&self, account: AccountId, actor: Option<UserId>, id: OrgUnitTypeId) -> StoreResult<()>;
 }
 
 /// The tree. Every method sees only the scope's account and, for a restricted user, only the
@@ -227,6 +240,25 @@ pub trait GroupStore: Send + Sync {
     ) -> StoreResult<Group>;
     /// The groups each of `units` belongs to.
     async fn groups_of(&self, account: AccountId, units: &[OrgUnitId]) -> StoreResult<Vec<(OrgUnitId, Group)>>;
+}
+
+/// Group sets: named sets of groups of one version. Changes are audited.
+#[async_trait]
+pub trait GroupSetStore: Send + Sync {
+    /// Every group must belong to the set's version.
+    async fn create(&self, account: AccountId, actor: Option<UserId>, set: GroupSetInput) -> StoreResult<GroupSet>;
+    async fn get(&self, account: AccountId, id: GroupSetId) -> StoreResult<Option<GroupSet>>;
+    /// The account's group sets, or those of some versions, by name.
+    async fn list(&self, account: AccountId, versions: &[SourceVersionId]) -> StoreResult<Vec<GroupSet>>;
+    /// Replaces name, reference, belonging and groups (its version cannot change).
+    async fn update(
+        &self,
+        account: AccountId,
+        actor: Option<UserId>,
+        id: GroupSetId,
+        set: GroupSetInput,
+    ) -> StoreResult<GroupSet>;
+    async fn delete(&self, account: AccountId, actor: Option<UserId>, id: GroupSetId) -> StoreResult<()>;
 }
 
 /// Validation as a store error, for backends that validate before writing.

@@ -64,7 +64,7 @@ async fn seed_tree(store: &DynStore, args: SeedTree) -> Result<()> {
             depth: Some(depth as i64 + 1),
             ..Default::default()
         };
-        types.push(store.org_unit_types().create(account, input).await?.id);
+        types.push(store.org_unit_types().create(account, None, input).await?.id);
     }
     let scope = OrgUnitScope::whole_account(account);
     let facilities = args.units - upper;

@@ -109,7 +109,7 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     user.require(perm::ORG_UNIT_TYPES)?;
     let account = user.0.account_id;
-    let created = state.store.org_unit_types().create(account, body.into()).await?;
+    let created = state.store.org_unit_types().create(account, Some(user.0.user_id), body.into()).await?;
     let types = state.store.org_unit_types().list(account).await?;
     let projects = state.store.projects().list(account).await?;
     Ok((StatusCode::CREATED, Json(type_json(&created, &types, &projects))))
@@ -127,7 +127,7 @@ pub async fn update(
     user.require(perm::ORG_UNIT_TYPES)?;
     let id = OrgUnitTypeId(id);
     let account = user.0.account_id;
-    let updated = state.store.org_unit_types().update(account, id, body.into()).await?;
+    let updated = state.store.org_unit_types().update(account, Some(user.0.user_id), id, body.into()).await?;
     let types = state.store.org_unit_types().list(account).await?;
     let projects = state.store.projects().list(account).await?;
     Ok(Json(type_json(&updated, &types, &projects)))
@@ -139,6 +139,6 @@ pub async fn update(
 pub async fn delete(State(state): State<SharedState>, user: CurrentUser, PathId(id): PathId) -> ApiResult<StatusCode> {
     user.require(perm::ORG_UNIT_TYPES)?;
     let id = OrgUnitTypeId(id);
-    state.store.org_unit_types().delete(user.0.account_id, id).await?;
+    state.store.org_unit_types().delete(user.0.account_id, Some(user.0.user_id), id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -4,9 +4,9 @@ use std::collections::HashMap;
 
 use hygeia_core::orgunit::ORG_UNIT_CONTENT_TYPE;
 use hygeia_core::{
-    AccountId, BoundingBox, DataSourceInput, Geography, Location, NewOrgUnit, NewProject, OrgUnit, OrgUnitId,
-    OrgUnitOrder, OrgUnitQuery, OrgUnitScope, OrgUnitSearch, OrgUnitTypeId, OrgUnitTypeInput, OrgUnitUpdate,
-    ParentFilter, ShapeData, SourceVersionId, TreePath, ValidationStatus,
+    AccountId, BoundingBox, DataSourceInput, Geography, GroupBelonging, GroupId, GroupInput, GroupSetInput, Location,
+    NewOrgUnit, NewProject, OrgUnit, OrgUnitId, OrgUnitOrder, OrgUnitQuery, OrgUnitScope, OrgUnitSearch, OrgUnitTypeId,
+    OrgUnitTypeInput, OrgUnitUpdate, ParentFilter, ShapeData, SourceVersionId, TreePath, ValidationStatus,
 };
 
 use super::{account, assert_conflict, assert_invalid, assert_not_found, user};
@@ -99,6 +99,7 @@ pub async fn org_unit_types_round_trip(store: &dyn Store) {
         .org_unit_types()
         .create(
             t.account,
+            None,
             OrgUnitTypeInput {
                 name: "Health facility".into(),
                 short_name: "HF".into(),
@@ -113,6 +114,7 @@ pub async fn org_unit_types_round_trip(store: &dyn Store) {
         .org_unit_types()
         .create(
             t.account,
+            None,
             OrgUnitTypeInput {
                 name: "District".into(),
                 short_name: "DIST".into(),
@@ -134,6 +136,7 @@ pub async fn org_unit_types_round_trip(store: &dyn Store) {
             .org_unit_types()
             .create(
                 t.account,
+                None,
                 OrgUnitTypeInput { name: "X".into(), category: Some("CITY".into()), ..Default::default() },
             )
             .await,
@@ -143,20 +146,35 @@ pub async fn org_unit_types_round_trip(store: &dyn Store) {
     let mut new = NewOrgUnit::new(t.version, "Boromo CMA");
     new.org_unit_type_id = Some(facility.id);
     store.org_units().create(&t.scope, None, new).await.unwrap();
-    assert_conflict(store.org_unit_types().delete(t.account, facility.id).await, "org_unit_type");
+    assert_conflict(store.org_unit_types().delete(t.account, None, facility.id).await, "org_unit_type");
     let other = account(store, "B").await;
     assert_invalid(
         store
             .org_unit_types()
             .create(
                 other,
+                None,
                 OrgUnitTypeInput { name: "Y".into(), sub_unit_types: vec![facility.id], ..Default::default() },
             )
             .await,
         "sub_unit_types",
     );
     assert_eq!(store.org_unit_types().get(other, facility.id).await.unwrap(), None);
-    assert_not_found(store.org_unit_types().delete(other, district.id).await);
+    assert_not_found(store.org_unit_types().delete(other, None, district.id).await);
+
+    // Every change is audited with its actor, before and after.
+    let editor = store.users().create(t.account, user("editor")).await.unwrap();
+    let renamed = OrgUnitTypeInput { name: "Health district".into(), short_name: "HD".into(), ..Default::default() };
+    store.org_unit_types().update(t.account, Some(editor.user_id), district.id, renamed).await.unwrap();
+    store.org_unit_types().delete(t.account, Some(editor.user_id), district.id).await.unwrap();
+    assert_eq!(store.org_unit_types().get(t.account, district.id).await.unwrap(), None);
+    let history = store.org_units().history(t.account, "iaso.orgunittype", &district.id.to_string()).await.unwrap();
+    assert_eq!(history.len(), 3, "create, update, delete");
+    assert_eq!(history[0].new_value, None, "the newest entry is the deletion");
+    assert_eq!(history[0].past_value.as_ref().unwrap()["name"], "Health district");
+    assert_eq!(history[1].past_value.as_ref().unwrap()["name"], "District");
+    assert_eq!(history[0].user_id, Some(editor.user_id));
+    assert_eq!(history[2].past_value, None, "the oldest entry is the creation");
 }
 
 pub async fn tree_paths_follow_creation(store: &dyn Store) {
@@ -368,7 +386,7 @@ pub async fn list_filters_narrow_as_asked(store: &dyn Store) {
     let t = tree(store, "A").await;
     let facility_type = store
         .org_unit_types()
-        .create(t.account, OrgUnitTypeInput { name: "HF".into(), ..Default::default() })
+        .create(t.account, None, OrgUnitTypeInput { name: "HF".into(), ..Default::default() })
         .await
         .unwrap();
     let country = unit(store, &t, "Burkina Faso", None).await;
@@ -780,7 +798,6 @@ pub async fn trees_have_a_depth_limit(store: &dyn Store) {
 
 pub async fn groups_hold_members_of_their_version(store: &dyn Store) {
     use hygeia_core::orgunit::GROUP_CONTENT_TYPE;
-    use hygeia_core::{GroupId, GroupInput};
     let t = tree(store, "A").await;
     let country = unit(store, &t, "Country", None).await;
     let west = unit(store, &t, "West", Some(country.id)).await;
@@ -834,4 +851,80 @@ pub async fn groups_hold_members_of_their_version(store: &dyn Store) {
     assert!(store.groups().groups_of(t.account, &[west.id]).await.unwrap().is_empty());
     let history = store.org_units().history(t.account, GROUP_CONTENT_TYPE, &public.id.to_string()).await.unwrap();
     assert_eq!(history.len(), 5, "create, two member changes, rename, delete");
+}
+
+pub async fn group_sets_hold_groups_of_their_version(store: &dyn Store) {
+    let t = tree(store, "A").await;
+    let group = |name: &str, version| GroupInput {
+        version_id: version,
+        name: name.into(),
+        source_ref: None,
+        block_of_countries: false,
+    };
+    let public = store.groups().create(t.account, None, group("Public", t.version)).await.unwrap();
+    let private = store.groups().create(t.account, None, group("Private", t.version)).await.unwrap();
+    let input = |name: &str, groups: Vec<GroupId>| GroupSetInput {
+        version_id: t.version,
+        name: name.into(),
+        source_ref: Some("OWNERSHIP".into()),
+        group_belonging: GroupBelonging::Single,
+        group_ids: groups,
+    };
+    let editor = store.users().create(t.account, user("editor")).await.unwrap();
+    let actor = Some(editor.user_id);
+    let set = store
+        .group_sets()
+        .create(t.account, actor, input("Ownership", vec![private.id, public.id, public.id]))
+        .await
+        .unwrap();
+    assert_eq!(set.group_ids, [public.id, private.id], "sorted, without duplicates");
+    assert_eq!(set.group_belonging, GroupBelonging::Single);
+    assert_eq!(store.group_sets().get(t.account, set.id).await.unwrap().unwrap(), set);
+
+    // Groups of another version or account, and unknown ids, are refused and change nothing.
+    let source = store.sources().sources(t.account).await.unwrap().remove(0);
+    let v2 = store.sources().create_version(t.account, source.id, "").await.unwrap();
+    let elsewhere = store.groups().create(t.account, None, group("Elsewhere", v2.id)).await.unwrap();
+    assert_invalid(
+        store.group_sets().update(t.account, actor, set.id, input("X", vec![elsewhere.id])).await,
+        "group_ids",
+    );
+    let other = tree(store, "B").await;
+    let foreign = store.groups().create(other.account, None, group("Foreign", other.version)).await.unwrap();
+    assert_invalid(
+        store.group_sets().update(t.account, actor, set.id, input("X", vec![foreign.id])).await,
+        "group_ids",
+    );
+    assert_invalid(store.group_sets().create(t.account, actor, input("X", vec![GroupId(-5)])).await, "group_ids");
+    assert_invalid(
+        store.group_sets().create(other.account, actor, input("Into A's version", vec![])).await,
+        "version_id",
+    );
+    assert_invalid(store.group_sets().create(t.account, actor, input(" ", vec![])).await, "name");
+    assert_eq!(
+        store.group_sets().get(t.account, set.id).await.unwrap().unwrap(),
+        set,
+        "refused changes change nothing"
+    );
+    assert_eq!(store.group_sets().get(other.account, set.id).await.unwrap(), None);
+    assert_not_found(store.group_sets().update(other.account, actor, set.id, input("X", vec![])).await);
+    assert_not_found(store.group_sets().delete(other.account, actor, set.id).await);
+
+    let mut multiple = input("Ownership (any)", vec![private.id]);
+    multiple.group_belonging = GroupBelonging::Multiple;
+    let updated = store.group_sets().update(t.account, actor, set.id, multiple).await.unwrap();
+    assert_eq!((updated.name.as_str(), updated.group_ids.as_slice()), ("Ownership (any)", &[private.id][..]));
+    assert_eq!(updated.group_belonging, GroupBelonging::Multiple);
+    assert_eq!(store.group_sets().list(t.account, &[]).await.unwrap(), [updated.clone()]);
+    assert!(store.group_sets().list(t.account, &[v2.id]).await.unwrap().is_empty());
+
+    // Deleting a member group takes it out of the set.
+    store.groups().delete(t.account, None, private.id).await.unwrap();
+    assert!(store.group_sets().get(t.account, set.id).await.unwrap().unwrap().group_ids.is_empty());
+    store.group_sets().delete(t.account, actor, set.id).await.unwrap();
+    assert_eq!(store.group_sets().get(t.account, set.id).await.unwrap(), None);
+    let history = store.org_units().history(t.account, "iaso.groupset", &set.id.to_string()).await.unwrap();
+    assert_eq!(history.len(), 3, "create, update, delete");
+    assert_eq!(history[1].past_value.as_ref().unwrap()["name"], "Ownership");
+    assert_eq!(history[1].new_value.as_ref().unwrap()["group_belonging"], "MULTIPLE");
 }

@@ -79,6 +79,7 @@ macro_rules! conformance_suite {
             concurrent_moves_never_make_a_cycle,
             trees_have_a_depth_limit,
             groups_hold_members_of_their_version,
+            group_sets_hold_groups_of_their_version,
         );
     };
     (@each $new_store:expr; $($check:ident),* $(,)?) => {
