@@ -6,7 +6,10 @@ use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use hygeia_core::permission as perm;
-use hygeia_core::{Group, GroupId, GroupInput, OrgUnitId, SourceVersionId};
+use hygeia_core::{
+    AccountId, DataSource, DataSourceId, Group, GroupId, GroupInput, GroupSet, OrgUnitId, SourceVersion,
+    SourceVersionId,
+};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -18,27 +21,74 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{AppJson, PathId};
 use crate::state::{AppState, SharedState};
 
-async fn group_json(state: &AppState, user: &CurrentUser, group: &Group) -> ApiResult<Value> {
-    let version = state.store.sources().version(user.0.account_id, group.version_id).await?;
-    let source = match &version {
-        Some(v) => state.store.sources().source(user.0.account_id, v.data_source_id).await?,
-        None => None,
-    };
-    Ok(json!({
-        "id": group.id,
-        "name": group.name,
-        "source_ref": group.source_ref,
-        "source_version": version.map(|v| json!({
+/// The versions, sources and group sets that group rows show, loaded once per request.
+pub struct Catalog {
+    versions: HashMap<SourceVersionId, SourceVersion>,
+    sources: HashMap<DataSourceId, DataSource>,
+    sets: Vec<GroupSet>,
+}
+
+impl Catalog {
+    pub async fn load(state: &AppState, account: AccountId) -> ApiResult<Catalog> {
+        let store = &state.store;
+        Ok(Catalog {
+            versions: store.sources().versions(account, None).await?.into_iter().map(|v| (v.id, v)).collect(),
+            sources: store.sources().sources(account).await?.into_iter().map(|s| (s.id, s)).collect(),
+            sets: store.group_sets().list(account, &[]).await?,
+        })
+    }
+
+    /// `{id, number, data_source: {id, name}}`.
+    pub fn source_version(&self, version: SourceVersionId) -> Value {
+        let Some(v) = self.versions.get(&version) else { return Value::Null };
+        let source = self.sources.get(&v.data_source_id);
+        json!({
             "id": v.id,
             "number": v.number,
             "data_source": source.map(|s| json!({"id": s.id, "name": s.name})),
-        })),
-        "group_sets": [],
+        })
+    }
+}
+
+fn group_json(catalog: &Catalog, group: &Group) -> Value {
+    let sets: Vec<Value> = catalog
+        .sets
+        .iter()
+        .filter(|set| set.group_ids.contains(&group.id))
+        .map(|set| json!({"id": set.id, "name": set.name}))
+        .collect();
+    json!({
+        "id": group.id,
+        "name": group.name,
+        "source_ref": group.source_ref,
+        "source_version": catalog.source_version(group.version_id),
+        "group_sets": sets,
         "org_unit_count": group.org_unit_count,
         "block_of_countries": group.block_of_countries,
         "created_at": epoch(group.created_at),
         "updated_at": epoch(group.updated_at),
-    }))
+    })
+}
+
+async fn respond(state: &AppState, user: &CurrentUser, group: &Group) -> ApiResult<Value> {
+    Ok(group_json(&Catalog::load(state, user.0.account_id).await?, group))
+}
+
+/// `version` (or `defaultVersion=true`) as the list of versions to show; empty for all.
+pub async fn versions_param(
+    state: &AppState,
+    user: &CurrentUser,
+    params: &HashMap<String, String>,
+) -> ApiResult<Vec<SourceVersionId>> {
+    if let Some(version) = params.get("version").filter(|v| !v.is_empty()) {
+        let id = version.parse().map_err(|_| ApiError::field("version", "A number is required."))?;
+        Ok(vec![SourceVersionId(id)])
+    } else if params.get("defaultVersion").is_some_and(|v| v == "true") {
+        let account = state.store.accounts().get(user.0.account_id).await?.ok_or(ApiError::NotFound)?;
+        Ok(vec![SourceVersionId(account.default_version_id.unwrap_or(-1))])
+    } else {
+        Ok(Vec::new())
+    }
 }
 
 /// Groups of the account; `version` or `defaultVersion=true` narrow them.
@@ -52,18 +102,10 @@ pub async fn list(
 ) -> ApiResult<Json<Value>> {
     require_read(&user)?;
     let paging = PageParams { limit: params.get("limit").cloned(), page: params.get("page").cloned() }.parse()?;
-    let mut versions = Vec::new();
-    if let Some(version) = params.get("version").filter(|v| !v.is_empty()) {
-        versions
-            .push(SourceVersionId(version.parse().map_err(|_| ApiError::field("version", "A number is required."))?));
-    } else if params.get("defaultVersion").is_some_and(|v| v == "true") {
-        let account = state.store.accounts().get(user.0.account_id).await?.ok_or(ApiError::NotFound)?;
-        versions.push(SourceVersionId(account.default_version_id.unwrap_or(-1)));
-    }
-    let mut rows = Vec::new();
-    for group in state.store.groups().list(user.0.account_id, &versions).await? {
-        rows.push(group_json(&state, &user, &group).await?);
-    }
+    let versions = versions_param(&state, &user, &params).await?;
+    let catalog = Catalog::load(&state, user.0.account_id).await?;
+    let groups = state.store.groups().list(user.0.account_id, &versions).await?;
+    let rows: Vec<Value> = groups.iter().map(|group| group_json(&catalog, group)).collect();
     Ok(Json(envelope("groups", rows, paging)))
 }
 
@@ -74,7 +116,7 @@ pub async fn detail(State(state): State<SharedState>, user: CurrentUser, PathId(
     require_read(&user)?;
     let id = GroupId(id);
     let group = state.store.groups().get(user.0.account_id, id).await?.ok_or(ApiError::NotFound)?;
-    Ok(Json(group_json(&state, &user, &group).await?))
+    Ok(Json(respond(&state, &user, &group).await?))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -134,7 +176,7 @@ pub async fn create(
             }
         };
     }
-    Ok((StatusCode::CREATED, Json(group_json(&state, &user, &group).await?)))
+    Ok((StatusCode::CREATED, Json(respond(&state, &user, &group).await?)))
 }
 
 /// Renames a group and adds or removes members.
@@ -170,7 +212,7 @@ pub async fn update(
         };
         group = state.store.groups().update(account, actor, id, input).await?;
     }
-    Ok(Json(group_json(&state, &user, &group).await?))
+    Ok(Json(respond(&state, &user, &group).await?))
 }
 
 #[utoipa::path(delete, path = "/api/groups/{id}/", tag = "orgunits", security(("bearer" = [])),

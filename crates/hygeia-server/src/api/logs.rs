@@ -32,18 +32,29 @@ pub async fn list(
         .get("objectId")
         .filter(|s| !s.is_empty())
         .ok_or_else(|| ApiError::field("objectId", "This parameter is required."))?;
-    let content_type =
-        params.get("contentType").map(String::as_str).unwrap_or(hygeia_core::orgunit::ORG_UNIT_CONTENT_TYPE);
-    // Only org units have a history so far; the object must be visible to the caller (within
-    // their subtrees).
-    if content_type != hygeia_core::orgunit::ORG_UNIT_CONTENT_TYPE {
-        return Err(ApiError::field("contentType", "Only iaso.orgunit has a history."));
+    let content_type = params.get("contentType").map(String::as_str).unwrap_or("iaso.orgunit");
+    use hygeia_core::orgunit::{
+        GROUP_CONTENT_TYPE, GROUP_SET_CONTENT_TYPE, ORG_UNIT_CONTENT_TYPE, ORG_UNIT_TYPE_CONTENT_TYPE,
+    };
+    match content_type {
+        // An org unit's history is shown only to those who may see the unit (within their subtrees).
+        ORG_UNIT_CONTENT_TYPE => {
+            let id = object_id
+                .parse()
+                .map(hygeia_core::OrgUnitId)
+                .map_err(|_| ApiError::field("objectId", "Not an org unit id."))?;
+            let scope = crate::api::orgunits::scope_of(&user.0);
+            state.store.org_units().get(&scope, id).await?.ok_or(ApiError::NotFound)?;
+        }
+        // Account-wide objects, possibly deleted: the history itself is scoped to the account.
+        GROUP_CONTENT_TYPE | GROUP_SET_CONTENT_TYPE | ORG_UNIT_TYPE_CONTENT_TYPE => {}
+        _ => {
+            return Err(ApiError::field(
+                "contentType",
+                "Give iaso.orgunit, iaso.group, iaso.groupset or iaso.orgunittype.",
+            ));
+        }
     }
-    let id = object_id
-        .parse()
-        .map(hygeia_core::OrgUnitId)
-        .map_err(|_| ApiError::field("objectId", "Not an org unit id."))?;
-    state.store.org_units().get(&crate::api::orgunits::scope_of(&user.0), id).await?.ok_or(ApiError::NotFound)?;
     let paging = crate::api::pagination::PageParams {
         limit: params.get("limit").cloned().or(Some("50".into())),
         page: params.get("page").cloned(),

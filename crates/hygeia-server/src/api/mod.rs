@@ -1,6 +1,7 @@
 //! The JSON API under `/api/`, in Iaso's paths, parameters and shapes. One module per resource.
 
 pub mod accounts;
+pub mod group_sets;
 pub mod groups;
 pub mod health;
 pub mod logs;
@@ -73,6 +74,8 @@ pub fn router() -> OpenApiRouter<SharedState> {
         .routes(routes!(logs::list))
         .routes(routes!(groups::list, groups::create))
         .routes(routes!(groups::detail, groups::update, groups::delete))
+        .routes(routes!(group_sets::list, group_sets::create))
+        .routes(routes!(group_sets::detail, group_sets::update, group_sets::delete))
 }
 
 /// Iaso serialises most timestamps as Unix epoch seconds with a fractional part.

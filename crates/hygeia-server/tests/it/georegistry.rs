@@ -15,6 +15,7 @@ on_both_backends!(
     bad_org_unit_input_is_refused_by_field,
     shapes_are_validated_stored_and_reported,
     groups_are_managed_and_filter_the_tree,
+    group_sets_are_managed_through_the_api,
 );
 
 async fn send_json(app: &TestApp, method: Method, path: &str, token: &str, body: Value) -> Reply {
@@ -572,4 +573,91 @@ async fn groups_are_managed_and_filter_the_tree(app: &TestApp) {
     let gone = send_json(app, Method::DELETE, &format!("/api/groups/{id}/"), &token, json!({})).await;
     assert_eq!(gone.status, StatusCode::NO_CONTENT);
     app.get(&format!("/api/groups/{id}/"), Some(&token)).await.error(StatusCode::NOT_FOUND, "not_found");
+}
+
+async fn group_sets_are_managed_through_the_api(app: &TestApp) {
+    let (account, token, version, _) = setup(app).await;
+    let mut groups = Vec::new();
+    for name in ["Public", "Private"] {
+        let group =
+            ok(send_json(app, Method::POST, "/api/groups/", &token, json!({"name": name})).await, StatusCode::CREATED);
+        groups.push(group["id"].as_i64().unwrap());
+    }
+    let set = ok(
+        send_json(
+            app,
+            Method::POST,
+            "/api/group_sets/",
+            &token,
+            json!({"name": "Ownership", "source_ref": "J5jldMd8OHv", "group_ids": groups}),
+        )
+        .await,
+        StatusCode::CREATED,
+    );
+    let id = set["id"].as_i64().unwrap();
+    assert_eq!(set["group_belonging"], "SINGLE");
+    assert_eq!(set["source_version"]["id"], version);
+    assert_eq!(set["groups"], json!([{"id": groups[0], "name": "Public"}, {"id": groups[1], "name": "Private"}]));
+    let group = ok(app.get(&format!("/api/groups/{}/", groups[0]), Some(&token)).await, StatusCode::OK);
+    assert_eq!(group["group_sets"], json!([{"id": id, "name": "Ownership"}]));
+
+    let listed = ok(app.get("/api/group_sets/?search=owner&limit=10", Some(&token)).await, StatusCode::OK);
+    assert_eq!((listed["count"].as_i64(), listed["group_sets"][0]["id"].as_i64()), (Some(1), Some(id)));
+    let none = ok(app.get("/api/group_sets/?search=district", Some(&token)).await, StatusCode::OK);
+    assert_eq!(none["group_sets"], json!([]));
+
+    let changed = ok(
+        send_json(
+            app,
+            Method::PATCH,
+            &format!("/api/group_sets/{id}/"),
+            &token,
+            json!({"group_belonging": "MULTIPLE", "group_ids": [groups[1]]}),
+        )
+        .await,
+        StatusCode::OK,
+    );
+    assert_eq!((changed["name"].as_str(), changed["group_belonging"].as_str()), (Some("Ownership"), Some("MULTIPLE")));
+    assert_eq!(changed["group_ids"], json!([groups[1]]));
+
+    // Refusals name the field and change nothing.
+    let source = app.store.sources().sources(account).await.unwrap().remove(0);
+    let v2 = app.store.sources().create_version(account, source.id, "").await.unwrap();
+    let elsewhere = ok(
+        send_json(app, Method::POST, "/api/groups/", &token, json!({"name": "V2", "source_version_id": v2.id})).await,
+        StatusCode::CREATED,
+    );
+    for (body, field) in [
+        (json!({"group_ids": [elsewhere["id"]]}), "group_ids"),
+        (json!({"group_ids": [999999]}), "group_ids"),
+        (json!({"group_belonging": "SOME"}), "group_belonging"),
+        (json!({"name": ""}), "name"),
+        (json!({"source_version_id": v2.id}), "source_version_id"),
+    ] {
+        let body = send_json(app, Method::PATCH, &format!("/api/group_sets/{id}/"), &token, body)
+            .await
+            .error(StatusCode::BAD_REQUEST, "validation_error");
+        assert!(body["fields"][field].is_array(), "{field}: {body}");
+    }
+    let unchanged = ok(app.get(&format!("/api/group_sets/{id}/"), Some(&token)).await, StatusCode::OK);
+    assert_eq!(unchanged, changed);
+
+    let stranger = app.account("Stranger").await;
+    app.user(stranger, "stranger", |u| u.is_superuser = true).await;
+    let stranger_token = app.token("stranger").await;
+    app.get(&format!("/api/group_sets/{id}/"), Some(&stranger_token)).await.error(StatusCode::NOT_FOUND, "not_found");
+    let theirs = ok(app.get("/api/group_sets/", Some(&stranger_token)).await, StatusCode::OK);
+    assert_eq!(theirs["group_sets"], json!([]));
+    app.user(account, "reader", |u| u.permissions = vec!["iaso_org_units_read".into()]).await;
+    let reader = app.token("reader").await;
+    assert_eq!(app.get("/api/group_sets/", Some(&reader)).await.status, StatusCode::OK);
+    send_json(app, Method::PATCH, &format!("/api/group_sets/{id}/"), &reader, json!({"name": "Mine"}))
+        .await
+        .error(StatusCode::FORBIDDEN, "permission_denied");
+
+    let gone = send_json(app, Method::DELETE, &format!("/api/group_sets/{id}/"), &token, json!({})).await;
+    assert_eq!(gone.status, StatusCode::NO_CONTENT);
+    let logs =
+        ok(app.get(&format!("/api/logs/?contentType=iaso.groupset&objectId={id}"), Some(&token)).await, StatusCode::OK);
+    assert_eq!(logs["list"].as_array().map(Vec::len), Some(3), "{logs}");
 }
