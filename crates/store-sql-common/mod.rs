@@ -3,6 +3,7 @@
 mod accounts;
 mod group_sets;
 mod groups;
+mod org_unit_bulk;
 mod org_unit_types;
 mod org_units;
 mod projects;

@@ -3,9 +3,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use hygeia_core::orgunit::{MAX_TREE_DEPTH, ORG_UNIT_CONTENT_TYPE, check_dates};
 use hygeia_core::validate::FieldErrors;
 use hygeia_core::{
-    AccountId, Geography, Location, Modification, NewOrgUnit, OrgUnit, OrgUnitId, OrgUnitOrder, OrgUnitQuery,
-    OrgUnitScope, OrgUnitSearch, OrgUnitTypeId, OrgUnitUpdate, Page, ParentFilter, ShapeData, SourceVersionId,
-    TreePath, UserId, ValidationStatus,
+    AccountId, BulkOrgUnitChange, Geography, Location, Modification, NewOrgUnit, OrgUnit, OrgUnitId, OrgUnitOrder,
+    OrgUnitQuery, OrgUnitScope, OrgUnitSearch, OrgUnitSelection, OrgUnitTypeId, OrgUnitUpdate, Page, ParentFilter,
+    ShapeData, SourceVersionId, TreePath, UserId, ValidationStatus,
 };
 use hygeia_store::{OrgUnitStore, StoreError, StoreResult};
 use sqlx::QueryBuilder;
@@ -17,7 +17,7 @@ use super::{db_err, now, on_unique};
 type Conn = <Db as sqlx::Database>::Connection;
 
 #[derive(sqlx::FromRow)]
-struct UnitRow {
+pub(super) struct UnitRow {
     id: i64,
     account_id: i64,
     version_id: i64,
@@ -76,14 +76,14 @@ impl From<UnitRow> for OrgUnit {
     }
 }
 
-const COLUMNS: &str = "SELECT o.id, o.account_id, o.version_id, o.parent_id, o.path, o.name, o.uuid, o.custom, \
+pub(super) const COLUMNS: &str = "SELECT o.id, o.account_id, o.version_id, o.parent_id, o.path, o.name, o.uuid, o.custom, \
     o.validation_status, o.org_unit_type_id, o.source_ref, o.code, o.latitude, o.longitude, o.altitude, (o.geom IS NOT NULL) AS has_shape, o.aliases, \
     o.opening_date, o.closed_date, o.creator_id, o.created_at, o.updated_at FROM org_units o";
 
-const CODE_TAKEN: &str = "Another valid org unit of this version already has this code.";
+pub(super) const CODE_TAKEN: &str = "Another valid org unit of this version already has this code.";
 
 /// Paths of the subtrees a scope may see: `None` for the whole account.
-async fn visible_roots(conn: &mut Conn, scope: &OrgUnitScope) -> StoreResult<Option<Vec<String>>> {
+pub(super) async fn visible_roots(conn: &mut Conn, scope: &OrgUnitScope) -> StoreResult<Option<Vec<String>>> {
     if scope.roots.is_empty() {
         return Ok(None);
     }
@@ -100,7 +100,7 @@ async fn visible_roots(conn: &mut Conn, scope: &OrgUnitScope) -> StoreResult<Opt
 
 /// `AND o.path` lies in one of the subtrees. A subtree is its root's path or the paths between
 /// `path.` and `path/` ('/' follows '.'), a range a B-tree index answers.
-fn push_within(query: &mut QueryBuilder<Db>, roots: &Option<Vec<String>>) {
+pub(super) fn push_within(query: &mut QueryBuilder<Db>, roots: &Option<Vec<String>>) {
     let Some(roots) = roots else { return };
     if roots.is_empty() {
         query.push(" AND 1 = 0");
@@ -129,7 +129,7 @@ fn push_subtree(query: &mut QueryBuilder<Db>, root: &str, include_root: bool) {
         .push("))");
 }
 
-fn push_in<T>(query: &mut QueryBuilder<Db>, column: &str, values: impl IntoIterator<Item = T>)
+pub(super) fn push_in<T>(query: &mut QueryBuilder<Db>, column: &str, values: impl IntoIterator<Item = T>)
 where
     T: for<'q> sqlx::Encode<'q, Db> + sqlx::Type<Db> + Send + 'static,
 {
@@ -152,7 +152,7 @@ fn like_escape(text: &str) -> String {
 }
 
 /// The WHERE clause of a list: account, visible subtrees, then each filter.
-fn push_filters(
+pub(super) fn push_filters(
     query: &mut QueryBuilder<Db>,
     scope: &OrgUnitScope,
     roots: &Option<Vec<String>>,
@@ -287,7 +287,11 @@ pub(super) async fn visible_unit(conn: &mut Conn, scope: &OrgUnitScope, id: OrgU
 }
 
 /// Refuses writes into versions of another account or of a read-only source.
-async fn check_writable_version(conn: &mut Conn, account: AccountId, version: SourceVersionId) -> StoreResult<()> {
+pub(super) async fn check_writable_version(
+    conn: &mut Conn,
+    account: AccountId,
+    version: SourceVersionId,
+) -> StoreResult<()> {
     let read_only: Option<bool> = sqlx::query_scalar(
         "SELECT s.read_only FROM source_versions v JOIN data_sources s ON s.id = v.data_source_id \
          WHERE v.account_id = $1 AND v.id = $2",
@@ -304,7 +308,11 @@ async fn check_writable_version(conn: &mut Conn, account: AccountId, version: So
     }
 }
 
-async fn check_type(conn: &mut Conn, account: AccountId, org_unit_type: Option<OrgUnitTypeId>) -> StoreResult<()> {
+pub(super) async fn check_type(
+    conn: &mut Conn,
+    account: AccountId,
+    org_unit_type: Option<OrgUnitTypeId>,
+) -> StoreResult<()> {
     let Some(org_unit_type) = org_unit_type else { return Ok(()) };
     let found: Option<i64> = sqlx::query_scalar("SELECT id FROM org_unit_types WHERE account_id = $1 AND id = $2")
         .bind(account.0)
@@ -657,6 +665,16 @@ impl OrgUnitStore for SqlStore {
         record(&mut tx, account, actor, id, Some(&current), Some(&updated)).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(updated)
+    }
+
+    async fn bulk_update(
+        &self,
+        scope: &OrgUnitScope,
+        actor: Option<UserId>,
+        selection: &OrgUnitSelection,
+        change: &BulkOrgUnitChange,
+    ) -> StoreResult<u64> {
+        super::org_unit_bulk::bulk_update(&self.pool, scope, actor, selection, change).await
     }
 
     async fn ancestors(&self, scope: &OrgUnitScope, id: OrgUnitId) -> StoreResult<Vec<OrgUnit>> {

@@ -14,10 +14,11 @@ pub mod validate;
 pub use account::{Account, NewAccount};
 pub use ids::{AccountId, ProfileId, ProjectId, UserId, UserRoleId};
 pub use orgunit::{
-    BoundingBox, DataSource, DataSourceId, DataSourceInput, Geography, Group, GroupBelonging, GroupId, GroupInput,
-    GroupSet, GroupSetId, GroupSetInput, Location, Modification, NewOrgUnit, OrgUnit, OrgUnitId, OrgUnitOrder,
-    OrgUnitQuery, OrgUnitScope, OrgUnitSearch, OrgUnitType, OrgUnitTypeId, OrgUnitTypeInput, OrgUnitUpdate, Page,
-    ParentFilter, ShapeData, SourceVersion, SourceVersionId, TreePath, ValidationStatus,
+    BoundingBox, BulkOrgUnitChange, DataSource, DataSourceId, DataSourceInput, Geography, Group, GroupBelonging,
+    GroupId, GroupInput, GroupSet, GroupSetId, GroupSetInput, Location, Modification, NewOrgUnit, OrgUnit, OrgUnitId,
+    OrgUnitOrder, OrgUnitQuery, OrgUnitScope, OrgUnitSearch, OrgUnitSelection, OrgUnitType, OrgUnitTypeId,
+    OrgUnitTypeInput, OrgUnitUpdate, Page, ParentFilter, ShapeData, SourceVersion, SourceVersionId, TreePath,
+    ValidationStatus,
 };
 pub use permission::Permission;
 pub use project::{FeatureFlag, NewProject, Project, ProjectUpdate};

@@ -430,6 +430,37 @@ pub struct OrgUnitQuery {
     pub page: Option<(u64, u64)>,
 }
 
+/// The units a bulk change applies to (Iaso's `selected_ids`, or `select_all` with `searches` minus
+/// `unselected_ids`).
+#[derive(Debug, Clone)]
+pub enum OrgUnitSelection {
+    Ids(Vec<OrgUnitId>),
+    /// Every unit matching any of the queries (their paging and order are ignored), except some.
+    Matching {
+        queries: Vec<OrgUnitQuery>,
+        except: Vec<OrgUnitId>,
+    },
+}
+
+/// What a bulk change does to each selected unit.
+#[derive(Debug, Clone, Default)]
+pub struct BulkOrgUnitChange {
+    pub org_unit_type_id: Option<OrgUnitTypeId>,
+    pub validation_status: Option<ValidationStatus>,
+    /// Groups of the units' version to add them to, and to take them out of.
+    pub groups_added: Vec<GroupId>,
+    pub groups_removed: Vec<GroupId>,
+}
+
+impl BulkOrgUnitChange {
+    pub fn is_empty(&self) -> bool {
+        self.org_unit_type_id.is_none()
+            && self.validation_status.is_none()
+            && self.groups_added.is_empty()
+            && self.groups_removed.is_empty()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum OrgUnitSearch {
     /// Name contains the text (case-insensitive), or an alias equals it.

@@ -13,11 +13,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use hygeia_core::{
-    Account, AccountId, Credentials, DataSource, DataSourceId, DataSourceInput, FeatureFlag, Group, GroupId,
-    GroupInput, GroupSet, GroupSetId, GroupSetInput, Modification, NewAccount, NewOrgUnit, NewProject, NewUser,
-    OrgUnit, OrgUnitId, OrgUnitQuery, OrgUnitScope, OrgUnitType, OrgUnitTypeId, OrgUnitTypeInput, OrgUnitUpdate, Page,
-    ProfileId, ProfileUpdate, Project, ProjectId, ProjectUpdate, SourceVersion, SourceVersionId, UserId, UserProfile,
-    UserRole, UserRoleId, UserRoleInput, ValidationError,
+    Account, AccountId, BulkOrgUnitChange, Credentials, DataSource, DataSourceId, DataSourceInput, FeatureFlag, Group,
+    GroupId, GroupInput, GroupSet, GroupSetId, GroupSetInput, Modification, NewAccount, NewOrgUnit, NewProject,
+    NewUser, OrgUnit, OrgUnitId, OrgUnitQuery, OrgUnitScope, OrgUnitSelection, OrgUnitType, OrgUnitTypeId,
+    OrgUnitTypeInput, OrgUnitUpdate, Page, ProfileId, ProfileUpdate, Project, ProjectId, ProjectUpdate, SourceVersion,
+    SourceVersionId, UserId, UserProfile, UserRole, UserRoleId, UserRoleInput, ValidationError,
 };
 
 mod error;
@@ -200,6 +200,16 @@ pub trait OrgUnitStore: Send + Sync {
         id: OrgUnitId,
         update: OrgUnitUpdate,
     ) -> StoreResult<OrgUnit>;
+    /// Applies one change to every selected unit in one transaction, auditing each unit; returns how
+    /// many units were selected. Every selected id must be visible, the type the account's, and the
+    /// groups of the units' version; otherwise nothing changes.
+    async fn bulk_update(
+        &self,
+        scope: &OrgUnitScope,
+        actor: Option<UserId>,
+        selection: &OrgUnitSelection,
+        change: &BulkOrgUnitChange,
+    ) -> StoreResult<u64>;
     /// The unit's ancestors, root first (the chain Iaso shows as `parent`), whatever the scope's roots.
     async fn ancestors(&self, scope: &OrgUnitScope, id: OrgUnitId) -> StoreResult<Vec<OrgUnit>>;
     /// Units of the account by id, whatever the scope's roots: for showing the ancestor chain of

@@ -1,6 +1,7 @@
 //! The JSON API under `/api/`, in Iaso's paths, parameters and shapes. One module per resource.
 
 pub mod accounts;
+pub mod bulkupdate;
 pub mod group_sets;
 pub mod groups;
 pub mod health;
@@ -65,6 +66,7 @@ pub fn router() -> OpenApiRouter<SharedState> {
         .routes(routes!(tree::search))
         .routes(routes!(orgunits::detail, orgunits::update))
         .routes(routes!(orgunits::create))
+        .routes(routes!(bulkupdate::bulk_update))
         .routes(routes!(orgunittypes::list, orgunittypes::create))
         .routes(routes!(orgunittypes::detail, orgunittypes::update, orgunittypes::delete))
         .routes(routes!(sources::list_sources, sources::create_source))

@@ -96,7 +96,7 @@ fn truthy(value: Option<&String>) -> bool {
 }
 
 /// Turns Iaso's query parameters into a store query.
-async fn parse_query(
+pub(crate) async fn parse_query(
     state: &AppState,
     user: &UserProfile,
     params: &HashMap<String, String>,

@@ -16,6 +16,7 @@ on_both_backends!(
     shapes_are_validated_stored_and_reported,
     groups_are_managed_and_filter_the_tree,
     group_sets_are_managed_through_the_api,
+    bulk_update_changes_the_selection_or_nothing,
 );
 
 async fn send_json(app: &TestApp, method: Method, path: &str, token: &str, body: Value) -> Reply {
@@ -660,4 +661,93 @@ async fn group_sets_are_managed_through_the_api(app: &TestApp) {
     let logs =
         ok(app.get(&format!("/api/logs/?contentType=iaso.groupset&objectId={id}"), Some(&token)).await, StatusCode::OK);
     assert_eq!(logs["list"].as_array().map(Vec::len), Some(3), "{logs}");
+}
+
+async fn bulk_update_changes_the_selection_or_nothing(app: &TestApp) {
+    let (account, token, _, [country, region, district]) = setup(app).await;
+    let mut facilities = Vec::new();
+    for name in ["CSPS A", "CSPS B", "CSPS C"] {
+        let created = ok(
+            send_json(
+                app,
+                Method::POST,
+                "/api/orgunits/create_org_unit/",
+                &token,
+                json!({"name": name, "parent_id": district}),
+            )
+            .await,
+            StatusCode::OK,
+        );
+        facilities.push(created["id"].as_i64().unwrap());
+    }
+    let group =
+        ok(send_json(app, Method::POST, "/api/groups/", &token, json!({"name": "Public"})).await, StatusCode::CREATED);
+    let new_units = |token: String| async move {
+        let listed = ok(app.get("/api/orgunits/?validation_status=NEW", Some(&token)).await, StatusCode::OK);
+        listed["orgUnits"].as_array().unwrap().len()
+    };
+    assert_eq!(new_units(token.clone()).await, 3);
+
+    // Everything NEW under the district, except CSPS C: validated and put in the group.
+    let body = json!({
+        "select_all": true,
+        "searches": [{"orgUnitParentId": district, "validation_status": "NEW", "color": "f4511e"}],
+        "unselected_ids": [facilities[2]],
+        "validation_status": "VALID",
+        "groups_added": [group["id"]],
+    });
+    let done = ok(send_json(app, Method::POST, "/api/orgunits/bulkupdate/", &token, body).await, StatusCode::OK);
+    assert_eq!(done["count"], 2);
+    assert_eq!(new_units(token.clone()).await, 1);
+    let members = ok(app.get(&format!("/api/orgunits/?group={}", group["id"]), Some(&token)).await, StatusCode::OK);
+    assert_eq!(members["orgUnits"].as_array().unwrap().len(), 2);
+    let logs = ok(app.get(&format!("/api/logs/?objectId={}", facilities[0]), Some(&token)).await, StatusCode::OK);
+    assert_eq!(logs["list"][0]["source"], "bulk_update");
+
+    // Refusals name the field and change nothing.
+    for (body, field) in [
+        (json!({"selected_ids": [facilities[2], 999999], "validation_status": "VALID"}), "selected_ids"),
+        (json!({"selected_ids": [facilities[2]], "validation_status": "MAYBE"}), "validation_status"),
+        (json!({"selected_ids": [facilities[2]], "org_unit_type": 999999}), "org_unit_type_id"),
+        (json!({"selected_ids": [facilities[2]], "groups_added": [999999]}), "groups_added"),
+        (json!({"selected_ids": [facilities[2]]}), "org_unit_type"),
+        (json!({"select_all": true, "validation_status": "VALID"}), "searches"),
+        (
+            json!({"select_all": true, "searches": [{"orgUnitParentId": "x"}], "validation_status": "VALID"}),
+            "orgUnitParentId",
+        ),
+    ] {
+        let reply = send_json(app, Method::POST, "/api/orgunits/bulkupdate/", &token, body.clone()).await;
+        let error = reply.error(StatusCode::BAD_REQUEST, "validation_error");
+        assert!(error["fields"][field].is_array(), "{body} -> {error}");
+    }
+    assert_eq!(new_units(token.clone()).await, 1);
+
+    // A restricted user reaches only their subtree; a reader cannot write.
+    app.user(account, "region-manager", |u| {
+        u.permissions = vec!["iaso_org_units".into()];
+        u.org_units = vec![region];
+    })
+    .await;
+    let restricted = app.token("region-manager").await;
+    let outside = json!({"selected_ids": [country], "validation_status": "REJECTED"});
+    send_json(app, Method::POST, "/api/orgunits/bulkupdate/", &restricted, outside)
+        .await
+        .error(StatusCode::BAD_REQUEST, "validation_error");
+    let all = json!({"select_all": true, "searches": [{"validation_status": "all"}], "validation_status": "REJECTED"});
+    let done = ok(send_json(app, Method::POST, "/api/orgunits/bulkupdate/", &restricted, all).await, StatusCode::OK);
+    assert_eq!(done["count"], 5, "the region, its district and three facilities");
+    let top = ok(app.get(&format!("/api/orgunits/{country}/"), Some(&token)).await, StatusCode::OK);
+    assert_eq!(top["validation_status"], "VALID");
+    app.user(account, "reader", |u| u.permissions = vec!["iaso_org_units_read".into()]).await;
+    let reader = app.token("reader").await;
+    send_json(
+        app,
+        Method::POST,
+        "/api/orgunits/bulkupdate/",
+        &reader,
+        json!({"selected_ids": [country], "validation_status": "NEW"}),
+    )
+    .await
+    .error(StatusCode::FORBIDDEN, "permission_denied");
 }

@@ -4,9 +4,10 @@ use std::collections::HashMap;
 
 use hygeia_core::orgunit::ORG_UNIT_CONTENT_TYPE;
 use hygeia_core::{
-    AccountId, BoundingBox, DataSourceInput, Geography, GroupBelonging, GroupId, GroupInput, GroupSetInput, Location,
-    NewOrgUnit, NewProject, OrgUnit, OrgUnitId, OrgUnitOrder, OrgUnitQuery, OrgUnitScope, OrgUnitSearch, OrgUnitTypeId,
-    OrgUnitTypeInput, OrgUnitUpdate, ParentFilter, ShapeData, SourceVersionId, TreePath, ValidationStatus,
+    AccountId, BoundingBox, BulkOrgUnitChange, DataSourceInput, Geography, GroupBelonging, GroupId, GroupInput,
+    GroupSetInput, Location, NewOrgUnit, NewProject, OrgUnit, OrgUnitId, OrgUnitOrder, OrgUnitQuery, OrgUnitScope,
+    OrgUnitSearch, OrgUnitSelection, OrgUnitTypeId, OrgUnitTypeInput, OrgUnitUpdate, ParentFilter, ShapeData,
+    SourceVersionId, TreePath, ValidationStatus,
 };
 
 use super::{account, assert_conflict, assert_invalid, assert_not_found, user};
@@ -927,4 +928,130 @@ pub async fn group_sets_hold_groups_of_their_version(store: &dyn Store) {
     assert_eq!(history.len(), 3, "create, update, delete");
     assert_eq!(history[1].past_value.as_ref().unwrap()["name"], "Ownership");
     assert_eq!(history[1].new_value.as_ref().unwrap()["group_belonging"], "MULTIPLE");
+}
+
+pub async fn bulk_updates_apply_to_the_selection_or_to_nothing(store: &dyn Store) {
+    let t = tree(store, "A").await;
+    let country = unit(store, &t, "Country", None).await;
+    let north = unit(store, &t, "North", Some(country.id)).await;
+    let south = unit(store, &t, "South", Some(country.id)).await;
+    let mut facilities = Vec::new();
+    for (name, parent, code) in
+        [("F1", north.id, "X"), ("F2", north.id, "Y"), ("F3", north.id, "X"), ("F4", south.id, "")]
+    {
+        let mut new = NewOrgUnit::new(t.version, name);
+        new.parent_id = Some(parent);
+        new.code = code.into();
+        facilities.push(store.org_units().create(&t.scope, None, new).await.unwrap());
+    }
+    let facility_type = store
+        .org_unit_types()
+        .create(t.account, None, OrgUnitTypeInput { name: "Facility".into(), ..Default::default() })
+        .await
+        .unwrap();
+    let group = |name: &str, version| GroupInput {
+        version_id: version,
+        name: name.into(),
+        source_ref: None,
+        block_of_countries: false,
+    };
+    let public = store.groups().create(t.account, None, group("Public", t.version)).await.unwrap();
+    let editor = store.users().create(t.account, user("editor")).await.unwrap();
+    let actor = Some(editor.user_id);
+
+    // Explicit ids: type and group.
+    let change = BulkOrgUnitChange {
+        org_unit_type_id: Some(facility_type.id),
+        groups_added: vec![public.id],
+        ..Default::default()
+    };
+    let ids = OrgUnitSelection::Ids(vec![facilities[0].id, facilities[1].id, facilities[0].id]);
+    assert_eq!(store.org_units().bulk_update(&t.scope, actor, &ids, &change).await.unwrap(), 2);
+    for (i, f) in facilities.iter().enumerate() {
+        let now = store.org_units().get(&t.scope, f.id).await.unwrap().unwrap();
+        assert_eq!(now.org_unit_type_id.is_some(), i < 2, "{}", f.name);
+    }
+    assert_eq!(store.groups().get(t.account, public.id).await.unwrap().unwrap().org_unit_count, 2);
+    let history =
+        store.org_units().history(t.account, ORG_UNIT_CONTENT_TYPE, &facilities[0].id.to_string()).await.unwrap();
+    assert_eq!((history.len(), history[0].source.as_str()), (2, "bulk_update"));
+    assert_eq!(history[0].user_id, actor);
+    assert_eq!(history[0].past_value.as_ref().unwrap()["org_unit_type_id"].is_null(), true);
+    assert_eq!(history[0].new_value.as_ref().unwrap()["org_unit_type_id"], facility_type.id.0);
+
+    // Everything matching the queries, except some: the NEW units under North but F2, out of Public.
+    let under_north = OrgUnitQuery {
+        validation_statuses: vec![ValidationStatus::New],
+        parent: Some(ParentFilter::SubtreeOf { root: north.id, include_root: true }),
+        ..Default::default()
+    };
+    let matching = OrgUnitSelection::Matching { queries: vec![under_north.clone()], except: vec![facilities[1].id] };
+    let leave = BulkOrgUnitChange {
+        validation_status: Some(ValidationStatus::Rejected),
+        groups_removed: vec![public.id],
+        ..Default::default()
+    };
+    assert_eq!(store.org_units().bulk_update(&t.scope, actor, &matching, &leave).await.unwrap(), 2);
+    let statuses: Vec<ValidationStatus> = statuses_of(store, &t.scope, &facilities).await;
+    assert_eq!(
+        statuses,
+        [ValidationStatus::Rejected, ValidationStatus::New, ValidationStatus::Rejected, ValidationStatus::New]
+    );
+    assert_eq!(store.groups().get(t.account, public.id).await.unwrap().unwrap().org_unit_count, 1, "F2 stays");
+
+    // Refusals name the field and change nothing.
+    let before = statuses_of(store, &t.scope, &facilities).await;
+    let valid = BulkOrgUnitChange { validation_status: Some(ValidationStatus::Valid), ..Default::default() };
+    let all_north = OrgUnitSelection::Matching {
+        queries: vec![OrgUnitQuery { parent: Some(ParentFilter::ChildrenOf(Some(north.id))), ..Default::default() }],
+        except: vec![],
+    };
+    assert_conflict(store.org_units().bulk_update(&t.scope, actor, &all_north, &valid).await, "code");
+    let unknown = OrgUnitSelection::Ids(vec![facilities[3].id, OrgUnitId(-1)]);
+    assert_invalid(store.org_units().bulk_update(&t.scope, actor, &unknown, &valid).await, "selected_ids");
+    let restricted = OrgUnitScope { account: t.account, roots: vec![north.id] };
+    let outside = OrgUnitSelection::Ids(vec![facilities[0].id, facilities[3].id]);
+    assert_invalid(store.org_units().bulk_update(&restricted, actor, &outside, &valid).await, "selected_ids");
+    let bad_type = BulkOrgUnitChange { org_unit_type_id: Some(OrgUnitTypeId(-1)), ..valid.clone() };
+    let f4 = OrgUnitSelection::Ids(vec![facilities[3].id]);
+    assert_invalid(store.org_units().bulk_update(&t.scope, actor, &f4, &bad_type).await, "org_unit_type_id");
+    let source = store.sources().sources(t.account).await.unwrap().remove(0);
+    let v2 = store.sources().create_version(t.account, source.id, "").await.unwrap();
+    let elsewhere = store.groups().create(t.account, None, group("Elsewhere", v2.id)).await.unwrap();
+    let other = tree(store, "B").await;
+    let foreign = store.groups().create(other.account, None, group("Foreign", other.version)).await.unwrap();
+    for bad in [elsewhere.id, foreign.id] {
+        let join = BulkOrgUnitChange { groups_added: vec![bad], ..valid.clone() };
+        assert_invalid(store.org_units().bulk_update(&t.scope, actor, &f4, &join).await, "groups_added");
+    }
+    assert_invalid(store.org_units().bulk_update(&other.scope, None, &f4, &valid).await, "selected_ids");
+    assert_eq!(statuses_of(store, &t.scope, &facilities).await, before);
+    assert_eq!(store.groups().get(t.account, public.id).await.unwrap().unwrap().org_unit_count, 1);
+
+    // A restricted user's query only reaches their subtree.
+    let everything = OrgUnitSelection::Matching { queries: vec![OrgUnitQuery::default()], except: vec![] };
+    assert_eq!(
+        store
+            .org_units()
+            .bulk_update(
+                &restricted,
+                actor,
+                &everything,
+                &BulkOrgUnitChange { org_unit_type_id: Some(facility_type.id), ..Default::default() }
+            )
+            .await
+            .unwrap(),
+        4,
+        "North and its three facilities"
+    );
+    let f4_now = store.org_units().get(&t.scope, facilities[3].id).await.unwrap().unwrap();
+    assert_eq!(f4_now.org_unit_type_id, None);
+}
+
+async fn statuses_of(store: &dyn Store, scope: &OrgUnitScope, units: &[OrgUnit]) -> Vec<ValidationStatus> {
+    let mut statuses = Vec::new();
+    for unit in units {
+        statuses.push(store.org_units().get(scope, unit.id).await.unwrap().unwrap().validation_status);
+    }
+    statuses
 }

@@ -80,6 +80,7 @@ macro_rules! conformance_suite {
             trees_have_a_depth_limit,
             groups_hold_members_of_their_version,
             group_sets_hold_groups_of_their_version,
+            bulk_updates_apply_to_the_selection_or_to_nothing,
         );
     };
     (@each $new_store:expr; $($check:ident),* $(,)?) => {

@@ -1,0 +1,119 @@
+//! `POST /api/orgunits/bulkupdate/`: one change (type, validation status, groups) applied to a
+//! selection of units, all or nothing.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::extract::State;
+use hygeia_core::permission as perm;
+use hygeia_core::{BulkOrgUnitChange, GroupId, OrgUnitId, OrgUnitSelection, OrgUnitTypeId, ValidationStatus};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::api::orgunits::{parse_query, scope_of};
+use crate::auth::CurrentUser;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::AppJson;
+use crate::state::SharedState;
+
+/// Iaso's body: `selected_ids`, or `select_all` with the list's `searches` (each an object of the
+/// list's query parameters) minus `unselected_ids`; then what to change.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BulkUpdateBody {
+    #[serde(default)]
+    select_all: bool,
+    #[serde(default)]
+    selected_ids: Vec<i64>,
+    #[serde(default)]
+    unselected_ids: Vec<i64>,
+    /// Objects of `/api/orgunits/` query parameters, e.g. `{"orgUnitParentId": 12, "validation_status": "NEW"}`.
+    #[serde(default)]
+    #[schema(value_type = Vec<Object>)]
+    searches: Vec<HashMap<String, Value>>,
+    org_unit_type: Option<i64>,
+    #[serde(default)]
+    groups_added: Vec<i64>,
+    #[serde(default)]
+    groups_removed: Vec<i64>,
+    validation_status: Option<String>,
+}
+
+/// Most units a request may name, and most searches it may combine.
+const MAX_IDS: usize = 100_000;
+const MAX_SEARCHES: usize = 20;
+
+/// A search object's values as the query-string parameters the list parses.
+fn as_params(search: &HashMap<String, Value>) -> HashMap<String, String> {
+    search
+        .iter()
+        .filter_map(|(key, value)| {
+            let text = match value {
+                Value::Null => return None,
+                Value::String(s) => s.clone(),
+                Value::Array(items) => items
+                    .iter()
+                    .map(|item| item.as_str().map(str::to_owned).unwrap_or_else(|| item.to_string()))
+                    .collect::<Vec<_>>()
+                    .join(","),
+                other => other.to_string(),
+            };
+            Some((key.clone(), text))
+        })
+        .collect()
+}
+
+#[utoipa::path(post, path = "/api/orgunits/bulkupdate/", tag = "orgunits", security(("bearer" = [])),
+    request_body = BulkUpdateBody,
+    responses((status = 200, description = "`{\"count\": n}`: how many units were changed", body = Object),
+        (status = 400), (status = 401), (status = 403), (status = 409)))]
+pub async fn bulk_update(
+    State(state): State<SharedState>,
+    user: CurrentUser,
+    AppJson(body): AppJson<BulkUpdateBody>,
+) -> ApiResult<Json<Value>> {
+    user.require(perm::ORG_UNITS)?;
+    if body.selected_ids.len() > MAX_IDS || body.unselected_ids.len() > MAX_IDS {
+        return Err(ApiError::field("selected_ids", format!("Name at most {MAX_IDS} units; use select_all.")));
+    }
+    if body.searches.len() > MAX_SEARCHES {
+        return Err(ApiError::field("searches", format!("Give at most {MAX_SEARCHES} searches.")));
+    }
+    let change = BulkOrgUnitChange {
+        org_unit_type_id: body.org_unit_type.map(OrgUnitTypeId),
+        validation_status: body
+            .validation_status
+            .as_deref()
+            .map(|s| {
+                ValidationStatus::parse(s)
+                    .ok_or_else(|| ApiError::field("validation_status", format!("Invalid validation status : {s}")))
+            })
+            .transpose()?,
+        groups_added: body.groups_added.into_iter().map(GroupId).collect(),
+        groups_removed: body.groups_removed.into_iter().map(GroupId).collect(),
+    };
+    if change.is_empty() {
+        return Err(ApiError::field(
+            "org_unit_type",
+            "Nothing to change: give org_unit_type, validation_status, groups_added or groups_removed.",
+        ));
+    }
+    let selection = if body.select_all {
+        if body.searches.is_empty() {
+            return Err(ApiError::field("searches", "select_all needs at least one search."));
+        }
+        let mut queries = Vec::with_capacity(body.searches.len());
+        for search in &body.searches {
+            queries.push(parse_query(&state, &user.0, &as_params(search)).await?);
+        }
+        OrgUnitSelection::Matching { queries, except: body.unselected_ids.into_iter().map(OrgUnitId).collect() }
+    } else {
+        if body.selected_ids.is_empty() {
+            return Err(ApiError::field("selected_ids", "Select at least one unit, or use select_all."));
+        }
+        OrgUnitSelection::Ids(body.selected_ids.into_iter().map(OrgUnitId).collect())
+    };
+    let count =
+        state.store.org_units().bulk_update(&scope_of(&user.0), Some(user.0.user_id), &selection, &change).await?;
+    Ok(Json(json!({ "count": count })))
+}
