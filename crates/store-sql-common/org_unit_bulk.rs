@@ -1,20 +1,24 @@
-//! One change applied to many org units in one transaction (Iaso's bulk update): a new type, a
-//! validation status, groups joined or left, each unit audited.
+//! Writes to many org units in one transaction: batch creation (imports, seeding) and one change
+//! applied to a selection (Iaso's bulk update: a new type, a validation status, groups joined or
+//! left). Each unit is audited.
 
 use std::collections::{BTreeSet, HashMap};
 
-use hygeia_core::orgunit::ORG_UNIT_CONTENT_TYPE;
+use hygeia_core::orgunit::{GROUP_CONTENT_TYPE, ORG_UNIT_CONTENT_TYPE};
 use hygeia_core::{
-    BulkOrgUnitChange, GroupId, OrgUnit, OrgUnitScope, OrgUnitSelection, ParentFilter, SourceVersionId, UserId,
+    BulkOrgUnitChange, GroupId, NewOrgUnit, OrgUnit, OrgUnitId, OrgUnitScope, OrgUnitSelection, ParentFilter,
+    SourceVersionId, UserId, ValidationError,
 };
 use hygeia_store::{StoreError, StoreResult};
 use sqlx::QueryBuilder;
 use sqlx::types::Json;
 
 use super::super::{Db, begin_write, lock_tree};
+use hygeia_core::orgunit::MAX_TREE_DEPTH;
+
 use super::org_units::{
-    CODE_TAKEN, COLUMNS, UnitRow, check_type, check_writable_version, push_filters, push_in, push_within,
-    visible_roots, visible_unit,
+    CODE_TAKEN, COLUMNS, UnitRow, check_parent, check_type, check_writable_version, push_filters, push_in, push_within,
+    record_change, unit_box, visible_roots, visible_unit,
 };
 use super::{db_err, now, on_unique, sorted_dedup};
 
@@ -22,6 +26,196 @@ type Conn = <Db as sqlx::Database>::Connection;
 
 /// Statements touch at most this many units, well within the backends' bind-parameter limits.
 const CHUNK: usize = 1000;
+
+/// Rows a multi-row INSERT carries: 26 values each, within PostgreSQL's 65,535 parameters.
+const INSERT_ROWS: usize = 1000;
+
+/// Paths of freshly inserted rows start with this marker and the row's index in the batch, until
+/// the batch's ids are known; '~' sorts after digits, so no real path lies in the marker range.
+const MARKER: &str = "~";
+
+pub(super) async fn create_many(
+    pool: &sqlx::Pool<Db>,
+    scope: &OrgUnitScope,
+    actor: Option<UserId>,
+    units: &[NewOrgUnit],
+) -> StoreResult<Vec<OrgUnitId>> {
+    for (i, unit) in units.iter().enumerate() {
+        unit.validate().map_err(|err| located(i, err))?;
+    }
+    if units.is_empty() {
+        return Ok(Vec::new());
+    }
+    let account = scope.account;
+    let mut tx = begin_write(pool).await.map_err(db_err)?;
+    lock_tree(&mut tx, account).await?;
+    // Versions and types: each distinct one checked once, a refusal named by its first unit.
+    let locate = |i: usize| {
+        move |e: StoreError| match e {
+            StoreError::Invalid(err) => located(i, err),
+            other => other,
+        }
+    };
+    let (mut versions, mut types) = (BTreeSet::new(), BTreeSet::new());
+    for (i, unit) in units.iter().enumerate() {
+        if versions.insert(unit.version_id) {
+            check_writable_version(&mut tx, account, unit.version_id).await.map_err(locate(i))?;
+        }
+        if let Some(org_unit_type) = unit.org_unit_type_id
+            && types.insert(org_unit_type)
+        {
+            check_type(&mut tx, account, Some(org_unit_type)).await.map_err(locate(i))?;
+        }
+    }
+    // Parents: each distinct one checked once (visible, same version, room below it).
+    let mut parent_versions: HashMap<Option<OrgUnitId>, Option<(SourceVersionId, usize)>> = HashMap::new();
+    for (i, unit) in units.iter().enumerate() {
+        let known = match parent_versions.get(&unit.parent_id) {
+            Some(known) => *known,
+            None => {
+                let version = unit.version_id;
+                let parent = check_parent(&mut tx, scope, version, unit.parent_id).await.map_err(locate(i))?;
+                let known = parent.map(|p| (p.version_id, p.path.depth()));
+                parent_versions.insert(unit.parent_id, known);
+                known
+            }
+        };
+        match known {
+            Some((version, _)) if version != unit.version_id => {
+                return Err(located(i, ValidationError::field("parent_id", "The parent belongs to another version.")));
+            }
+            Some((_, depth)) if depth >= MAX_TREE_DEPTH => {
+                let message = format!("The tree may not be deeper than {MAX_TREE_DEPTH} levels.");
+                return Err(located(i, ValidationError::field("parent_id", message)));
+            }
+            _ => {}
+        }
+    }
+
+    let at = now();
+    for (c, chunk) in units.chunks(INSERT_ROWS).enumerate() {
+        let mut insert = QueryBuilder::<Db>::new(
+            "INSERT INTO org_units (account_id, version_id, parent_id, path, depth, name, uuid, custom, \
+             validation_status, org_unit_type_id, source_ref, code, latitude, longitude, altitude, min_x, min_y, \
+             max_x, max_y, aliases, opening_date, closed_date, creator_id, created_at, updated_at, geom, \
+             simplified_geom) ",
+        );
+        insert.push_values(chunk.iter().enumerate(), |mut row, (i, unit)| {
+            let [min_x, min_y, max_x, max_y] = unit_box(unit.location.as_ref(), unit.shape.as_ref());
+            row.push_bind(account.0)
+                .push_bind(unit.version_id.0)
+                .push_bind(unit.parent_id.map(|p| p.0))
+                .push_bind(format!("{MARKER}{}", c * INSERT_ROWS + i))
+                .push_bind(0_i64)
+                .push_bind(unit.name.trim().to_owned())
+                .push_bind(unit.uuid.clone())
+                .push_bind(unit.custom)
+                .push_bind(unit.validation_status.as_str())
+                .push_bind(unit.org_unit_type_id.map(|t| t.0))
+                .push_bind(unit.source_ref.clone())
+                .push_bind(unit.code.trim().to_owned())
+                .push_bind(unit.location.map(|l| l.latitude))
+                .push_bind(unit.location.map(|l| l.longitude))
+                .push_bind(unit.location.map(|l| l.altitude))
+                .push_bind(min_x)
+                .push_bind(min_y)
+                .push_bind(max_x)
+                .push_bind(max_y)
+                .push_bind(Json(unit.aliases.clone()))
+                .push_bind(unit.opening_date)
+                .push_bind(unit.closed_date)
+                .push_bind(actor.map(|a| a.0))
+                .push_bind(at)
+                .push_bind(at)
+                .push_bind(unit.shape.as_ref().map(|s| s.full_wkb.clone()))
+                .push_bind(unit.shape.as_ref().map(|s| s.simplified_wkb.clone()));
+        });
+        insert.build().execute(&mut *tx).await.map_err(on_unique("code", CODE_TAKEN))?;
+    }
+
+    // The marker tells which id each input row received; then the real paths, from the parents'.
+    let marked: Vec<(i64, String)> =
+        sqlx::query_as("SELECT id, path FROM org_units WHERE account_id = $1 AND path > $2 AND path < $3")
+            .bind(account.0)
+            .bind(MARKER)
+            .bind(format!("{MARKER}~"))
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db_err)?;
+    let mut ids = vec![OrgUnitId(0); units.len()];
+    for (id, path) in marked {
+        if let Some(slot) = path.strip_prefix(MARKER).and_then(|i| i.parse::<usize>().ok()).and_then(|i| ids.get_mut(i))
+        {
+            *slot = OrgUnitId(id);
+        }
+    }
+    if ids.iter().any(|id| id.0 == 0) {
+        return Err(StoreError::backend(std::io::Error::other("inserted org units could not be matched to the batch")));
+    }
+    sqlx::query(
+        "UPDATE org_units SET \
+         path = COALESCE((SELECT p.path FROM org_units p WHERE p.id = org_units.parent_id) || '.', '') \
+             || CAST(id AS TEXT), \
+         depth = COALESCE((SELECT p.depth FROM org_units p WHERE p.id = org_units.parent_id), 0) + 1 \
+         WHERE account_id = $1 AND path > $2 AND path < $3",
+    )
+    .bind(account.0)
+    .bind(MARKER)
+    .bind(format!("{MARKER}~"))
+    .execute(&mut *tx)
+    .await
+    .map_err(db_err)?;
+
+    let sorted = sorted_dedup(ids.iter().map(|id| id.0).collect());
+    for chunk in sorted.chunks(CHUNK / 4) {
+        let created = load(&mut tx, scope, chunk).await?;
+        let entries: Vec<(&OrgUnit, Option<&OrgUnit>)> = created.iter().map(|u| (u, None)).collect();
+        record_many(&mut tx, scope, actor, "org_unit_api", &entries, at).await?;
+    }
+    tx.commit().await.map_err(db_err)?;
+    Ok(ids)
+}
+
+/// A validation error of the batch's `index`th unit, its fields renamed `units[index].field`.
+fn located(index: usize, err: ValidationError) -> StoreError {
+    let mut errors = hygeia_core::FieldErrors::default();
+    for (field, messages) in err.0.0 {
+        for message in messages {
+            errors.add(&format!("units[{index}].{field}"), message);
+        }
+    }
+    StoreError::Invalid(ValidationError(errors))
+}
+
+/// Audit entries for many units in one statement: `(new, past)` pairs.
+async fn record_many(
+    conn: &mut Conn,
+    scope: &OrgUnitScope,
+    actor: Option<UserId>,
+    source: &str,
+    entries: &[(&OrgUnit, Option<&OrgUnit>)],
+    at: chrono::DateTime<chrono::Utc>,
+) -> StoreResult<()> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let mut insert = QueryBuilder::<Db>::new(
+        "INSERT INTO modifications (account_id, content_type, object_id, user_id, source, past_value, new_value, \
+         created_at) ",
+    );
+    insert.push_values(entries, |mut row, (new, past)| {
+        row.push_bind(scope.account.0)
+            .push_bind(ORG_UNIT_CONTENT_TYPE)
+            .push_bind(new.id.0.to_string())
+            .push_bind(actor.map(|a| a.0))
+            .push_bind(source.to_owned())
+            .push_bind(past.map(|p| Json(serde_json::to_value(p).unwrap_or_default())))
+            .push_bind(Json(serde_json::to_value(new).unwrap_or_default()))
+            .push_bind(at);
+    });
+    insert.build().execute(&mut *conn).await.map_err(db_err)?;
+    Ok(())
+}
 
 pub(super) async fn bulk_update(
     pool: &sqlx::Pool<Db>,
@@ -88,33 +282,19 @@ pub(super) async fn bulk_update(
         }
     }
 
-    let groups_change = serde_json::json!({
-        "groups_added": change.groups_added,
-        "groups_removed": change.groups_removed,
-    });
-    let past_by_id: HashMap<i64, &OrgUnit> = past.iter().map(|u| (u.id.0, u)).collect();
+    let past_by_id: HashMap<OrgUnitId, &OrgUnit> = past.iter().map(|u| (u.id, u)).collect();
     for chunk in ids.chunks(CHUNK / 4) {
-        let updated = load(&mut tx, &OrgUnitScope::whole_account(account), chunk).await?;
-        let mut insert = QueryBuilder::<Db>::new(
-            "INSERT INTO modifications (account_id, content_type, object_id, user_id, source, past_value, \
-             new_value, created_at) ",
-        );
-        insert.push_values(&updated, |mut row, unit| {
-            let mut new_value = serde_json::to_value(unit).unwrap_or_default();
-            if !change.groups_added.is_empty() || !change.groups_removed.is_empty() {
-                new_value["bulk_groups"] = groups_change.clone();
-            }
-            row.push_bind(account.0)
-                .push_bind(ORG_UNIT_CONTENT_TYPE)
-                .push_bind(unit.id.0.to_string())
-                .push_bind(actor.map(|a| a.0))
-                .push_bind("bulk_update")
-                .push_bind(past_by_id.get(&unit.id.0).map(|u| Json(serde_json::to_value(u).unwrap_or_default())))
-                .push_bind(Json(new_value))
-                .push_bind(at);
-        });
-        if !updated.is_empty() {
-            insert.build().execute(&mut *tx).await.map_err(db_err)?;
+        let updated = load(&mut tx, scope, chunk).await?;
+        let entries: Vec<(&OrgUnit, Option<&OrgUnit>)> =
+            updated.iter().map(|u| (u, past_by_id.get(&u.id).copied())).collect();
+        record_many(&mut tx, scope, actor, "bulk_update", &entries, at).await?;
+    }
+    // Membership changes are the groups' history, as with `change_members`.
+    for (key, groups) in [("added", &added), ("removed", &removed)] {
+        for group in groups.keys() {
+            let change = serde_json::json!({ key: ids, "source": "bulk_update" });
+            record_change(&mut tx, account, actor, (GROUP_CONTENT_TYPE, group.0), "bulk_update", None, Some(&change))
+                .await?;
         }
     }
     tx.commit().await.map_err(db_err)?;

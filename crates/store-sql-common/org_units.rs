@@ -329,7 +329,7 @@ pub(super) async fn check_type(
 }
 
 /// The new parent of a unit of `version`: visible to the scope, in the same version.
-async fn check_parent(
+pub(super) async fn check_parent(
     conn: &mut Conn,
     scope: &OrgUnitScope,
     version: SourceVersionId,
@@ -354,7 +354,7 @@ async fn check_parent(
 }
 
 /// The box the spatial filters read: the shape's when there is one, else the location's point.
-fn unit_box(location: Option<&Location>, shape: Option<&ShapeData>) -> [Option<f64>; 4] {
+pub(super) fn unit_box(location: Option<&Location>, shape: Option<&ShapeData>) -> [Option<f64>; 4] {
     match (shape, location) {
         (Some(shape), _) => {
             [Some(shape.bbox.min_x), Some(shape.bbox.min_y), Some(shape.bbox.max_x), Some(shape.bbox.max_y)]
@@ -485,6 +485,15 @@ impl OrgUnitStore for SqlStore {
         record(&mut tx, account, actor, created.id, None, Some(&created)).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(created)
+    }
+
+    async fn create_many(
+        &self,
+        scope: &OrgUnitScope,
+        actor: Option<UserId>,
+        units: &[NewOrgUnit],
+    ) -> StoreResult<Vec<OrgUnitId>> {
+        super::org_unit_bulk::create_many(&self.pool, scope, actor, units).await
     }
 
     async fn get(&self, scope: &OrgUnitScope, id: OrgUnitId) -> StoreResult<Option<OrgUnit>> {

@@ -5,10 +5,12 @@
 //!   suggests, never panic, and never recurse without bound.
 //! - [`geojson`]: shapes from GeoJSON (Polygon, MultiPolygon, Feature, FeatureCollection), with
 //!   errors that name the position at fault, and back.
+//! - [`topojson`]: TopoJSON topologies (us-atlas, world-atlas) as GeoJSON features.
 //! - [`Shape`]: a validated MultiPolygon with its bounding box and the simplified copy kept for maps.
 
 pub mod geojson;
 pub mod shape;
+pub mod topojson;
 pub mod wkb;
 
 pub use shape::{BBox, Shape, contains, decode_multipolygon};

@@ -32,6 +32,19 @@ impl Shape {
     /// Checks a MultiPolygon: within WGS84, finite, closed rings of at least four positions, and
     /// no self-intersection; then computes its box and simplified copy.
     pub fn new(full: MultiPolygon<f64>) -> Result<Shape, GeoError> {
+        let (shape, problem) = Shape::checked(full, true)?;
+        debug_assert!(problem.is_none());
+        Ok(shape)
+    }
+
+    /// Like [`Shape::new`], but a shape that is well formed and in range and only fails the
+    /// validity rules (self-intersecting or touching rings, common in published boundaries once
+    /// quantized) is kept, with the problem returned for the caller to report.
+    pub fn lenient(full: MultiPolygon<f64>) -> Result<(Shape, Option<String>), GeoError> {
+        Shape::checked(full, false)
+    }
+
+    fn checked(full: MultiPolygon<f64>, strict: bool) -> Result<(Shape, Option<String>), GeoError> {
         if full.0.is_empty() {
             return Err(GeoError::Shape("the shape has no polygon".into()));
         }
@@ -65,17 +78,22 @@ impl Shape {
         if positions > MAX_POSITIONS {
             return Err(GeoError::Shape(format!("more than {MAX_POSITIONS} positions")));
         }
+        let mut invalid = None;
         if positions <= MAX_POSITIONS_FOR_VALIDITY
             && let Err(problem) = full.check_validation()
         {
-            return Err(GeoError::Shape(format!("the polygons are not valid: {problem}")));
+            let problem = format!("the polygons are not valid: {problem}");
+            if strict {
+                return Err(GeoError::Shape(problem));
+            }
+            invalid = Some(problem);
         }
         let rect = full.bounding_rect().ok_or_else(|| GeoError::Shape("the shape is empty".into()))?;
         let bbox = BBox { min_x: rect.min().x, min_y: rect.min().y, max_x: rect.max().x, max_y: rect.max().y };
         // Iaso's tolerance: a thousandth of the larger side of the box.
         let tolerance = 0.001 * (bbox.max_x - bbox.min_x).max(bbox.max_y - bbox.min_y);
         let simplified = simplify(&full, tolerance);
-        Ok(Shape { full, simplified, bbox })
+        Ok((Shape { full, simplified, bbox }, invalid))
     }
 
     pub fn from_geojson(document: &serde_json::Value) -> Result<Shape, GeoError> {
@@ -160,6 +178,20 @@ mod tests {
             }
         }
         out
+    }
+
+    #[test]
+    fn lenient_checks_keep_self_intersecting_shapes_and_say_why() {
+        let bowtie = json!({"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]]});
+        let polygons = geojson::parse_multipolygon(&bowtie).unwrap();
+        assert!(matches!(Shape::new(polygons.clone()), Err(GeoError::Shape(m)) if m.contains("self-intersection")));
+        let (shape, problem) = Shape::lenient(polygons).unwrap();
+        assert!(problem.unwrap().contains("self-intersection"));
+        assert_eq!(shape.bbox, BBox { min_x: 0.0, min_y: 0.0, max_x: 1.0, max_y: 1.0 });
+        let (_, none) = Shape::lenient(geojson::parse_multipolygon(&square(1.0)).unwrap()).unwrap();
+        assert_eq!(none, None);
+        let out_of_range = geojson::parse_multipolygon(&square(200.0)).unwrap();
+        assert!(Shape::lenient(out_of_range).is_err(), "range errors stay errors");
     }
 
     #[test]

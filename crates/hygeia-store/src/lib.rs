@@ -189,6 +189,15 @@ pub trait OrgUnitStore: Send + Sync {
     /// The parent must be in the same version (and in scope); a restricted user cannot create a
     /// root. Writes the audit entry in the same transaction.
     async fn create(&self, scope: &OrgUnitScope, actor: Option<UserId>, unit: NewOrgUnit) -> StoreResult<OrgUnit>;
+    /// Creates many units in one transaction (imports, seeding), all or nothing, with one audit
+    /// entry each. Every parent must exist before the batch (visible, in the unit's version).
+    /// Returns the new ids in input order. A refused unit is named by its index: `units[3].name`.
+    async fn create_many(
+        &self,
+        scope: &OrgUnitScope,
+        actor: Option<UserId>,
+        units: &[NewOrgUnit],
+    ) -> StoreResult<Vec<OrgUnitId>>;
     async fn get(&self, scope: &OrgUnitScope, id: OrgUnitId) -> StoreResult<Option<OrgUnit>>;
     async fn list(&self, scope: &OrgUnitScope, query: &OrgUnitQuery) -> StoreResult<Page<OrgUnit>>;
     /// Applies the changes; a new parent moves the whole subtree (its paths rewritten in the same

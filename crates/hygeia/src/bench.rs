@@ -5,7 +5,8 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use hygeia_core::{
-    DataSourceInput, Location, NewOrgUnit, OrgUnitId, OrgUnitScope, OrgUnitTypeId, OrgUnitTypeInput, ValidationStatus,
+    BoundingBox, DataSourceInput, Location, NewOrgUnit, OrgUnitId, OrgUnitScope, OrgUnitTypeId, OrgUnitTypeInput,
+    ShapeData, SourceVersionId, ValidationStatus,
 };
 use hygeia_store::DynStore;
 
@@ -24,6 +25,9 @@ pub struct SeedTree {
     /// Org units in all (at least 1,111: the three upper levels).
     #[arg(long, default_value_t = 100_000)]
     units: usize,
+    /// Also load a us-atlas TopoJSON (`counties-10m.json`): nation > states > counties, with boundaries.
+    #[arg(long)]
+    counties: Option<std::path::PathBuf>,
 }
 
 pub async fn run(store: &DynStore, command: BenchCommand) -> Result<()> {
@@ -67,41 +71,133 @@ async fn seed_tree(store: &DynStore, args: SeedTree) -> Result<()> {
         types.push(store.org_unit_types().create(account, None, input).await?.id);
     }
     let scope = OrgUnitScope::whole_account(account);
-    let facilities = args.units - upper;
-    let mut created = 0usize;
-    let mut create = |name: String, parent: Option<OrgUnitId>, level: usize, location: Option<Location>| {
+    let mut progress = Progress { started, created: 0 };
+    let unit = |name: String, parent: Option<OrgUnitId>, level: usize, location: Option<Location>| {
         let mut unit = NewOrgUnit::new(version.id, name);
         unit.parent_id = parent;
         unit.org_unit_type_id = Some(types[level]);
         unit.validation_status = ValidationStatus::Valid;
         unit.location = location;
-        unit.source_ref = Some(format!("bench-{level}-{created}"));
-        created += 1;
-        if created % 10_000 == 0 {
-            eprintln!("{created} units ({:.0} per second)", created as f64 / started.elapsed().as_secs_f64());
-        }
-        let store = store.clone();
-        let scope = scope.clone();
-        async move { store.org_units().create(&scope, None, unit).await.context("creating a unit") }
+        unit
     };
-    let mut area_index = 0usize;
-    for r in 0..10 {
-        let region = create(format!("Region {r}"), None, 0, None).await?.id;
-        for d in 0..10 {
-            let district = create(format!("District {r}-{d}"), Some(region), 1, None).await?.id;
-            for a in 0..10 {
-                let area = create(format!("Area {r}-{d}-{a}"), Some(district), 2, None).await?.id;
-                let here = facilities / 1_000 + usize::from(area_index < facilities % 1_000);
-                for f in 0..here {
-                    let k = area_index * 1_000 + f;
-                    create(format!("Facility {r}-{d}-{a}-{f}"), Some(area), 3, Some(point(k))).await?;
-                }
-                area_index += 1;
+    // One batch per upper level; facilities in batches of about 5,000.
+    let regions: Vec<NewOrgUnit> = (0..10).map(|r| unit(format!("Region {r}"), None, 0, None)).collect();
+    let regions = progress.create(store, &scope, regions).await?;
+    let districts: Vec<NewOrgUnit> =
+        (0..100).map(|i| unit(format!("District {}-{}", i / 10, i % 10), Some(regions[i / 10]), 1, None)).collect();
+    let districts = progress.create(store, &scope, districts).await?;
+    let areas: Vec<NewOrgUnit> = (0..1_000)
+        .map(|i| unit(format!("Area {}-{}-{}", i / 100, i / 10 % 10, i % 10), Some(districts[i / 10]), 2, None))
+        .collect();
+    let areas = progress.create(store, &scope, areas).await?;
+    let facilities = args.units - upper;
+    let mut batch = Vec::new();
+    for (a, area) in areas.iter().enumerate() {
+        let here = facilities / 1_000 + usize::from(a < facilities % 1_000);
+        for f in 0..here {
+            let name = format!("Facility {}-{}-{}-{f}", a / 100, a / 10 % 10, a % 10);
+            batch.push(unit(name, Some(*area), 3, Some(point(a * 1_000 + f))));
+        }
+        if batch.len() >= 5_000 {
+            progress.create(store, &scope, std::mem::take(&mut batch)).await?;
+        }
+    }
+    progress.create(store, &scope, batch).await?;
+    if let Some(counties) = &args.counties {
+        seed_counties(store, &scope, version.id, counties, &mut progress).await?;
+    }
+    store.optimize().await?;
+    println!(
+        "created {} org units in version {} in {:.1} s",
+        progress.created,
+        version.id,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Counts what was created and reports the rate every 10,000 units.
+struct Progress {
+    started: Instant,
+    created: usize,
+}
+
+impl Progress {
+    async fn create(
+        &mut self,
+        store: &DynStore,
+        scope: &OrgUnitScope,
+        units: Vec<NewOrgUnit>,
+    ) -> Result<Vec<OrgUnitId>> {
+        let ids = store.org_units().create_many(scope, None, &units).await.context("creating a batch of units")?;
+        let before = self.created / 10_000;
+        self.created += ids.len();
+        if self.created / 10_000 > before {
+            let rate = self.created as f64 / self.started.elapsed().as_secs_f64();
+            eprintln!("{} units ({rate:.0} per second)", self.created);
+        }
+        Ok(ids)
+    }
+}
+
+/// The nation > states > counties hierarchy of a us-atlas TopoJSON file (`counties-10m.json`), with
+/// their boundaries: counties belong to the state named by the first two digits of their FIPS id.
+async fn seed_counties(
+    store: &DynStore,
+    scope: &OrgUnitScope,
+    version: SourceVersionId,
+    file: &std::path::Path,
+    progress: &mut Progress,
+) -> Result<()> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let document: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("parsing {}", file.display()))?;
+    let unit = |feature: &serde_json::Value, parent: Option<OrgUnitId>| -> Result<NewOrgUnit> {
+        let id = feature["id"].as_str().unwrap_or_default();
+        // The nation has neither name nor id in us-atlas.
+        let name = feature["properties"]["name"].as_str().filter(|n| !n.is_empty()).unwrap_or(if id.is_empty() {
+            "United States"
+        } else {
+            id
+        });
+        let mut unit = NewOrgUnit::new(version, name);
+        unit.parent_id = parent;
+        unit.validation_status = ValidationStatus::Valid;
+        unit.source_ref = Some(format!("fips-{id}"));
+        // Published boundaries, once quantized, often have touching rings: kept, as a GIS would.
+        let polygons = hygeia_geo::geojson::parse_multipolygon(feature);
+        let (shape, _problem) =
+            polygons.and_then(hygeia_geo::Shape::lenient).with_context(|| format!("the shape of {name} ({id})"))?;
+        let bbox = BoundingBox {
+            min_x: shape.bbox.min_x,
+            min_y: shape.bbox.min_y,
+            max_x: shape.bbox.max_x,
+            max_y: shape.bbox.max_y,
+        };
+        unit.shape = Some(ShapeData { full_wkb: shape.full_wkb(), simplified_wkb: shape.simplified_wkb(), bbox });
+        Ok(unit)
+    };
+    let nation = hygeia_geo::topojson::features(&document, "nation")?;
+    let nation = progress.create(store, scope, vec![unit(&nation[0], None)?]).await?[0];
+    let states = hygeia_geo::topojson::features(&document, "states")?;
+    let state_units = states.iter().map(|s| unit(s, Some(nation))).collect::<Result<Vec<_>>>()?;
+    let state_ids = progress.create(store, scope, state_units).await?;
+    let by_fips: std::collections::HashMap<&str, OrgUnitId> =
+        states.iter().zip(&state_ids).filter_map(|(s, id)| Some((s["id"].as_str()?, *id))).collect();
+    let (mut counties, mut refused) = (Vec::new(), 0);
+    for county in hygeia_geo::topojson::features(&document, "counties")? {
+        let fips = county["id"].as_str().unwrap_or_default();
+        let parent = fips.get(..2).and_then(|state| by_fips.get(state)).copied();
+        match unit(&county, parent.or(Some(nation))) {
+            Ok(unit) => counties.push(unit),
+            Err(err) => {
+                refused += 1;
+                eprintln!("skipped: {err:#}");
             }
         }
     }
-    store.optimize().await?;
-    println!("created {} org units in version {} in {:.1} s", args.units, version.id, started.elapsed().as_secs_f64());
+    let created = progress.create(store, scope, counties).await?.len();
+    println!("US boundaries: 1 nation, {} states, {created} counties ({refused} refused)", state_ids.len());
     Ok(())
 }
 

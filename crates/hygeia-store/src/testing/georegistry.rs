@@ -1055,3 +1055,83 @@ async fn statuses_of(store: &dyn Store, scope: &OrgUnitScope, units: &[OrgUnit])
     }
     statuses
 }
+
+pub async fn batches_of_units_are_created_whole_or_not_at_all(store: &dyn Store) {
+    let t = tree(store, "A").await;
+    let country = unit(store, &t, "Country", None).await;
+    let child = |name: &str, parent: &OrgUnit| {
+        let mut new = NewOrgUnit::new(t.version, name);
+        new.parent_id = Some(parent.id);
+        new.validation_status = ValidationStatus::Valid;
+        new
+    };
+    let mut roots = NewOrgUnit::new(t.version, "Second country");
+    roots.location = Some(Location { latitude: 12.0, longitude: -1.5, altitude: 300.0 });
+    let batch = vec![child("North", &country), roots, child("South", &country)];
+    let ids = store.org_units().create_many(&t.scope, None, &batch).await.unwrap();
+    assert_eq!(ids.len(), 3);
+    let units: Vec<OrgUnit> = store.org_units().by_ids(t.account, &ids).await.unwrap();
+    let by_id: HashMap<OrgUnitId, &OrgUnit> = units.iter().map(|u| (u.id, u)).collect();
+    let (north, second, south) = (by_id[&ids[0]], by_id[&ids[1]], by_id[&ids[2]]);
+    assert_eq!((north.name.as_str(), second.name.as_str(), south.name.as_str()), ("North", "Second country", "South"));
+    assert_eq!(north.path, country.path.child(north.id));
+    assert_eq!(south.path, country.path.child(south.id));
+    assert_eq!(second.path, TreePath::root(second.id));
+    assert_eq!(second.location.unwrap().altitude, 300.0);
+    let below = list(
+        store,
+        &t.scope,
+        OrgUnitQuery {
+            parent: Some(ParentFilter::SubtreeOf { root: country.id, include_root: false }),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(below, ["North", "South"]);
+    let area = child("Area", north);
+    let deeper = store.org_units().create_many(&t.scope, None, &[area]).await.unwrap();
+    let area = store.org_units().get(&t.scope, deeper[0]).await.unwrap().unwrap();
+    assert_eq!(area.path, north.path.child(area.id));
+    let history = store.org_units().history(t.account, ORG_UNIT_CONTENT_TYPE, &north.id.to_string()).await.unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].new_value.as_ref().unwrap()["path"], north.path.0.as_str());
+
+    // Refusals: located by index, nothing written.
+    let before = store.org_units().list(&t.scope, &OrgUnitQuery::default()).await.unwrap().count;
+    let mut blank = child("", &country);
+    blank.name = " ".into();
+    assert_invalid(
+        store.org_units().create_many(&t.scope, None, &[child("Ok", &country), blank]).await,
+        "units[1].name",
+    );
+    let mut orphan = child("Orphan", &country);
+    orphan.parent_id = Some(OrgUnitId(-7));
+    assert_invalid(
+        store.org_units().create_many(&t.scope, None, &[child("Ok", &country), orphan]).await,
+        "units[1].parent_id",
+    );
+    let mut first = child("Same code 1", &country);
+    first.code = "C1".into();
+    let mut second_code = child("Same code 2", &country);
+    second_code.code = "C1".into();
+    assert_conflict(store.org_units().create_many(&t.scope, None, &[first, second_code]).await, "code");
+    let source = store.sources().sources(t.account).await.unwrap().remove(0);
+    let v2 = store.sources().create_version(t.account, source.id, "").await.unwrap();
+    let mut elsewhere = child("Other version", &country);
+    elsewhere.version_id = v2.id;
+    assert_invalid(store.org_units().create_many(&t.scope, None, &[elsewhere]).await, "units[0].parent_id");
+    let restricted = OrgUnitScope { account: t.account, roots: vec![country.id] };
+    assert_invalid(
+        store.org_units().create_many(&restricted, None, &[NewOrgUnit::new(t.version, "Top")]).await,
+        "units[0].parent_id",
+    );
+    let other = tree(store, "B").await;
+    assert_invalid(
+        store.org_units().create_many(&other.scope, None, &[child("Foreign", &country)]).await,
+        "units[0].version_id",
+    );
+    let mut foreign_parent = child("Foreign parent", &country);
+    foreign_parent.version_id = other.version;
+    assert_invalid(store.org_units().create_many(&other.scope, None, &[foreign_parent]).await, "units[0].parent_id");
+    assert_eq!(store.org_units().list(&t.scope, &OrgUnitQuery::default()).await.unwrap().count, before);
+}

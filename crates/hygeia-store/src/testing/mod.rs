@@ -81,6 +81,7 @@ macro_rules! conformance_suite {
             groups_hold_members_of_their_version,
             group_sets_hold_groups_of_their_version,
             bulk_updates_apply_to_the_selection_or_to_nothing,
+            batches_of_units_are_created_whole_or_not_at_all,
         );
     };
     (@each $new_store:expr; $($check:ident),* $(,)?) => {
