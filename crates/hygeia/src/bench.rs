@@ -132,6 +132,10 @@ impl Progress {
         let ids = store.org_units().create_many(scope, None, &units).await.context("creating a batch of units")?;
         let before = self.created / 10_000;
         self.created += ids.len();
+        // Fresh statistics as the table grows, or PostgreSQL keeps plans made for an empty table.
+        if self.created < 10_000 || self.created / 10_000 > before {
+            store.optimize().await?;
+        }
         if self.created / 10_000 > before {
             let rate = self.created as f64 / self.started.elapsed().as_secs_f64();
             eprintln!("{} units ({rate:.0} per second)", self.created);
