@@ -5,9 +5,9 @@ use hygeia_core::{AccountId, Group, GroupId, GroupInput, OrgUnitId, OrgUnitScope
 use hygeia_store::{GroupStore, StoreError, StoreResult};
 use sqlx::QueryBuilder;
 
-use super::super::{Db, SqlStore, begin_write, lock_tree};
+use super::super::{Db, SqlStore, begin_write};
 use super::org_units::{record_change, visible_unit};
-use super::{db_err, now, sorted_dedup};
+use super::{db_err, lock_tree, now, sorted_dedup};
 
 #[derive(sqlx::FromRow)]
 struct GroupRow {
@@ -150,6 +150,8 @@ impl GroupStore for SqlStore {
 
     async fn delete(&self, account: AccountId, actor: Option<UserId>, id: GroupId) -> StoreResult<()> {
         let mut tx = begin_write(&self.pool).await.map_err(db_err)?;
+        // Its members leave with it: a tree change for the group filter's counts.
+        lock_tree(&mut tx, account).await?;
         let past = load(&mut tx, account, id).await?.ok_or(StoreError::NotFound)?;
         sqlx::query("DELETE FROM org_unit_groups WHERE account_id = $1 AND id = $2")
             .bind(account.0)

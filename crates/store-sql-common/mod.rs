@@ -1,6 +1,7 @@
 //! SQL shared by both backends; see README.md for how it is compiled into each.
 
 mod accounts;
+mod count_cache;
 mod group_sets;
 mod groups;
 mod org_unit_bulk;
@@ -18,6 +19,8 @@ use hygeia_store::StoreError;
 use sqlx::QueryBuilder;
 
 use super::{BACKEND, Db, MIGRATOR, SqlStore};
+
+pub(crate) use count_cache::CountCache;
 
 use async_trait::async_trait;
 use hygeia_store::{
@@ -221,4 +224,20 @@ fn sorted_dedup<T: Ord>(mut values: Vec<T>) -> Vec<T> {
     values.sort();
     values.dedup();
     values
+}
+
+/// Serialises the writers of one account's tree until the transaction ends, and marks the tree
+/// changed for the list-count cache. A move reads paths that another move could rewrite, and READ
+/// COMMITTED alone would let two moves make a cycle: the account row's lock prevents it (on SQLite,
+/// `BEGIN IMMEDIATE` already serialises writers).
+pub(crate) async fn lock_tree(
+    conn: &mut <Db as sqlx::Database>::Connection,
+    account: hygeia_core::AccountId,
+) -> StoreResult<()> {
+    sqlx::query("UPDATE accounts SET tree_version = tree_version + 1 WHERE id = $1")
+        .bind(account.0)
+        .execute(conn)
+        .await
+        .map_err(db_err)?;
+    Ok(())
 }

@@ -13,14 +13,14 @@ use hygeia_store::{StoreError, StoreResult};
 use sqlx::QueryBuilder;
 use sqlx::types::Json;
 
-use super::super::{Db, begin_write, lock_tree};
+use super::super::{Db, begin_write};
 use hygeia_core::orgunit::MAX_TREE_DEPTH;
 
 use super::org_units::{
     CODE_TAKEN, COLUMNS, UnitRow, check_parent, check_type, check_writable_version, push_filters, push_in, push_within,
     record_change, unit_box, visible_roots, visible_unit,
 };
-use super::{db_err, now, on_unique, sorted_dedup};
+use super::{db_err, lock_tree, now, on_unique, sorted_dedup};
 
 type Conn = <Db as sqlx::Database>::Connection;
 

@@ -11,8 +11,8 @@ use hygeia_store::{OrgUnitStore, StoreError, StoreResult};
 use sqlx::QueryBuilder;
 use sqlx::types::Json;
 
-use super::super::{Db, SqlStore, begin_write, lock_tree, push_bbox_candidates};
-use super::{db_err, now, on_unique};
+use super::super::{Db, SqlStore, begin_write, push_bbox_candidates, push_text_search};
+use super::{db_err, lock_tree, now, on_unique};
 
 type Conn = <Db as sqlx::Database>::Connection;
 
@@ -164,6 +164,7 @@ pub(super) fn push_filters(
     match &filter.search {
         None => {}
         Some(OrgUnitSearch::Text(text)) if text.is_empty() => {}
+        Some(OrgUnitSearch::Text(text)) if push_text_search(query, text) => {}
         Some(OrgUnitSearch::Text(text)) => {
             let lower = text.to_lowercase();
             query
@@ -510,9 +511,38 @@ impl OrgUnitStore for SqlStore {
             _ => None,
         };
 
-        let mut count = QueryBuilder::<Db>::new("SELECT COUNT(*) FROM org_units o");
-        push_filters(&mut count, scope, &roots, filter, subtree_root.as_deref());
-        let total: i64 = count.build_query_scalar().fetch_one(&mut *conn).await.map_err(db_err)?;
+        // The count is reused while the tree is unchanged (see `CountCache`); the version is read
+        // before counting, so a write in between only makes the next request count again.
+        let tree_version: i64 = sqlx::query_scalar("SELECT tree_version FROM accounts WHERE id = $1")
+            .bind(scope.account.0)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db_err)?
+            .unwrap_or_default();
+        let key = format!(
+            "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+            roots,
+            subtree_root,
+            filter.search,
+            filter.validation_statuses,
+            filter.type_ids,
+            filter.version_ids,
+            filter.group_ids,
+            filter.parent,
+            filter.geography,
+            filter.bbox
+        );
+        let total = match self.counts.get(scope.account.0, &key, tree_version) {
+            Some(total) => total,
+            None => {
+                let mut count = QueryBuilder::<Db>::new("SELECT COUNT(*) FROM org_units o");
+                push_filters(&mut count, scope, &roots, filter, subtree_root.as_deref());
+                let total: i64 = count.build_query_scalar().fetch_one(&mut *conn).await.map_err(db_err)?;
+                let total = total.max(0) as u64;
+                self.counts.put(scope.account.0, key, tree_version, total);
+                total
+            }
+        };
 
         let mut select = QueryBuilder::<Db>::new(COLUMNS);
         push_filters(&mut select, scope, &roots, filter, subtree_root.as_deref());
@@ -523,7 +553,7 @@ impl OrgUnitStore for SqlStore {
             select.push(" LIMIT ").push_bind(limit).push(" OFFSET ").push_bind(offset);
         }
         let rows: Vec<UnitRow> = select.build_query_as().fetch_all(&mut *conn).await.map_err(db_err)?;
-        Ok(Page { count: total.max(0) as u64, items: rows.into_iter().map(Into::into).collect() })
+        Ok(Page { count: total, items: rows.into_iter().map(Into::into).collect() })
     }
 
     async fn update(

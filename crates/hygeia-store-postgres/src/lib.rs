@@ -22,24 +22,16 @@ const OPTIMIZE: &[&str] = &["ANALYZE"];
 /// A [`Store`] on a PostgreSQL database.
 pub struct PostgresStore {
     pool: PgPool,
+    counts: common::CountCache,
 }
 
 async fn begin_write(pool: &PgPool) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
     pool.begin().await
 }
 
-/// Serialises the writers of one account's trees until the transaction ends: a move reads paths
-/// that another move could rewrite, and READ COMMITTED alone would let two moves make a cycle.
-async fn lock_tree(conn: &mut sqlx::PgConnection, account: hygeia_core::AccountId) -> StoreResult<()> {
-    // The two-key form keeps this lock apart from any other use of advisory locks.
-    const ORG_UNIT_TREE: i32 = 0x4F55; // "OU"
-    sqlx::query("SELECT pg_advisory_xact_lock($1, $2)")
-        .bind(ORG_UNIT_TREE)
-        .bind(i32::try_from(account.0).unwrap_or(i32::MAX))
-        .execute(conn)
-        .await
-        .map_err(StoreError::backend)?;
-    Ok(())
+/// Name search: the shared `LOWER(name) LIKE` filter, which the trigram indexes answer.
+fn push_text_search(_query: &mut sqlx::QueryBuilder<Postgres>, _text: &str) -> bool {
+    false
 }
 
 /// Org units whose box meets `bbox`, in the terms of the partial GiST index on `box(...)`.
@@ -58,6 +50,6 @@ impl PostgresStore {
             .connect(url)
             .await
             .map_err(StoreError::backend)?;
-        Ok(PostgresStore { pool })
+        Ok(PostgresStore { pool, counts: Default::default() })
     }
 }

@@ -40,6 +40,17 @@ pub async fn scratch_schema(url: &str) -> (String, Teardown) {
     let mut admin = sqlx::PgConnection::connect(url)
         .await
         .unwrap_or_else(|e| panic!("{URL_VARIABLE}={url} is set but PostgreSQL is unreachable: {e}"));
+    // Extensions are per database: created once here, not by each schema's migrations racing.
+    static EXTENSIONS: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    EXTENSIONS
+        .get_or_init(|| async {
+            let create = "CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public";
+            if let Ok(mut conn) = sqlx::PgConnection::connect(url).await {
+                let _ = sqlx::query(create).execute(&mut conn).await;
+                let _ = conn.close().await;
+            }
+        })
+        .await;
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}"))).execute(&mut admin).await.unwrap();
     admin.close().await.ok();
 

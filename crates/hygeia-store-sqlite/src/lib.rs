@@ -24,15 +24,27 @@ const OPTIMIZE: &[&str] = &["PRAGMA analysis_limit = 1000", "ANALYZE"];
 /// A [`Store`] on one SQLite database file (or an in-memory database, for tests).
 pub struct SqliteStore {
     pool: SqlitePool,
+    counts: common::CountCache,
 }
 
 async fn begin_write(pool: &SqlitePool) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
     pool.begin_with("BEGIN IMMEDIATE").await
 }
 
-/// Serialises a tree's writers: on SQLite, `BEGIN IMMEDIATE` already does.
-async fn lock_tree(_conn: &mut sqlx::SqliteConnection, _account: hygeia_core::AccountId) -> StoreResult<()> {
-    Ok(())
+/// Name search through the trigram index (`org_units_search`): the text as an FTS5 phrase, which
+/// the trigram tokenizer matches as a substring, case-insensitively. Shorter than three characters,
+/// the text has no trigram: the shared `LIKE` scan answers instead.
+fn push_text_search(query: &mut sqlx::QueryBuilder<Sqlite>, text: &str) -> bool {
+    if text.chars().count() < 3 {
+        return false;
+    }
+    let phrase = |t: &str| format!("\"{}\"", t.replace('"', "\"\""));
+    // An alias matches when it equals the text: the JSON array holds it quoted.
+    let quoted = serde_json::to_string(text).unwrap_or_default();
+    let expression = format!("name : {} OR aliases : {}", phrase(text), phrase(&quoted));
+    query.push(" AND o.id IN (SELECT rowid FROM org_units_search WHERE org_units_search MATCH ");
+    query.push_bind(expression).push(")");
+    true
 }
 
 /// Org units whose box meets `bbox`, found through the R*Tree the triggers keep.
@@ -72,7 +84,7 @@ impl SqliteStore {
             SqlitePoolOptions::new().max_connections(8).connect_with(options).await
         }
         .map_err(StoreError::backend)?;
-        Ok(SqliteStore { pool })
+        Ok(SqliteStore { pool, counts: Default::default() })
     }
 
     /// A fresh, migrated in-memory database.

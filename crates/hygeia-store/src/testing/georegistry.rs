@@ -1135,3 +1135,76 @@ pub async fn batches_of_units_are_created_whole_or_not_at_all(store: &dyn Store)
     assert_invalid(store.org_units().create_many(&other.scope, None, &[foreign_parent]).await, "units[0].parent_id");
     assert_eq!(store.org_units().list(&t.scope, &OrgUnitQuery::default()).await.unwrap().count, before);
 }
+
+pub async fn list_counts_follow_every_tree_change(store: &dyn Store) {
+    let t = tree(store, "A").await;
+    let country = unit(store, &t, "Country", None).await;
+    let scope = t.scope.clone();
+    let count = |query: OrgUnitQuery| {
+        let scope = scope.clone();
+        async move { store.org_units().list(&scope, &query).await.unwrap().count }
+    };
+    let everything = OrgUnitQuery { page: Some((1, 0)), ..Default::default() };
+    assert_eq!(count(everything.clone()).await, 1);
+    assert_eq!(count(everything.clone()).await, 1, "asked twice, same answer");
+    let north = unit(store, &t, "North", Some(country.id)).await;
+    assert_eq!(count(everything.clone()).await, 2, "a creation changes the count");
+    store.org_units().create_many(&t.scope, None, &[NewOrgUnit::new(t.version, "Third")]).await.unwrap();
+    assert_eq!(count(everything.clone()).await, 3, "so does a batch");
+
+    let valid = OrgUnitQuery { validation_statuses: vec![ValidationStatus::Valid], ..everything.clone() };
+    assert_eq!(count(valid.clone()).await, 2);
+    let reject = OrgUnitUpdate { validation_status: Some(ValidationStatus::Rejected), ..Default::default() };
+    store.org_units().update(&t.scope, None, north.id, reject).await.unwrap();
+    assert_eq!(count(valid.clone()).await, 1, "an update changes it");
+
+    let group = GroupInput { version_id: t.version, name: "G".into(), source_ref: None, block_of_countries: false };
+    let group = store.groups().create(t.account, None, group).await.unwrap();
+    let members = OrgUnitQuery { group_ids: vec![group.id], ..everything.clone() };
+    assert_eq!(count(members.clone()).await, 0);
+    store.groups().change_members(&t.scope, None, group.id, &[country.id], &[]).await.unwrap();
+    assert_eq!(count(members.clone()).await, 1, "membership changes it");
+    store.groups().delete(t.account, None, group.id).await.unwrap();
+    assert_eq!(count(members.clone()).await, 0, "so does deleting the group");
+
+    let subtree = OrgUnitQuery {
+        parent: Some(ParentFilter::SubtreeOf { root: country.id, include_root: true }),
+        ..everything.clone()
+    };
+    assert_eq!(count(subtree.clone()).await, 2);
+    let move_away = OrgUnitUpdate { parent_id: Some(None), ..Default::default() };
+    store.org_units().update(&t.scope, None, north.id, move_away).await.unwrap();
+    assert_eq!(count(subtree.clone()).await, 1, "a move changes a subtree's count");
+
+    // Another account's writes leave this one's counts alone, and the reverse.
+    let other = tree(store, "B").await;
+    unit(store, &other, "Elsewhere", None).await;
+    assert_eq!(count(everything.clone()).await, 3);
+}
+
+pub async fn name_search_takes_any_text_literally(store: &dyn Store) {
+    let t = tree(store, "A").await;
+    for name in ["CSPS \"Le Bon\" Samaritain", "Hôpital Saint-Camille", "50% centre_A", "Dispensaire: OR NOT *x*", "Ké"]
+    {
+        unit(store, &t, name, None).await;
+    }
+    let mut aliased = NewOrgUnit::new(t.version, "Centre médical");
+    aliased.aliases = vec!["CM Koudougou".into()];
+    store.org_units().create(&t.scope, None, aliased).await.unwrap();
+    let search = |text: &str| {
+        let query = OrgUnitQuery { search: Some(OrgUnitSearch::Text(text.into())), ..Default::default() };
+        let scope = t.scope.clone();
+        async move { list(store, &scope, query).await }
+    };
+    assert_eq!(search("\"le bon\"").await, ["CSPS \"Le Bon\" Samaritain"]);
+    assert_eq!(search("saint-cam").await, ["Hôpital Saint-Camille"]);
+    assert_eq!(search("HÔPITAL").await, ["Hôpital Saint-Camille"], "case folds beyond ASCII");
+    assert_eq!(search("50%").await, ["50% centre_A"]);
+    assert_eq!(search("e_a").await, ["50% centre_A"], "_ is not a wildcard");
+    assert_eq!(search("% c").await, ["50% centre_A"]);
+    assert_eq!(search(": OR NOT *").await, ["Dispensaire: OR NOT *x*"], "no query syntax");
+    assert_eq!(search("Ké").await, ["Ké"], "shorter than a trigram");
+    assert_eq!(search("cm koudougou").await, ["Centre médical"], "an alias equal to the text");
+    assert!(search("koudou").await.is_empty(), "aliases match whole");
+    assert!(search("Samaritains").await.is_empty());
+}

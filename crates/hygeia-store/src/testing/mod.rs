@@ -82,6 +82,8 @@ macro_rules! conformance_suite {
             group_sets_hold_groups_of_their_version,
             bulk_updates_apply_to_the_selection_or_to_nothing,
             batches_of_units_are_created_whole_or_not_at_all,
+            list_counts_follow_every_tree_change,
+            name_search_takes_any_text_literally,
         );
     };
     (@each $new_store:expr; $($check:ident),* $(,)?) => {
