@@ -1,7 +1,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use hygeia_core::{Account, AccountId, NewAccount};
-use hygeia_store::{AccountStore, StoreResult};
+use hygeia_store::{AccountStore, StoreError, StoreResult};
 use sqlx::types::Json;
 
 use super::super::SqlStore;
@@ -86,5 +86,14 @@ impl AccountStore for SqlStore {
 
     async fn count(&self) -> StoreResult<i64> {
         sqlx::query_scalar("SELECT COUNT(*) FROM accounts").fetch_one(&self.pool).await.map_err(db_err)
+    }
+
+    async fn tree_version(&self, account: AccountId) -> StoreResult<i64> {
+        let version: Option<i64> = sqlx::query_scalar("SELECT tree_version FROM accounts WHERE id = $1")
+            .bind(account.0)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        version.ok_or(StoreError::NotFound)
     }
 }

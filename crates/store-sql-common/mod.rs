@@ -226,8 +226,9 @@ fn sorted_dedup<T: Ord>(mut values: Vec<T>) -> Vec<T> {
     values
 }
 
-/// Serialises the writers of one account's tree until the transaction ends, and marks the tree
-/// changed for the list-count cache. A move reads paths that another move could rewrite, and READ
+/// Serialises the writers of one account's tree until the transaction ends, and marks the account's
+/// georegistry changed (units, groups' members, types, sources, versions) for the caches keyed by
+/// `tree_version`. A move reads paths that another move could rewrite, and READ
 /// COMMITTED alone would let two moves make a cycle: the account row's lock prevents it (on SQLite,
 /// `BEGIN IMMEDIATE` already serialises writers).
 pub(crate) async fn lock_tree(

@@ -2,6 +2,7 @@ use std::sync::Arc;
 
 use hygeia_store::DynStore;
 
+use crate::api::catalog::CatalogCache;
 use crate::auth::jwt::{TokenKeys, random_hex};
 use crate::auth::throttle::LoginThrottle;
 use crate::settings::Settings;
@@ -12,6 +13,8 @@ pub struct AppState {
     pub settings: Settings,
     pub tokens: TokenKeys,
     pub login_throttle: LoginThrottle,
+    /// Types, sources and versions per account, for org-unit responses.
+    pub catalogs: CatalogCache,
 }
 
 pub type SharedState = Arc<AppState>;
@@ -43,6 +46,6 @@ impl AppState {
             settings.auth.refresh_token_ttl_secs,
         );
         let login_throttle = LoginThrottle::new(settings.auth.login_failures_per_minute);
-        Ok(Arc::new(AppState { store, settings, tokens, login_throttle }))
+        Ok(Arc::new(AppState { store, settings, tokens, login_throttle, catalogs: CatalogCache::default() }))
     }
 }

@@ -65,6 +65,9 @@ pub trait AccountStore: Send + Sync {
     async fn find_by_name(&self, name: &str) -> StoreResult<Option<Account>>;
     async fn list(&self) -> StoreResult<Vec<Account>>;
     async fn count(&self) -> StoreResult<i64>;
+    /// A number that changes with every change to the account's georegistry (units, moves, group
+    /// members, types, sources, versions): what is derived from those may be cached under it.
+    async fn tree_version(&self, account: AccountId) -> StoreResult<i64>;
 }
 
 #[async_trait]

@@ -1,21 +1,19 @@
 //! `/api/groups/`: org-unit groups and their members.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use hygeia_core::permission as perm;
-use hygeia_core::{
-    AccountId, DataSource, DataSourceId, Group, GroupId, GroupInput, GroupSet, OrgUnitId, SourceVersion,
-    SourceVersionId,
-};
+use hygeia_core::{AccountId, Group, GroupId, GroupInput, GroupSet, OrgUnitId, SourceVersionId};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::api::epoch;
 use crate::api::orgunits::{require_read, scope_of};
 use crate::api::pagination::{PageParams, envelope};
+use crate::api::{catalog, epoch};
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{AppJson, PathId};
@@ -23,25 +21,22 @@ use crate::state::{AppState, SharedState};
 
 /// The versions, sources and group sets that group rows show, loaded once per request.
 pub struct Catalog {
-    versions: HashMap<SourceVersionId, SourceVersion>,
-    sources: HashMap<DataSourceId, DataSource>,
+    shared: Arc<catalog::Catalog>,
     sets: Vec<GroupSet>,
 }
 
 impl Catalog {
     pub async fn load(state: &AppState, account: AccountId) -> ApiResult<Catalog> {
-        let store = &state.store;
         Ok(Catalog {
-            versions: store.sources().versions(account, None).await?.into_iter().map(|v| (v.id, v)).collect(),
-            sources: store.sources().sources(account).await?.into_iter().map(|s| (s.id, s)).collect(),
-            sets: store.group_sets().list(account, &[]).await?,
+            shared: catalog::catalog(state, account).await?,
+            sets: state.store.group_sets().list(account, &[]).await?,
         })
     }
 
     /// `{id, number, data_source: {id, name}}`.
     pub fn source_version(&self, version: SourceVersionId) -> Value {
-        let Some(v) = self.versions.get(&version) else { return Value::Null };
-        let source = self.sources.get(&v.data_source_id);
+        let Some(v) = self.shared.versions.get(&version) else { return Value::Null };
+        let source = self.shared.sources.get(&v.data_source_id);
         json!({
             "id": v.id,
             "number": v.number,

@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod bulkupdate;
+pub mod catalog;
 pub mod group_sets;
 pub mod groups;
 pub mod health;

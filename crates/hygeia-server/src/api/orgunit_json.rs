@@ -3,16 +3,17 @@
 
 use std::collections::HashMap;
 
-use hygeia_core::{DataSource, OrgUnit, OrgUnitId, OrgUnitType, OrgUnitTypeId, SourceVersion, SourceVersionId};
+use std::sync::Arc;
+
+use hygeia_core::{DataSource, OrgUnit, OrgUnitId, OrgUnitType};
 use serde_json::{Value, json};
 
+use crate::api::catalog::Catalog;
 use crate::api::epoch;
 
-/// What the serialisers look up besides the units themselves, loaded once per request.
+/// What the serialisers look up besides the units themselves.
 pub struct Context {
-    pub types: HashMap<OrgUnitTypeId, OrgUnitType>,
-    pub versions: HashMap<SourceVersionId, SourceVersion>,
-    pub sources: HashMap<hygeia_core::DataSourceId, DataSource>,
+    pub catalog: Arc<Catalog>,
     /// Ancestors of the units being shown, by id.
     pub ancestors: HashMap<OrgUnitId, OrgUnit>,
     /// Groups of the units being shown.
@@ -20,12 +21,16 @@ pub struct Context {
 }
 
 impl Context {
+    fn org_unit_type(&self, unit: &OrgUnit) -> Option<&OrgUnitType> {
+        unit.org_unit_type_id.and_then(|t| self.catalog.types.get(&t))
+    }
+
     fn type_name(&self, unit: &OrgUnit) -> Option<&str> {
-        unit.org_unit_type_id.and_then(|t| self.types.get(&t)).map(|t| t.name.as_str())
+        self.org_unit_type(unit).map(|t| t.name.as_str())
     }
 
     fn source(&self, unit: &OrgUnit) -> Option<&DataSource> {
-        self.versions.get(&unit.version_id).and_then(|v| self.sources.get(&v.data_source_id))
+        self.catalog.versions.get(&unit.version_id).and_then(|v| self.catalog.sources.get(&v.data_source_id))
     }
 
     fn parent(&self, unit: &OrgUnit) -> Option<&OrgUnit> {
@@ -87,7 +92,7 @@ pub fn list_row(unit: &OrgUnit, context: &Context) -> Value {
         "search_index": null,
         "created_at": epoch(unit.created_at),
         "source_id": source.map(|s| s.id),
-        "org_unit_type": unit.org_unit_type_id.and_then(|t| context.types.get(&t)).map(type_json),
+        "org_unit_type": context.org_unit_type(unit).map(type_json),
         "org_unit_type_id": unit.org_unit_type_id,
         "instances_count": 0,
         "updated_at": epoch(unit.updated_at),
@@ -121,7 +126,7 @@ pub fn mobile_row(unit: &OrgUnit, context: &Context) -> Value {
 /// tree), ancestors are shown in the light form: id, name and type only.
 pub fn detail(unit: &OrgUnit, context: &Context, geo_json: Value, full_parents: bool) -> Value {
     let source = context.source(unit);
-    let version = context.versions.get(&unit.version_id);
+    let version = context.catalog.versions.get(&unit.version_id);
     json!({
         "name": unit.name,
         "short_name": unit.name,
@@ -153,7 +158,7 @@ pub fn detail(unit: &OrgUnit, context: &Context, geo_json: Value, full_parents: 
         "default_image_id": null,
         "groups": context.groups.get(&unit.id).cloned().unwrap_or_default(),
         "org_unit_type_name": context.type_name(unit),
-        "org_unit_type": unit.org_unit_type_id.and_then(|t| context.types.get(&t)).map(type_json),
+        "org_unit_type": context.org_unit_type(unit).map(type_json),
         "source": source.map(|s| s.name.as_str()),
         "source_id": source.map(|s| s.id),
         "version": version.map(|v| v.number),

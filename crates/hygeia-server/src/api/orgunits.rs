@@ -15,6 +15,7 @@ use hygeia_geo::Shape;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::api::catalog::catalog;
 use crate::api::orgunit_json::{self, Context};
 use crate::api::pagination::PageParams;
 use crate::auth::CurrentUser;
@@ -41,12 +42,10 @@ pub fn require_read(user: &CurrentUser) -> ApiResult<()> {
     if readers.iter().any(|p| user.0.has_permission(p)) { Ok(()) } else { Err(ApiError::Forbidden) }
 }
 
-/// Loads what the serialisers need for `units`: types, versions, sources and ancestors.
+/// Loads what the serialisers need for `units`: the catalog, their ancestors and groups.
 pub async fn context_for(state: &AppState, user: &UserProfile, units: &[OrgUnit]) -> ApiResult<Context> {
     let store = &state.store;
-    let types = store.org_unit_types().list(user.account_id).await?.into_iter().map(|t| (t.id, t)).collect();
-    let versions = store.sources().versions(user.account_id, None).await?.into_iter().map(|v| (v.id, v)).collect();
-    let sources = store.sources().sources(user.account_id).await?.into_iter().map(|s| (s.id, s)).collect();
+    let catalog = catalog(state, user.account_id).await?;
     let own: HashSet<OrgUnitId> = units.iter().map(|u| u.id).collect();
     let mut wanted: Vec<OrgUnitId> = units
         .iter()
@@ -69,7 +68,7 @@ pub async fn context_for(state: &AppState, user: &UserProfile, units: &[OrgUnit]
             .or_default()
             .push(json!({"id": group.id, "name": group.name, "source_ref": group.source_ref}));
     }
-    Ok(Context { types, versions, sources, ancestors, groups })
+    Ok(Context { catalog, ancestors, groups })
 }
 
 /// Most items a list parameter may hold: keeps every statement within the backends' limits.
@@ -301,7 +300,8 @@ async fn render_detail(state: &AppState, user: &UserProfile, unit: &OrgUnit) -> 
         false => Value::Null,
     };
     let mut body = orgunit_json::detail(unit, &context, geo_json, scope.roots.is_empty());
-    if let (Some(location), Some(parent)) = (unit.location, unit.parent_id) {
+    let parent_has_shape = unit.parent_id.and_then(|p| context.ancestors.get(&p)).is_some_and(|p| p.has_shape);
+    if let (Some(location), Some(parent), true) = (unit.location, unit.parent_id, parent_has_shape) {
         // The parent may be above a restricted user's roots: its shape is read account-wide.
         let account = OrgUnitScope::whole_account(user.account_id);
         if let Some(wkb) = state.store.org_units().shape_wkb(&account, parent, false).await?

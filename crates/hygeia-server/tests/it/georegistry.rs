@@ -17,6 +17,7 @@ on_both_backends!(
     groups_are_managed_and_filter_the_tree,
     group_sets_are_managed_through_the_api,
     bulk_update_changes_the_selection_or_nothing,
+    renamed_types_and_sources_show_at_once,
 );
 
 async fn send_json(app: &TestApp, method: Method, path: &str, token: &str, body: Value) -> Reply {
@@ -750,4 +751,42 @@ async fn bulk_update_changes_the_selection_or_nothing(app: &TestApp) {
     )
     .await
     .error(StatusCode::FORBIDDEN, "permission_denied");
+}
+
+/// Types, sources and versions are cached per account while its georegistry is unchanged: a
+/// rename must show in the very next response.
+async fn renamed_types_and_sources_show_at_once(app: &TestApp) {
+    let (_, token, _, [_, _, district]) = setup(app).await;
+    let created = ok(
+        send_json(app, Method::POST, "/api/orgunittypes/", &token, json!({"name": "District"})).await,
+        StatusCode::CREATED,
+    );
+    let type_id = created["id"].as_i64().unwrap();
+    ok(patch_unit(app, token.clone(), district, json!({"org_unit_type_id": type_id})).await, StatusCode::OK);
+    let detail = ok(app.get(&format!("/api/orgunits/{district}/"), Some(&token)).await, StatusCode::OK);
+    assert_eq!(detail["org_unit_type_name"], "District");
+    ok(
+        send_json(
+            app,
+            Method::PUT,
+            &format!("/api/orgunittypes/{type_id}/"),
+            &token,
+            json!({"name": "Health district"}),
+        )
+        .await,
+        StatusCode::OK,
+    );
+    let detail = ok(app.get(&format!("/api/orgunits/{district}/"), Some(&token)).await, StatusCode::OK);
+    assert_eq!(detail["org_unit_type_name"], "Health district");
+    let listed = ok(app.get("/api/orgunits/?limit=10&search=boromo", Some(&token)).await, StatusCode::OK);
+    assert_eq!(listed["orgunits"][0]["org_unit_type_name"], "Health district");
+
+    let source_id = detail["source_id"].as_i64().unwrap();
+    ok(
+        send_json(app, Method::PUT, &format!("/api/datasources/{source_id}/"), &token, json!({"name": "bfa-2024"}))
+            .await,
+        StatusCode::OK,
+    );
+    let detail = ok(app.get(&format!("/api/orgunits/{district}/"), Some(&token)).await, StatusCode::OK);
+    assert_eq!(detail["source"], "bfa-2024");
 }
