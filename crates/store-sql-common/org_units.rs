@@ -763,6 +763,25 @@ impl OrgUnitStore for SqlStore {
         Ok(shape.flatten())
     }
 
+    async fn shapes_wkb(
+        &self,
+        account: AccountId,
+        ids: &[OrgUnitId],
+        simplified: bool,
+    ) -> StoreResult<Vec<(OrgUnitId, Vec<u8>)>> {
+        let column = if simplified { "o.simplified_geom" } else { "o.geom" };
+        let mut shapes = Vec::new();
+        for chunk in ids.chunks(1000) {
+            let mut query = QueryBuilder::<Db>::new("SELECT o.id, ");
+            query.push(column).push(" FROM org_units o WHERE o.account_id = ").push_bind(account.0);
+            query.push(" AND ").push(column).push(" IS NOT NULL");
+            push_in(&mut query, "o.id", chunk.iter().map(|id| id.0));
+            let rows: Vec<(i64, Vec<u8>)> = query.build_query_as().fetch_all(&self.pool).await.map_err(db_err)?;
+            shapes.extend(rows.into_iter().map(|(id, wkb)| (OrgUnitId(id), wkb)));
+        }
+        Ok(shapes)
+    }
+
     async fn with_children(&self, account: AccountId, ids: &[OrgUnitId]) -> StoreResult<Vec<OrgUnitId>> {
         let mut parents = Vec::new();
         for chunk in ids.chunks(1000) {

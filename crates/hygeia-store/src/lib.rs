@@ -229,6 +229,14 @@ pub trait OrgUnitStore: Send + Sync {
     async fn by_ids(&self, account: AccountId, ids: &[OrgUnitId]) -> StoreResult<Vec<OrgUnit>>;
     /// The stored boundary as WKB, full or simplified; `None` when the unit is out of scope or has none.
     async fn shape_wkb(&self, scope: &OrgUnitScope, id: OrgUnitId, simplified: bool) -> StoreResult<Option<Vec<u8>>>;
+    /// The stored boundaries of some units of the account, full or simplified, for units that have
+    /// one (the caller has already scoped `ids`, e.g. from a list).
+    async fn shapes_wkb(
+        &self,
+        account: AccountId,
+        ids: &[OrgUnitId],
+        simplified: bool,
+    ) -> StoreResult<Vec<(OrgUnitId, Vec<u8>)>>;
     /// Which of `ids` (units of the account) have at least one child.
     async fn with_children(&self, account: AccountId, ids: &[OrgUnitId]) -> StoreResult<Vec<OrgUnitId>>;
     /// Audit entries of one object, newest first.

@@ -168,12 +168,14 @@ pub fn detail(unit: &OrgUnit, context: &Context, geo_json: Value, full_parents: 
     })
 }
 
-/// A point feature for maps; units without a location have no geometry.
-pub fn feature(unit: &OrgUnit, context: &Context) -> Value {
+/// A feature for maps: the unit's boundary when given, else its point, else no geometry.
+pub fn feature(unit: &OrgUnit, context: &Context, shape: Option<&Value>) -> Value {
+    let point =
+        || unit.location.map(|l| json!({"type": "Point", "coordinates": [l.longitude, l.latitude, l.altitude]}));
     json!({
         "type": "Feature",
         "id": unit.id,
-        "geometry": unit.location.map(|l| json!({"type": "Point", "coordinates": [l.longitude, l.latitude, l.altitude]})),
+        "geometry": shape.cloned().or_else(point),
         "properties": {
             "name": unit.name,
             "parent_id": unit.parent_id,

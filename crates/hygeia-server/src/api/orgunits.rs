@@ -255,7 +255,8 @@ pub async fn list(
     })))
 }
 
-/// The same filters as the list, as a GeoJSON FeatureCollection of points for maps.
+/// The same filters as the list, as a GeoJSON FeatureCollection for maps: boundaries (simplified)
+/// where units have one, else points.
 #[utoipa::path(get, path = "/api/orgunits/geojson/", tag = "orgunits", security(("bearer" = [])),
     responses((status = 200, description = "FeatureCollection", body = Object), (status = 401), (status = 403)))]
 pub async fn geojson(
@@ -270,7 +271,21 @@ pub async fn geojson(
     query.page = Some((limit as u64, 0));
     let result = state.store.org_units().list(&scope_of(&user.0), &query).await?;
     let context = context_for(&state, &user.0, &[]).await?;
-    let features: Vec<Value> = result.items.iter().map(|u| orgunit_json::feature(u, &context)).collect();
+    // Boundaries as their simplified copy (what maps draw); units without one show their point.
+    let with_shapes: Vec<OrgUnitId> = result.items.iter().filter(|u| u.has_shape).map(|u| u.id).collect();
+    let shapes: HashMap<OrgUnitId, Value> = state
+        .store
+        .org_units()
+        .shapes_wkb(user.0.account_id, &with_shapes, true)
+        .await?
+        .into_iter()
+        .filter_map(|(id, wkb)| {
+            let shape = hygeia_geo::decode_multipolygon(&wkb).ok()?;
+            Some((id, hygeia_geo::geojson::to_geometry(&shape)))
+        })
+        .collect();
+    let features: Vec<Value> =
+        result.items.iter().map(|u| orgunit_json::feature(u, &context, shapes.get(&u.id))).collect();
     Ok(Json(json!({"type": "FeatureCollection", "features": features})))
 }
 

@@ -409,6 +409,10 @@ async fn shapes_are_validated_stored_and_reported(app: &TestApp) {
     assert_eq!(with_shape["orgUnits"].as_array().unwrap().len(), 1);
     let boxed = ok(app.get("/api/orgunits/?bbox=-3.2,11.2,-3.1,11.3", Some(&token)).await, StatusCode::OK);
     assert_eq!(boxed["orgUnits"][0]["id"], district);
+    let map = ok(app.get("/api/orgunits/geojson/?bbox=-3.2,11.2,-3.1,11.3", Some(&token)).await, StatusCode::OK);
+    assert_eq!(map["features"][0]["id"], district);
+    assert_eq!(map["features"][0]["geometry"]["type"], "MultiPolygon", "maps get the boundary: {map}");
+    assert_eq!(map["features"][0]["geometry"]["coordinates"][0][0][0], json!([-3.5, 11.0]));
 
     // A facility inside its district's shape is quiet; one outside is accepted and reported.
     let inside = ok(
