@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Georegistry read paths on a synthetic tree of 100,000 org units (4 levels, points), release build,
-# wrk on 127.0.0.1 with 8 connections.
+# Georegistry read paths on a synthetic tree of 100,000 org units (4 levels, points) plus the US
+# nation > 56 states > 3,231 counties with their boundaries (us-atlas), release build, wrk on
+# 127.0.0.1 with 8 connections.
 #
 #   bench/georegistry.sh [sqlite|postgres] [runs] [units]
 #
@@ -16,6 +17,7 @@ command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; e
 
 cargo build --release --quiet
 bin="$PWD/target/release/hygeia"
+counties="$PWD/../shared/data/boundaries/us_atlas/counties-10m.json"
 work="$(mktemp -d)"
 trap 'kill "${server:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
 cd "$work"
@@ -27,7 +29,8 @@ fi
 export HYGEIA_LOG=warn
 "$bin" create-account Bench >/dev/null
 echo 'bench password 1' | "$bin" create-user --account Bench --username bench --superuser --password-stdin >/dev/null
-/usr/bin/time -f "seeding: %e s, %M KB max RSS" "$bin" bench seed-tree --account Bench --units "$units"
+/usr/bin/time -f "seeding: %e s, %M KB max RSS" "$bin" bench seed-tree --account Bench --units "$units" \
+    --counties "$counties" 2>&1 | grep -v '^skipped' 
 "$bin" serve --bind "127.0.0.1:$port" &
 server=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/health/" >/dev/null && break; sleep 0.1; done
@@ -42,9 +45,10 @@ declare -A paths=(
     [detail]="/$facility/"
     [tree_children]="/tree/?parent_id=$region"
     [bbox_geojson]="/geojson/?bbox=-1.0,12.0,-0.5,12.5&geography=location"
+    [county_shapes]="/geojson/?bbox=-90,35,-85,40&geography=shape"
 )
 echo "backend=$backend units=$units cpu=$(nproc)x $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-for name in list search detail tree_children bbox_geojson; do
+for name in list search detail tree_children bbox_geojson county_shapes; do
     url="$api${paths[$name]}"
     curl -sf -o /dev/null -H "Authorization: Bearer $token" "$url" || { echo "$name: $url failed" >&2; exit 1; }
     for i in $(seq "$runs"); do

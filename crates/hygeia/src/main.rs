@@ -44,6 +44,11 @@ enum Command {
     Bench(bench::BenchCommand),
 }
 
+/// glibc's allocator serialised the server's threads on its arena locks (a third of a list request's
+/// CPU under load, BENCHMARKS.md); mimalloc keeps per-thread heaps.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> Result<()> {
     let cli = Cli::parse();
     init_logging();
