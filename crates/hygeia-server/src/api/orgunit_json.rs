@@ -5,7 +5,8 @@ use std::collections::HashMap;
 
 use std::sync::Arc;
 
-use hygeia_core::{DataSource, OrgUnit, OrgUnitId, OrgUnitType};
+use hygeia_core::{DataSource, DataSourceId, OrgUnit, OrgUnitId, OrgUnitType, OrgUnitTypeId, ValidationStatus};
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::api::catalog::Catalog;
@@ -48,59 +49,116 @@ fn legacy_date(date: Option<chrono::NaiveDate>) -> Value {
     date.map(|d| Value::String(d.format("%d/%m/%Y").to_string())).unwrap_or(Value::Null)
 }
 
-pub fn type_json(t: &OrgUnitType) -> Value {
-    json!({
-        "id": t.id,
-        "name": t.name,
-        "short_name": t.short_name,
-        "created_at": epoch(t.created_at),
-        "updated_at": epoch(t.updated_at),
-        "depth": t.depth,
-    })
-}
-
 /// `{id, name, parent: {...}, org_unit_type_id, org_unit_type_name}` up to the root.
-pub fn light_parent(unit: &OrgUnit, context: &Context) -> Value {
-    json!({
-        "id": unit.id,
-        "name": unit.name,
-        "parent": context.parent(unit).map(|p| light_parent(p, context)),
-        "org_unit_type_id": unit.org_unit_type_id,
-        "org_unit_type_name": context.type_name(unit),
-    })
+#[derive(Serialize)]
+pub struct LightParent<'a> {
+    id: OrgUnitId,
+    name: &'a str,
+    parent: Option<Box<LightParent<'a>>>,
+    org_unit_type_id: Option<OrgUnitTypeId>,
+    org_unit_type_name: Option<&'a str>,
 }
 
-/// A row of the paginated list.
-pub fn list_row(unit: &OrgUnit, context: &Context) -> Value {
+pub fn light_parent<'a>(unit: &'a OrgUnit, context: &'a Context) -> LightParent<'a> {
+    LightParent {
+        id: unit.id,
+        name: &unit.name,
+        parent: context.parent(unit).map(|p| Box::new(light_parent(p, context))),
+        org_unit_type_id: unit.org_unit_type_id,
+        org_unit_type_name: context.type_name(unit),
+    }
+}
+
+/// The type as list rows show it.
+#[derive(Serialize)]
+pub struct TypeSummary<'a> {
+    id: OrgUnitTypeId,
+    name: &'a str,
+    short_name: &'a str,
+    created_at: f64,
+    updated_at: f64,
+    depth: Option<i64>,
+}
+
+fn type_summary(t: &OrgUnitType) -> TypeSummary<'_> {
+    TypeSummary {
+        id: t.id,
+        name: &t.name,
+        short_name: &t.short_name,
+        created_at: epoch(t.created_at),
+        updated_at: epoch(t.updated_at),
+        depth: t.depth,
+    }
+}
+
+pub fn type_json(t: &OrgUnitType) -> Value {
+    serde_json::to_value(type_summary(t)).unwrap_or_default()
+}
+
+/// A row of the paginated list: serialised straight from the units (the list's hot path), in the
+/// order of Iaso's keys.
+#[derive(Serialize)]
+pub struct ListRow<'a> {
+    id: OrgUnitId,
+    name: &'a str,
+    aliases: Option<&'a [String]>,
+    parent_id: Option<OrgUnitId>,
+    validation_status: ValidationStatus,
+    parent_name: Option<&'a str>,
+    source: Option<&'a str>,
+    source_ref: Option<&'a str>,
+    sub_source: Option<()>,
+    org_unit_type_name: Option<&'a str>,
+    parent: Option<LightParent<'a>>,
+    latitude: Option<f64>,
+    longitude: Option<f64>,
+    altitude: Option<f64>,
+    has_geo_json: bool,
+    search_index: Option<()>,
+    created_at: f64,
+    source_id: Option<DataSourceId>,
+    org_unit_type: Option<TypeSummary<'a>>,
+    org_unit_type_id: Option<OrgUnitTypeId>,
+    instances_count: u64,
+    updated_at: f64,
+    groups: &'a [Value],
+    creator: Option<()>,
+    projects: [(); 0],
+    default_image: Option<()>,
+}
+
+pub fn list_row<'a>(unit: &'a OrgUnit, context: &'a Context) -> ListRow<'a> {
     let source = context.source(unit);
-    json!({
-        "id": unit.id,
-        "name": unit.name,
-        "aliases": aliases(unit),
-        "parent_id": unit.parent_id,
-        "validation_status": unit.validation_status,
-        "parent_name": context.parent(unit).map(|p| p.name.as_str()),
-        "source": source.map(|s| s.name.as_str()),
-        "source_ref": unit.source_ref,
-        "sub_source": null,
-        "org_unit_type_name": context.type_name(unit),
-        "parent": context.parent(unit).map(|p| light_parent(p, context)),
-        "latitude": unit.location.map(|l| l.latitude),
-        "longitude": unit.location.map(|l| l.longitude),
-        "altitude": unit.location.map(|l| l.altitude),
-        "has_geo_json": unit.has_shape,
-        "search_index": null,
-        "created_at": epoch(unit.created_at),
-        "source_id": source.map(|s| s.id),
-        "org_unit_type": context.org_unit_type(unit).map(type_json),
-        "org_unit_type_id": unit.org_unit_type_id,
-        "instances_count": 0,
-        "updated_at": epoch(unit.updated_at),
-        "groups": context.groups.get(&unit.id).cloned().unwrap_or_default(),
-        "creator": null,
-        "projects": [],
-        "default_image": null,
-    })
+    let parent = context.parent(unit);
+    ListRow {
+        id: unit.id,
+        name: &unit.name,
+        // Iaso renders an empty alias list as `null`.
+        aliases: (!unit.aliases.is_empty()).then_some(unit.aliases.as_slice()),
+        parent_id: unit.parent_id,
+        validation_status: unit.validation_status,
+        parent_name: parent.map(|p| p.name.as_str()),
+        source: source.map(|s| s.name.as_str()),
+        source_ref: unit.source_ref.as_deref(),
+        sub_source: None,
+        org_unit_type_name: context.type_name(unit),
+        parent: parent.map(|p| light_parent(p, context)),
+        latitude: unit.location.map(|l| l.latitude),
+        longitude: unit.location.map(|l| l.longitude),
+        altitude: unit.location.map(|l| l.altitude),
+        has_geo_json: unit.has_shape,
+        search_index: None,
+        created_at: epoch(unit.created_at),
+        source_id: source.map(|s| s.id),
+        org_unit_type: context.org_unit_type(unit).map(type_summary),
+        org_unit_type_id: unit.org_unit_type_id,
+        instances_count: 0,
+        updated_at: epoch(unit.updated_at),
+        groups: context.groups.get(&unit.id).map(Vec::as_slice).unwrap_or_default(),
+        creator: None,
+        projects: [],
+        default_image: None,
+    }
 }
 
 /// The row of the unpaginated list (Iaso's mobile dict).
@@ -140,7 +198,7 @@ pub fn detail(unit: &OrgUnit, context: &Context, geo_json: Value, full_parents: 
         "validation_status": unit.validation_status,
         "parent_name": context.parent(unit).map(|p| p.name.as_str()),
         "parent": context.parent(unit).map(|p| {
-            if full_parents { detail(p, context, Value::Null, true) } else { light_parent(p, context) }
+            if full_parents { detail(p, context, Value::Null, true) } else { json!(light_parent(p, context)) }
         }),
         "org_unit_type_id": unit.org_unit_type_id,
         "created_at": epoch(unit.created_at),

@@ -4,6 +4,7 @@ use std::collections::{HashMap, HashSet};
 
 use axum::Json;
 use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
 use hygeia_core::permission as perm;
 use hygeia_core::{
@@ -16,7 +17,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::api::catalog::catalog;
-use crate::api::orgunit_json::{self, Context};
+use crate::api::orgunit_json::{self, Context, ListRow};
 use crate::api::pagination::PageParams;
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult};
@@ -222,7 +223,7 @@ pub async fn list(
     State(state): State<SharedState>,
     user: CurrentUser,
     Query(params): Query<HashMap<String, String>>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     require_read(&user)?;
     let paging = PageParams { limit: params.get("limit").cloned(), page: params.get("page").cloned() }.parse()?;
     let mut query = parse_query(&state, &user.0, &params).await?;
@@ -232,7 +233,7 @@ pub async fn list(
     let Some((limit, mut page)) = paging else {
         let context = context_for(&state, &user.0, &[]).await?;
         let rows: Vec<Value> = result.items.iter().map(|u| orgunit_json::mobile_row(u, &context)).collect();
-        return Ok(Json(json!({ "orgUnits": rows })));
+        return Ok(Json(json!({ "orgUnits": rows })).into_response());
     };
     let pages = (result.count as usize).div_ceil(limit).max(1);
     if page > pages {
@@ -242,17 +243,31 @@ pub async fn list(
         result = state.store.org_units().list(&scope, &query).await?;
     }
     let context = context_for(&state, &user.0, &result.items).await?;
-    let rows: Vec<Value> = result.items.iter().map(|u| orgunit_json::list_row(u, &context)).collect();
-    Ok(Json(json!({
-        "count": result.count,
-        "counts": [],
-        "orgunits": rows,
-        "has_next": page < pages,
-        "has_previous": page > 1,
-        "page": page,
-        "pages": pages,
-        "limit": limit,
-    })))
+    let rows: Vec<ListRow> = result.items.iter().map(|u| orgunit_json::list_row(u, &context)).collect();
+    Ok(Json(ListPage {
+        count: result.count,
+        counts: [],
+        orgunits: rows,
+        has_next: page < pages,
+        has_previous: page > 1,
+        page,
+        pages,
+        limit,
+    })
+    .into_response())
+}
+
+/// Iaso's paginated envelope of the org-unit list.
+#[derive(serde::Serialize)]
+struct ListPage<'a> {
+    count: u64,
+    counts: [(); 0],
+    orgunits: Vec<ListRow<'a>>,
+    has_next: bool,
+    has_previous: bool,
+    page: usize,
+    pages: usize,
+    limit: usize,
 }
 
 /// The same filters as the list, as a GeoJSON FeatureCollection for maps: boundaries (simplified)
