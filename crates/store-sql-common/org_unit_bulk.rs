@@ -18,7 +18,7 @@ use hygeia_core::orgunit::MAX_TREE_DEPTH;
 
 use super::org_units::{
     CODE_TAKEN, COLUMNS, UnitRow, check_parent, check_type, check_writable_version, push_filters, push_in, push_within,
-    record_change, unit_box, visible_roots, visible_unit,
+    record_change, unit_box, visible_roots, visible_unit, write_shape,
 };
 use super::{db_err, lock_tree, now, on_unique, sorted_dedup};
 
@@ -27,7 +27,7 @@ type Conn = <Db as sqlx::Database>::Connection;
 /// Statements touch at most this many units, well within the backends' bind-parameter limits.
 const CHUNK: usize = 1000;
 
-/// Rows a multi-row INSERT carries: 26 values each, within PostgreSQL's 65,535 parameters.
+/// Rows a multi-row INSERT carries: 25 values each, within PostgreSQL's 65,535 parameters.
 const INSERT_ROWS: usize = 1000;
 
 /// Paths of freshly inserted rows start with this marker and the row's index in the batch, until
@@ -97,8 +97,7 @@ pub(super) async fn create_many(
         let mut insert = QueryBuilder::<Db>::new(
             "INSERT INTO org_units (account_id, version_id, parent_id, path, depth, name, uuid, custom, \
              validation_status, org_unit_type_id, source_ref, code, latitude, longitude, altitude, min_x, min_y, \
-             max_x, max_y, aliases, opening_date, closed_date, creator_id, created_at, updated_at, geom, \
-             simplified_geom) ",
+             max_x, max_y, aliases, opening_date, closed_date, creator_id, created_at, updated_at, has_shape) ",
         );
         insert.push_values(chunk.iter().enumerate(), |mut row, (i, unit)| {
             let [min_x, min_y, max_x, max_y] = unit_box(unit.location.as_ref(), unit.shape.as_ref());
@@ -127,8 +126,7 @@ pub(super) async fn create_many(
                 .push_bind(actor.map(|a| a.0))
                 .push_bind(at)
                 .push_bind(at)
-                .push_bind(unit.shape.as_ref().map(|s| s.full_wkb.clone()))
-                .push_bind(unit.shape.as_ref().map(|s| s.simplified_wkb.clone()));
+                .push_bind(unit.shape.is_some());
         });
         insert.build().execute(&mut *tx).await.map_err(on_unique("code", CODE_TAKEN))?;
     }
@@ -165,6 +163,12 @@ pub(super) async fn create_many(
     .execute(&mut *tx)
     .await
     .map_err(db_err)?;
+
+    for (id, unit) in ids.iter().zip(units) {
+        if let Some(shape) = &unit.shape {
+            write_shape(&mut tx, id.0, Some(shape)).await?;
+        }
+    }
 
     let sorted = sorted_dedup(ids.iter().map(|id| id.0).collect());
     for chunk in sorted.chunks(CHUNK / 4) {

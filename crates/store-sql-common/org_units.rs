@@ -77,7 +77,7 @@ impl From<UnitRow> for OrgUnit {
 }
 
 pub(super) const COLUMNS: &str = "SELECT o.id, o.account_id, o.version_id, o.parent_id, o.path, o.name, o.uuid, o.custom, \
-    o.validation_status, o.org_unit_type_id, o.source_ref, o.code, o.latitude, o.longitude, o.altitude, (o.geom IS NOT NULL) AS has_shape, o.aliases, \
+    o.validation_status, o.org_unit_type_id, o.source_ref, o.code, o.latitude, o.longitude, o.altitude, o.has_shape, o.aliases, \
     o.opening_date, o.closed_date, o.creator_id, o.created_at, o.updated_at FROM org_units o";
 
 pub(super) const CODE_TAKEN: &str = "Another valid org unit of this version already has this code.";
@@ -241,13 +241,13 @@ pub(super) fn push_filters(
             query.push(" AND o.latitude IS NOT NULL");
         }
         Geography::WithShape => {
-            query.push(" AND o.geom IS NOT NULL");
+            query.push(" AND o.has_shape");
         }
         Geography::WithAny => {
-            query.push(" AND (o.latitude IS NOT NULL OR o.geom IS NOT NULL)");
+            query.push(" AND (o.latitude IS NOT NULL OR o.has_shape)");
         }
         Geography::WithNone => {
-            query.push(" AND o.latitude IS NULL AND o.geom IS NULL");
+            query.push(" AND o.latitude IS NULL AND NOT o.has_shape");
         }
     }
     if let Some(bbox) = filter.bbox {
@@ -354,6 +354,25 @@ pub(super) async fn check_parent(
     Ok(Some(parent))
 }
 
+/// Replaces a unit's stored boundary (`None` removes it); its `has_shape` flag is the caller's.
+pub(super) async fn write_shape(conn: &mut Conn, unit: i64, shape: Option<&ShapeData>) -> StoreResult<()> {
+    sqlx::query("DELETE FROM org_unit_shapes WHERE org_unit_id = $1")
+        .bind(unit)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    if let Some(shape) = shape {
+        sqlx::query("INSERT INTO org_unit_shapes (org_unit_id, geom, simplified_geom) VALUES ($1, $2, $3)")
+            .bind(unit)
+            .bind(&shape.full_wkb)
+            .bind(&shape.simplified_wkb)
+            .execute(&mut *conn)
+            .await
+            .map_err(db_err)?;
+    }
+    Ok(())
+}
+
 /// The box the spatial filters read: the shape's when there is one, else the location's point.
 pub(super) fn unit_box(location: Option<&Location>, shape: Option<&ShapeData>) -> [Option<f64>; 4] {
     match (shape, location) {
@@ -437,10 +456,9 @@ impl OrgUnitStore for SqlStore {
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO org_units (account_id, version_id, parent_id, path, depth, name, uuid, custom, \
              validation_status, org_unit_type_id, source_ref, code, latitude, longitude, altitude, min_x, min_y, \
-             max_x, max_y, aliases, opening_date, closed_date, creator_id, created_at, updated_at, geom, \
-             simplified_geom) \
+             max_x, max_y, aliases, opening_date, closed_date, creator_id, created_at, updated_at, has_shape) \
              VALUES ($1, $2, $3, '', 0, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $21, $22, $16, $17, \
-             $18, $19, $20, $20, $23, $24) RETURNING id",
+             $18, $19, $20, $20, $23) RETURNING id",
         )
         .bind(account.0)
         .bind(unit.version_id.0)
@@ -464,8 +482,7 @@ impl OrgUnitStore for SqlStore {
         .bind(at)
         .bind(max_x)
         .bind(max_y)
-        .bind(unit.shape.as_ref().map(|s| s.full_wkb.clone()))
-        .bind(unit.shape.as_ref().map(|s| s.simplified_wkb.clone()))
+        .bind(unit.shape.is_some())
         .fetch_one(&mut *tx)
         .await
         .map_err(on_unique("code", CODE_TAKEN))?;
@@ -480,6 +497,9 @@ impl OrgUnitStore for SqlStore {
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
+        if let Some(shape) = &unit.shape {
+            write_shape(&mut tx, id, Some(shape)).await?;
+        }
         let created = visible_unit(&mut tx, &OrgUnitScope::whole_account(account), OrgUnitId(id))
             .await?
             .ok_or(StoreError::NotFound)?;
@@ -671,7 +691,7 @@ impl OrgUnitStore for SqlStore {
              source_ref = $6, code = $7, latitude = $8, longitude = $9, altitude = $10, \
              min_x = CASE WHEN $17 THEN min_x ELSE $11 END, min_y = CASE WHEN $17 THEN min_y ELSE $12 END, \
              max_x = CASE WHEN $17 THEN max_x ELSE $18 END, max_y = CASE WHEN $17 THEN max_y ELSE $19 END, \
-             geom = CASE WHEN $20 THEN $21 ELSE geom END, simplified_geom = CASE WHEN $20 THEN $22 ELSE simplified_geom END, \
+             has_shape = CASE WHEN $20 THEN $21 ELSE has_shape END, \
              aliases = $13, opening_date = $14, closed_date = $15, updated_at = $16 WHERE id = $1",
         )
         .bind(id.0)
@@ -694,11 +714,13 @@ impl OrgUnitStore for SqlStore {
         .bind(max_x)
         .bind(max_y)
         .bind(shape_given)
-        .bind(new_shape.as_ref().map(|s| s.full_wkb.clone()))
-        .bind(new_shape.as_ref().map(|s| s.simplified_wkb.clone()))
+        .bind(new_shape.is_some())
         .execute(&mut *tx)
         .await
         .map_err(on_unique("code", CODE_TAKEN))?;
+        if shape_given {
+            write_shape(&mut tx, id.0, new_shape.as_ref()).await?;
+        }
         let updated =
             visible_unit(&mut tx, &OrgUnitScope::whole_account(account), id).await?.ok_or(StoreError::NotFound)?;
         record(&mut tx, account, actor, id, Some(&current), Some(&updated)).await?;
@@ -750,9 +772,11 @@ impl OrgUnitStore for SqlStore {
             return Ok(None);
         }
         let sql = if simplified {
-            "SELECT simplified_geom FROM org_units WHERE account_id = $1 AND id = $2"
+            "SELECT s.simplified_geom FROM org_unit_shapes s JOIN org_units o ON o.id = s.org_unit_id \
+             WHERE o.account_id = $1 AND s.org_unit_id = $2"
         } else {
-            "SELECT geom FROM org_units WHERE account_id = $1 AND id = $2"
+            "SELECT s.geom FROM org_unit_shapes s JOIN org_units o ON o.id = s.org_unit_id \
+             WHERE o.account_id = $1 AND s.org_unit_id = $2"
         };
         let shape: Option<Option<Vec<u8>>> = sqlx::query_scalar(sql)
             .bind(scope.account.0)
@@ -769,12 +793,12 @@ impl OrgUnitStore for SqlStore {
         ids: &[OrgUnitId],
         simplified: bool,
     ) -> StoreResult<Vec<(OrgUnitId, Vec<u8>)>> {
-        let column = if simplified { "o.simplified_geom" } else { "o.geom" };
+        let column = if simplified { "s.simplified_geom" } else { "s.geom" };
         let mut shapes = Vec::new();
         for chunk in ids.chunks(1000) {
             let mut query = QueryBuilder::<Db>::new("SELECT o.id, ");
-            query.push(column).push(" FROM org_units o WHERE o.account_id = ").push_bind(account.0);
-            query.push(" AND ").push(column).push(" IS NOT NULL");
+            query.push(column).push(" FROM org_unit_shapes s JOIN org_units o ON o.id = s.org_unit_id");
+            query.push(" WHERE o.account_id = ").push_bind(account.0);
             push_in(&mut query, "o.id", chunk.iter().map(|id| id.0));
             let rows: Vec<(i64, Vec<u8>)> = query.build_query_as().fetch_all(&self.pool).await.map_err(db_err)?;
             shapes.extend(rows.into_iter().map(|(id, wkb)| (OrgUnitId(id), wkb)));
