@@ -6,12 +6,12 @@ use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use hygeia_core::permission as perm;
-use hygeia_core::{GroupBelonging, GroupId, GroupSet, GroupSetId, GroupSetInput, SourceVersionId};
+use hygeia_core::{GroupBelonging, GroupId, GroupSet, GroupSetId, GroupSetInput};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::api::epoch;
-use crate::api::groups::{Catalog, versions_param};
+use crate::api::groups::{Catalog, version_or_default, versions_param};
 use crate::api::orgunits::require_read;
 use crate::api::pagination::{PageParams, envelope};
 use crate::auth::CurrentUser;
@@ -114,15 +114,7 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     user.require(perm::ORG_UNIT_GROUPS)?;
     let account = user.0.account_id;
-    let version = match body.source_version_id {
-        Some(version) => SourceVersionId(version),
-        None => {
-            let account = state.store.accounts().get(account).await?.ok_or(ApiError::NotFound)?;
-            SourceVersionId(account.default_version_id.ok_or_else(|| {
-                ApiError::field("source_version_id", "The account has no default version: give source_version_id.")
-            })?)
-        }
-    };
+    let version = version_or_default(&state, account, body.source_version_id).await?;
     let input = GroupSetInput {
         version_id: version,
         name: body.name.ok_or_else(|| ApiError::field("name", "This field is required."))?,

@@ -69,6 +69,21 @@ async fn respond(state: &AppState, user: &CurrentUser, group: &Group) -> ApiResu
     Ok(group_json(&Catalog::load(state, user.0.account_id).await?, group))
 }
 
+/// The version a new group or group set goes into: the one given, or the account's live tree.
+pub async fn version_or_default(
+    state: &AppState,
+    account: AccountId,
+    given: Option<i64>,
+) -> ApiResult<SourceVersionId> {
+    if let Some(version) = given {
+        return Ok(SourceVersionId(version));
+    }
+    let account = state.store.accounts().get(account).await?.ok_or(ApiError::NotFound)?;
+    account.default_version_id.map(SourceVersionId).ok_or_else(|| {
+        ApiError::field("source_version_id", "The account has no default version: give source_version_id.")
+    })
+}
+
 /// `version` (or `defaultVersion=true`) as the list of versions to show; empty for all.
 pub async fn versions_param(
     state: &AppState,
@@ -143,15 +158,7 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     user.require(perm::ORG_UNIT_GROUPS)?;
     let account = user.0.account_id;
-    let version = match body.source_version_id {
-        Some(version) => SourceVersionId(version),
-        None => {
-            let account = state.store.accounts().get(account).await?.ok_or(ApiError::NotFound)?;
-            SourceVersionId(account.default_version_id.ok_or_else(|| {
-                ApiError::field("source_version_id", "The account has no default version: give source_version_id.")
-            })?)
-        }
-    };
+    let version = version_or_default(&state, account, body.source_version_id).await?;
     let input = GroupInput {
         version_id: version,
         name: body.name.ok_or_else(|| ApiError::field("name", "This field is required."))?,
