@@ -161,6 +161,102 @@ pub fn list_row<'a>(unit: &'a OrgUnit, context: &'a Context) -> ListRow<'a> {
     }
 }
 
+/// A row of `smallSearch`: the unit and its whole chain in Iaso's light search form.
+#[derive(Serialize)]
+pub struct SmallRow<'a> {
+    id: OrgUnitId,
+    name: &'a str,
+    parent_id: Option<OrgUnitId>,
+    validation_status: ValidationStatus,
+    parent_name: Option<&'a str>,
+    source: Option<&'a str>,
+    source_ref: Option<&'a str>,
+    org_unit_type_name: Option<&'a str>,
+    search_index: Option<()>,
+    parent: Option<Box<SmallRow<'a>>>,
+    creator: Option<()>,
+}
+
+pub fn small_row<'a>(unit: &'a OrgUnit, context: &'a Context) -> SmallRow<'a> {
+    let parent = context.parent(unit);
+    SmallRow {
+        id: unit.id,
+        name: &unit.name,
+        parent_id: unit.parent_id,
+        validation_status: unit.validation_status,
+        parent_name: parent.map(|p| p.name.as_str()),
+        source: context.source(unit).map(|s| s.name.as_str()),
+        source_ref: unit.source_ref.as_deref(),
+        org_unit_type_name: context.type_name(unit),
+        search_index: None,
+        parent: parent.map(|p| Box::new(small_row(p, context))),
+        creator: None,
+    }
+}
+
+/// Iaso's `geo_json` of one unit in lists: a FeatureCollection (with its `crs`) holding the unit
+/// as one feature, whose geometry is the simplified boundary or `null`.
+pub fn unit_feature_collection(unit: &OrgUnit, shape: Option<&Value>) -> Value {
+    json!({
+        "type": "FeatureCollection",
+        "crs": {"type": "name", "properties": {"name": "EPSG:4326"}},
+        "features": [{"type": "Feature", "id": unit.id, "geometry": shape, "properties": {}}],
+    })
+}
+
+/// A row of `withShapes` without `limit`: Iaso's `as_dict` with the unit's `geo_json` (`null`
+/// for units without a boundary).
+pub fn row_with_shape(unit: &OrgUnit, context: &Context, shape: Option<&Value>) -> Value {
+    let source = context.source(unit);
+    json!({
+        "name": unit.name,
+        "short_name": unit.name,
+        "id": unit.id,
+        "source": source.map(|s| s.name.as_str()),
+        "source_id": source.map(|s| s.id),
+        "source_ref": unit.source_ref,
+        "parent_id": unit.parent_id,
+        "org_unit_type_id": unit.org_unit_type_id,
+        "org_unit_type_name": context.type_name(unit),
+        "org_unit_type_depth": context.org_unit_type(unit).and_then(|t| t.depth),
+        "created_at": epoch(unit.created_at),
+        "updated_at": epoch(unit.updated_at),
+        "aliases": aliases(unit),
+        "validation_status": unit.validation_status,
+        "latitude": unit.location.map(|l| l.latitude),
+        "longitude": unit.location.map(|l| l.longitude),
+        "altitude": unit.location.map(|l| l.altitude),
+        "has_geo_json": unit.has_shape,
+        "version": context.catalog.versions.get(&unit.version_id).map(|v| v.number),
+        "opening_date": legacy_date(unit.opening_date),
+        "closed_date": legacy_date(unit.closed_date),
+        "geo_json": if unit.has_shape { unit_feature_collection(unit, shape) } else { Value::Null },
+    })
+}
+
+/// A row of `asLocation`: what maps need of a unit, its boundary always wrapped in a
+/// FeatureCollection (with a `null` geometry for units that only have a point).
+pub fn location_row(unit: &OrgUnit, context: &Context, shape: Option<&Value>) -> Value {
+    let source = context.source(unit);
+    json!({
+        "id": unit.id,
+        "name": unit.name,
+        "short_name": unit.name,
+        "parent_id": unit.parent_id,
+        "parent_name": context.parent(unit).map(|p| p.name.as_str()),
+        "latitude": unit.location.map(|l| l.latitude),
+        "longitude": unit.location.map(|l| l.longitude),
+        "altitude": unit.location.map(|l| l.altitude),
+        "has_geo_json": unit.has_shape,
+        "org_unit_type": context.type_name(unit),
+        "org_unit_type_id": unit.org_unit_type_id,
+        "org_unit_type_depth": context.org_unit_type(unit).and_then(|t| t.depth),
+        "source_id": source.map(|s| s.id),
+        "source_name": source.map(|s| s.name.as_str()),
+        "geo_json": unit_feature_collection(unit, shape),
+    })
+}
+
 /// The row of the unpaginated list (Iaso's mobile dict).
 pub fn mobile_row(unit: &OrgUnit, context: &Context) -> Value {
     json!({

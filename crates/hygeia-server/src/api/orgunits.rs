@@ -8,8 +8,8 @@ use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
 use hygeia_core::permission as perm;
 use hygeia_core::{
-    BoundingBox, Geography, Location, NewOrgUnit, OrgUnit, OrgUnitId, OrgUnitOrder, OrgUnitQuery, OrgUnitScope,
-    OrgUnitSearch, OrgUnitTypeId, OrgUnitUpdate, ParentFilter, ShapeData, SourceVersionId, UserProfile,
+    AccountId, BoundingBox, Geography, Location, NewOrgUnit, OrgUnit, OrgUnitId, OrgUnitOrder, OrgUnitQuery,
+    OrgUnitScope, OrgUnitSearch, OrgUnitTypeId, OrgUnitUpdate, ParentFilter, ShapeData, SourceVersionId, UserProfile,
     ValidationStatus,
 };
 use hygeia_geo::Shape;
@@ -17,7 +17,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::api::catalog::catalog;
-use crate::api::orgunit_json::{self, Context, ListRow};
+use crate::api::orgunit_json::{self, Context};
 use crate::api::pagination::PageParams;
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult};
@@ -227,10 +227,21 @@ pub async fn list(
     require_read(&user)?;
     let paging = PageParams { limit: params.get("limit").cloned(), page: params.get("page").cloned() }.parse()?;
     let mut query = parse_query(&state, &user.0, &params).await?;
-    query.page = paging.map(|(limit, page)| (limit as u64, (page - 1).saturating_mul(limit) as u64));
     let scope = scope_of(&user.0);
+    if truthy(params.get("asLocation")) {
+        return as_location(&state, &user.0, query, paging.map(|(limit, _)| limit)).await;
+    }
+    query.page = paging.map(|(limit, page)| (limit as u64, (page - 1).saturating_mul(limit) as u64));
     let mut result = state.store.org_units().list(&scope, &query).await?;
     let Some((limit, mut page)) = paging else {
+        // Iaso's unpaginated variants: the mobile dicts, or `as_dict` rows with their shapes.
+        if truthy(params.get("withShapes")) {
+            let context = context_for(&state, &user.0, &[]).await?;
+            let shapes = simplified_shapes(&state, user.0.account_id, &result.items).await?;
+            let rows: Vec<Value> =
+                result.items.iter().map(|u| orgunit_json::row_with_shape(u, &context, shapes.get(&u.id))).collect();
+            return Ok(Json(json!({ "orgUnits": rows })).into_response());
+        }
         let context = context_for(&state, &user.0, &[]).await?;
         let rows: Vec<Value> = result.items.iter().map(|u| orgunit_json::mobile_row(u, &context)).collect();
         return Ok(Json(json!({ "orgUnits": rows })).into_response());
@@ -243,31 +254,81 @@ pub async fn list(
         result = state.store.org_units().list(&scope, &query).await?;
     }
     let context = context_for(&state, &user.0, &result.items).await?;
-    let rows: Vec<ListRow> = result.items.iter().map(|u| orgunit_json::list_row(u, &context)).collect();
-    Ok(Json(ListPage {
-        count: result.count,
-        counts: [],
-        orgunits: rows,
-        has_next: page < pages,
-        has_previous: page > 1,
-        page,
-        pages,
-        limit,
+    // (With `limit`, Iaso ignores `withShapes`: the paginated rows never carry shapes.)
+    if truthy(params.get("smallSearch")) {
+        let rows: Vec<_> = result.items.iter().map(|u| orgunit_json::small_row(u, &context)).collect();
+        return Ok(Json(ListPage::new(result.count, rows, page, pages, limit)).into_response());
+    }
+    let rows: Vec<_> = result.items.iter().map(|u| orgunit_json::list_row(u, &context)).collect();
+    Ok(Json(ListPage::new(result.count, rows, page, pages, limit)).into_response())
+}
+
+/// `asLocation`: a bare array of the first `limit` units that have a location or a boundary
+/// (Iaso ignores `page` here), each with its boundary for maps. Without `limit`, at most
+/// [`MAX_LOCATIONS`] units.
+async fn as_location(
+    state: &AppState,
+    user: &UserProfile,
+    mut query: OrgUnitQuery,
+    limit: Option<usize>,
+) -> ApiResult<Response> {
+    if query.geography == Geography::Unfiltered {
+        query.geography = Geography::WithAny;
+    }
+    query.page = Some((limit.unwrap_or(MAX_LOCATIONS).min(MAX_LOCATIONS) as u64, 0));
+    let result = state.store.org_units().list(&scope_of(user), &query).await?;
+    let context = context_for(state, user, &result.items).await?;
+    let shapes = simplified_shapes(state, user.account_id, &result.items).await?;
+    let rows: Vec<Value> =
+        result.items.iter().map(|u| orgunit_json::location_row(u, &context, shapes.get(&u.id))).collect();
+    Ok(Json(rows).into_response())
+}
+
+/// Most units an `asLocation` or GeoJSON answer holds.
+const MAX_LOCATIONS: usize = 10_000;
+
+/// The simplified boundaries of those `units` that have one, as GeoJSON geometries.
+async fn simplified_shapes(
+    state: &AppState,
+    account: AccountId,
+    units: &[OrgUnit],
+) -> ApiResult<HashMap<OrgUnitId, Value>> {
+    let with_shapes: Vec<OrgUnitId> = units.iter().filter(|u| u.has_shape).map(|u| u.id).collect();
+    if with_shapes.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let shapes = state.store.org_units().shapes_wkb(account, &with_shapes, true).await?;
+    // Decoding and rendering thousands of rings is CPU work: off the async workers.
+    tokio::task::spawn_blocking(move || {
+        shapes
+            .into_iter()
+            .filter_map(|(id, wkb)| {
+                let shape = hygeia_geo::decode_multipolygon(&wkb).ok()?;
+                Some((id, hygeia_geo::geojson::to_geometry(&shape)))
+            })
+            .collect()
     })
-    .into_response())
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))
 }
 
 /// Iaso's paginated envelope of the org-unit list.
 #[derive(serde::Serialize)]
-struct ListPage<'a> {
+struct ListPage<Row> {
     count: u64,
     counts: [(); 0],
-    orgunits: Vec<ListRow<'a>>,
+    orgunits: Vec<Row>,
     has_next: bool,
     has_previous: bool,
     page: usize,
     pages: usize,
     limit: usize,
+}
+
+impl<Row> ListPage<Row> {
+    fn new(count: u64, orgunits: Vec<Row>, page: usize, pages: usize, limit: usize) -> Self {
+        ListPage { count, counts: [], orgunits, has_next: page < pages, has_previous: page > 1, page, pages, limit }
+    }
 }
 
 /// The same filters as the list, as a GeoJSON FeatureCollection for maps: boundaries (simplified)
@@ -281,24 +342,15 @@ pub async fn geojson(
 ) -> ApiResult<Json<Value>> {
     require_read(&user)?;
     let mut query = parse_query(&state, &user.0, &params).await?;
-    let limit =
-        PageParams { limit: params.get("limit").cloned(), page: None }.parse()?.map(|(l, _)| l).unwrap_or(10_000);
+    let limit = PageParams { limit: params.get("limit").cloned(), page: None }
+        .parse()?
+        .map(|(l, _)| l)
+        .unwrap_or(MAX_LOCATIONS);
     query.page = Some((limit as u64, 0));
     let result = state.store.org_units().list(&scope_of(&user.0), &query).await?;
     let context = context_for(&state, &user.0, &[]).await?;
     // Boundaries as their simplified copy (what maps draw); units without one show their point.
-    let with_shapes: Vec<OrgUnitId> = result.items.iter().filter(|u| u.has_shape).map(|u| u.id).collect();
-    let shapes: HashMap<OrgUnitId, Value> = state
-        .store
-        .org_units()
-        .shapes_wkb(user.0.account_id, &with_shapes, true)
-        .await?
-        .into_iter()
-        .filter_map(|(id, wkb)| {
-            let shape = hygeia_geo::decode_multipolygon(&wkb).ok()?;
-            Some((id, hygeia_geo::geojson::to_geometry(&shape)))
-        })
-        .collect();
+    let shapes = simplified_shapes(&state, user.0.account_id, &result.items).await?;
     let features: Vec<Value> =
         result.items.iter().map(|u| orgunit_json::feature(u, &context, shapes.get(&u.id))).collect();
     Ok(Json(json!({"type": "FeatureCollection", "features": features})))

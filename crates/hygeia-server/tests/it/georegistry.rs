@@ -18,6 +18,7 @@ on_both_backends!(
     group_sets_are_managed_through_the_api,
     bulk_update_changes_the_selection_or_nothing,
     renamed_types_and_sources_show_at_once,
+    list_variants_take_iaso_shapes,
 );
 
 async fn send_json(app: &TestApp, method: Method, path: &str, token: &str, body: Value) -> Reply {
@@ -793,4 +794,60 @@ async fn renamed_types_and_sources_show_at_once(app: &TestApp) {
     );
     let detail = ok(app.get(&format!("/api/orgunits/{district}/"), Some(&token)).await, StatusCode::OK);
     assert_eq!(detail["source"], "bfa-2024");
+}
+
+/// `withShapes`, `asLocation` and `smallSearch`: the shapes Iaso's dashboard and maps read
+/// (iaso-api-examples/orgunits.md).
+async fn list_variants_take_iaso_shapes(app: &TestApp) {
+    let (_, token, _, [country, region, district]) = setup(app).await;
+    let square = json!({"type": "Polygon", "coordinates": [[[-3.5, 11.0], [-2.5, 11.0], [-2.5, 12.0], [-3.5, 12.0], [-3.5, 11.0]]]});
+    ok(patch_unit(app, token.clone(), district, json!({"geo_json": square})).await, StatusCode::OK);
+    let facility = ok(
+        send_json(app, Method::POST, "/api/orgunits/create_org_unit/", &token, json!({
+            "name": "CSPS Bana", "parent_id": district, "validation_status": "VALID", "latitude": 11.5, "longitude": -3.0,
+        }))
+        .await,
+        StatusCode::OK,
+    );
+
+    // withShapes without limit: as_dict rows, geo_json only where a boundary exists.
+    let shaped = ok(app.get("/api/orgunits/?withShapes=true&order=id", Some(&token)).await, StatusCode::OK);
+    let rows = shaped["orgUnits"].as_array().unwrap();
+    assert_eq!(rows.len(), 4);
+    let by_id = |id: i64| rows.iter().find(|r| r["id"] == id).unwrap().clone();
+    let district_row = by_id(district);
+    assert_eq!(district_row["short_name"], "DS Boromo");
+    assert_eq!(district_row["version"], 1);
+    assert_eq!(district_row["geo_json"]["crs"]["properties"]["name"], "EPSG:4326");
+    assert_eq!(district_row["geo_json"]["features"][0]["id"], district);
+    assert_eq!(district_row["geo_json"]["features"][0]["geometry"]["coordinates"][0][0][0], json!([-3.5, 11.0]));
+    assert_eq!(by_id(country)["geo_json"], Value::Null);
+    // With limit the paginated rows win and carry no shapes, as in Iaso.
+    let paged = ok(app.get("/api/orgunits/?withShapes=true&limit=10", Some(&token)).await, StatusCode::OK);
+    assert!(paged["orgunits"][0].get("geo_json").is_none(), "{paged}");
+
+    // asLocation: a bare array of units with a point or a boundary, each wrapped for maps.
+    let located = ok(app.get("/api/orgunits/?asLocation=true&limit=10&order=id", Some(&token)).await, StatusCode::OK);
+    let located = located.as_array().expect("a bare array");
+    let ids: Vec<i64> = located.iter().map(|r| r["id"].as_i64().unwrap()).collect();
+    assert_eq!(ids, vec![district, facility["id"].as_i64().unwrap()], "units without geography are left out");
+    assert_eq!(located[0]["parent_name"], "Boucle du Mouhoun");
+    assert_eq!(located[0]["source_name"], "bfa");
+    assert_eq!(located[0]["geo_json"]["features"][0]["geometry"]["type"], "MultiPolygon");
+    assert_eq!(located[1]["latitude"], 11.5);
+    assert_eq!(located[1]["geo_json"]["features"][0]["geometry"], Value::Null, "a point-only unit");
+    let first =
+        ok(app.get("/api/orgunits/?asLocation=true&limit=1&page=2&order=id", Some(&token)).await, StatusCode::OK);
+    assert_eq!(first.as_array().unwrap().len(), 1);
+    assert_eq!(first[0]["id"], district, "page is ignored, as in Iaso");
+
+    // smallSearch: the light rows, the chain in the same light form.
+    let small = ok(app.get("/api/orgunits/?smallSearch=true&limit=5&search=Bana", Some(&token)).await, StatusCode::OK);
+    assert_eq!(small["count"], 1);
+    let row = &small["orgunits"][0];
+    assert_eq!(row["parent_name"], "DS Boromo");
+    assert_eq!(row["parent"]["parent"]["id"], region);
+    assert_eq!(row["parent"]["parent"]["parent"]["name"], "Burkina Faso");
+    assert_eq!(row["parent"]["parent"]["parent"]["parent"], Value::Null);
+    assert!(row.get("latitude").is_none() && row.get("groups").is_none(), "{row}");
 }
