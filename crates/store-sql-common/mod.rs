@@ -11,6 +11,7 @@ mod projects;
 mod secrets;
 mod sessions;
 mod sources;
+mod tasks;
 mod user_roles;
 mod users;
 
@@ -25,7 +26,7 @@ pub(crate) use count_cache::CountCache;
 use async_trait::async_trait;
 use hygeia_store::{
     AccountStore, GroupSetStore, GroupStore, OrgUnitStore, OrgUnitTypeStore, ProjectStore, SecretStore, SessionStore,
-    SourceStore, Store, StoreResult, UserRoleStore, UserStore,
+    SourceStore, Store, StoreResult, TaskStore, UserRoleStore, UserStore,
 };
 
 #[async_trait]
@@ -85,6 +86,9 @@ impl Store for SqlStore {
         self
     }
     fn group_sets(&self) -> &dyn GroupSetStore {
+        self
+    }
+    fn tasks(&self) -> &dyn TaskStore {
         self
     }
 }

@@ -61,3 +61,7 @@ id_type!(
     /// A set of groups of one version (DHIS2's organisation unit group set).
     GroupSetId
 );
+id_type!(
+    /// A background task (an import, an export, a bulk change).
+    TaskId
+);

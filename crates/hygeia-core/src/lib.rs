@@ -8,11 +8,12 @@ pub mod ids;
 pub mod orgunit;
 pub mod permission;
 pub mod project;
+pub mod task;
 pub mod user;
 pub mod validate;
 
 pub use account::{Account, NewAccount};
-pub use ids::{AccountId, ProfileId, ProjectId, UserId, UserRoleId};
+pub use ids::{AccountId, ProfileId, ProjectId, TaskId, UserId, UserRoleId};
 pub use orgunit::{
     BoundingBox, BulkOrgUnitChange, DataSource, DataSourceId, DataSourceInput, Geography, Group, GroupBelonging,
     GroupId, GroupInput, GroupSet, GroupSetId, GroupSetInput, Location, Modification, NewOrgUnit, OrgUnit, OrgUnitId,
@@ -22,5 +23,6 @@ pub use orgunit::{
 };
 pub use permission::Permission;
 pub use project::{FeatureFlag, NewProject, Project, ProjectUpdate};
+pub use task::{NewTask, Progress, Task, TaskLog, TaskOutcome, TaskQuery, TaskStatus};
 pub use user::{Credentials, NewUser, ProfileUpdate, UserProfile, UserRole, UserRoleInput, UserRoleRef};
 pub use validate::{FieldErrors, ValidationError};

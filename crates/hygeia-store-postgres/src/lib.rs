@@ -23,7 +23,16 @@ const OPTIMIZE: &[&str] = &["ANALYZE"];
 pub struct PostgresStore {
     pool: PgPool,
     counts: common::CountCache,
+    /// Bumped when tasks are queued, by this process or (through LISTEN) by any other.
+    queued: tokio::sync::watch::Sender<u64>,
+    listening: std::sync::Once,
 }
+
+/// Concurrent claims skip the rows other claims hold instead of queueing behind them.
+const CLAIM_LOCK: &str = " FOR UPDATE SKIP LOCKED";
+/// Wakes the workers of every process sharing the database.
+const NOTIFY_QUEUED: Option<&str> = Some("SELECT pg_notify('hygeia_tasks_queued', '')");
+const QUEUED_CHANNEL: &str = "hygeia_tasks_queued";
 
 async fn begin_write(pool: &PgPool) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
     pool.begin().await
@@ -50,6 +59,41 @@ impl PostgresStore {
             .connect(url)
             .await
             .map_err(StoreError::backend)?;
-        Ok(PostgresStore { pool, counts: Default::default() })
+        Ok(PostgresStore {
+            pool,
+            counts: Default::default(),
+            queued: tokio::sync::watch::Sender::new(0),
+            listening: std::sync::Once::new(),
+        })
+    }
+
+    /// Forwards `NOTIFY hygeia_tasks_queued` from other processes to `queued`, from the first
+    /// worker's subscription on; reconnects after a failure (workers poll meanwhile).
+    fn start_listening(&self) {
+        self.listening.call_once(|| {
+            let pool = self.pool.clone();
+            let queued = self.queued.clone();
+            tokio::spawn(async move {
+                loop {
+                    match sqlx::postgres::PgListener::connect_with(&pool).await {
+                        Ok(mut listener) => match listener.listen(QUEUED_CHANNEL).await {
+                            Ok(()) => {
+                                // A missed notification while reconnecting is covered by a wake-up now.
+                                queued.send_modify(|g| *g = g.wrapping_add(1));
+                                while listener.recv().await.is_ok() {
+                                    queued.send_modify(|g| *g = g.wrapping_add(1));
+                                }
+                            }
+                            Err(err) => tracing::warn!(%err, "LISTEN for queued tasks failed"),
+                        },
+                        Err(err) => tracing::warn!(%err, "no connection to LISTEN for queued tasks"),
+                    }
+                    if pool.is_closed() || queued.is_closed() {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            });
+        });
     }
 }

@@ -27,7 +27,14 @@ const OPTIMIZE: &[&str] =
 pub struct SqliteStore {
     pool: SqlitePool,
     counts: common::CountCache,
+    /// Bumped when tasks are queued; this process's workers wait on it (other processes poll).
+    queued: tokio::sync::watch::Sender<u64>,
 }
+
+/// Writers are serialised, so the claim's single `UPDATE ... RETURNING` needs no row lock.
+const CLAIM_LOCK: &str = "";
+/// No cross-process notification: workers of other processes find new tasks when they poll.
+const NOTIFY_QUEUED: Option<&str> = None;
 
 async fn begin_write(pool: &SqlitePool) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
     pool.begin_with("BEGIN IMMEDIATE").await
@@ -86,8 +93,11 @@ impl SqliteStore {
             SqlitePoolOptions::new().max_connections(8).connect_with(options).await
         }
         .map_err(StoreError::backend)?;
-        Ok(SqliteStore { pool, counts: Default::default() })
+        Ok(SqliteStore { pool, counts: Default::default(), queued: tokio::sync::watch::Sender::new(0) })
     }
+
+    /// Only this process's workers are told of new tasks (through `queued`).
+    fn start_listening(&self) {}
 
     /// A fresh, migrated in-memory database.
     pub async fn in_memory() -> StoreResult<Self> {

@@ -19,6 +19,7 @@ use hygeia_core::{
     OrgUnitTypeInput, OrgUnitUpdate, Page, ProfileId, ProfileUpdate, Project, ProjectId, ProjectUpdate, SourceVersion,
     SourceVersionId, UserId, UserProfile, UserRole, UserRoleId, UserRoleInput, ValidationError,
 };
+use hygeia_core::{NewTask, Progress, Task, TaskId, TaskLog, TaskOutcome, TaskQuery};
 
 mod error;
 #[cfg(feature = "testing")]
@@ -52,6 +53,7 @@ pub trait Store: Send + Sync + 'static {
     fn org_units(&self) -> &dyn OrgUnitStore;
     fn groups(&self) -> &dyn GroupStore;
     fn group_sets(&self) -> &dyn GroupSetStore;
+    fn tasks(&self) -> &dyn TaskStore;
 }
 
 pub type DynStore = Arc<dyn Store>;
@@ -289,6 +291,62 @@ pub trait GroupSetStore: Send + Sync {
         set: GroupSetInput,
     ) -> StoreResult<GroupSet>;
     async fn delete(&self, account: AccountId, actor: Option<UserId>, id: GroupSetId) -> StoreResult<()>;
+}
+
+/// Whether a worker still holds a running task, and whether it was asked to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lease {
+    Held {
+        should_be_killed: bool,
+    },
+    /// The task is no longer this worker's (its lease expired and it was given to another, or it
+    /// ended): the worker must drop it without writing anything more.
+    Lost,
+}
+
+/// Background tasks: the account's view (queue, list, kill, relaunch) and the workers' (claim,
+/// progress, finish). The workers' methods serve every account and act only through the claim the
+/// worker holds (`worker` is its unique name).
+#[async_trait]
+pub trait TaskStore: Send + Sync {
+    /// Queues a task and wakes the workers.
+    async fn enqueue(&self, account: AccountId, task: NewTask) -> StoreResult<Task>;
+    async fn get(&self, account: AccountId, id: TaskId) -> StoreResult<Option<Task>>;
+    /// The account's tasks, newest first unless asked otherwise.
+    async fn list(&self, account: AccountId, query: &TaskQuery) -> StoreResult<Page<Task>>;
+    /// Sets or clears the kill request. A queued task that is to be killed is KILLED at once; a
+    /// running one at its next progress report. An ended task is returned unchanged.
+    async fn set_should_be_killed(&self, account: AccountId, id: TaskId, kill: bool) -> StoreResult<Task>;
+    /// Queues an ERRORED or KILLED task again with its parameters, progress and attempts reset;
+    /// any other status is a `Conflict`.
+    async fn relaunch(&self, account: AccountId, id: TaskId) -> StoreResult<Task>;
+    /// The task's progress messages, oldest first.
+    async fn logs(&self, account: AccountId, id: TaskId) -> StoreResult<Vec<TaskLog>>;
+
+    /// Takes the oldest due task among `names` for `worker`: RUNNING, leased until `lease` from now,
+    /// one attempt more. Atomic: no two workers ever claim the same task.
+    async fn claim(&self, worker: &str, names: &[&str], lease: std::time::Duration) -> StoreResult<Option<Task>>;
+    /// Extends the worker's lease.
+    async fn heartbeat(&self, id: TaskId, worker: &str, lease: std::time::Duration) -> StoreResult<Lease>;
+    /// Stores progress (a message is also appended to the task's log) and extends the lease.
+    async fn report_progress(
+        &self,
+        id: TaskId,
+        worker: &str,
+        progress: &Progress,
+        lease: std::time::Duration,
+    ) -> StoreResult<Lease>;
+    /// Ends the run with its outcome and result; `false` when the worker no longer held the task
+    /// (nothing is written then).
+    async fn finish(&self, id: TaskId, worker: &str, outcome: &TaskOutcome) -> StoreResult<bool>;
+    /// Gives a running task back to the queue without counting the attempt (a worker shutting down).
+    async fn release(&self, id: TaskId, worker: &str) -> StoreResult<bool>;
+    /// Tasks whose worker stopped renewing its lease: queued again while attempts remain, KILLED if
+    /// a kill was asked, ERRORED otherwise. Returns how many were recovered.
+    async fn recover_expired(&self) -> StoreResult<u64>;
+    /// Changes whenever tasks may have been queued (by this process, or on PostgreSQL by any
+    /// process through LISTEN/NOTIFY); workers wait on it between polls.
+    fn queued_signal(&self) -> tokio::sync::watch::Receiver<u64>;
 }
 
 /// Validation as a store error, for backends that validate before writing.

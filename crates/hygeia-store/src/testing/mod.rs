@@ -12,7 +12,9 @@ use hygeia_core::{AccountId, NewAccount, NewProject, NewUser, ProfileUpdate, Pro
 use crate::{DynStore, Store, StoreError};
 
 mod georegistry;
+mod tasks;
 pub use georegistry::*;
+pub use tasks::*;
 
 type Teardown = Pin<Box<dyn Future<Output = ()> + Send>>;
 
@@ -84,6 +86,11 @@ macro_rules! conformance_suite {
             batches_of_units_are_created_whole_or_not_at_all,
             list_counts_follow_every_tree_change,
             name_search_takes_any_text_literally,
+            tasks_are_queued_claimed_once_and_finished,
+            kills_relaunches_and_releases_follow_the_status,
+            expired_leases_are_recovered_then_given_up,
+            task_lists_filter_and_stay_within_the_account,
+            queueing_wakes_the_workers,
         );
     };
     (@each $new_store:expr; $($check:ident),* $(,)?) => {
