@@ -7,6 +7,7 @@ pub mod error;
 pub mod extract;
 pub mod settings;
 pub mod state;
+pub mod tasks;
 pub mod web;
 
 use std::any::Any;

@@ -3,6 +3,7 @@
 mod admin;
 mod bench;
 mod config;
+mod workers;
 
 use std::path::PathBuf;
 
@@ -28,7 +29,16 @@ enum Command {
         /// Address to listen on (default 127.0.0.1:8080, or `bind` from the configuration).
         #[arg(long)]
         bind: Option<String>,
+        #[command(flatten)]
+        workers: workers::WorkerOptions,
     },
+    /// Run background workers only (no HTTP), for scale-out beside `serve --workers 0`.
+    Worker {
+        #[command(flatten)]
+        workers: workers::WorkerOptions,
+    },
+    /// Queue a check task that counts in timed steps, to see the workers at work.
+    WorkerCheck(workers::WorkerCheck),
     /// Apply pending database migrations.
     Migrate,
     /// Create an account (a tenant).
@@ -59,11 +69,16 @@ fn main() -> Result<()> {
 
 async fn run(command: Command, mut settings: Settings) -> Result<()> {
     match command {
-        Command::Serve { bind } => {
+        Command::Serve { bind, workers } => {
             if let Some(bind) = bind {
                 settings.bind = bind;
             }
-            serve(settings).await
+            serve(settings, workers).await
+        }
+        Command::Worker { workers } => worker(settings, workers).await,
+        Command::WorkerCheck(args) => {
+            let state = AppState::new(open(&settings).await?, settings).await?;
+            workers::worker_check(&state, args).await
         }
         Command::Migrate => {
             let store = open(&settings).await?;
@@ -94,7 +109,7 @@ async fn open(settings: &Settings) -> Result<DynStore> {
     Ok(store)
 }
 
-async fn serve(settings: Settings) -> Result<()> {
+async fn serve(settings: Settings, worker_options: workers::WorkerOptions) -> Result<()> {
     std::fs::create_dir_all(&settings.storage.path)
         .with_context(|| format!("creating the files directory {}", settings.storage.path))?;
     let store = open(&settings).await?;
@@ -104,8 +119,21 @@ async fn serve(settings: Settings) -> Result<()> {
     let address = listener.local_addr()?;
     let backend = store.backend();
     let state = AppState::new(store.clone(), settings).await?;
+    let workers = workers::start(&state, worker_options);
     tracing::info!(%address, backend, "Hygeia is listening on http://{address}/");
     hygeia_server::serve(listener, state, shutdown_signal()).await?;
+    workers.shutdown().await;
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn worker(settings: Settings, options: workers::WorkerOptions) -> Result<()> {
+    let store = open(&settings).await?;
+    let state = AppState::new(store.clone(), settings).await?;
+    let workers = workers::start(&state, options);
+    shutdown_signal().await;
+    workers.shutdown().await;
     store.close().await;
     tracing::info!("stopped");
     Ok(())
@@ -124,7 +152,7 @@ async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     let _ = interrupt.await;
-    tracing::info!("shutting down: finishing requests in flight");
+    tracing::info!("shutting down: finishing requests and tasks in flight");
 }
 
 /// Logs to stderr; `HYGEIA_LOG` (or `RUST_LOG`) filters, `HYGEIA_LOG_FORMAT=json` for log collectors.

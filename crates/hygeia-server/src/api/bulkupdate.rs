@@ -5,20 +5,24 @@ use std::collections::HashMap;
 
 use axum::Json;
 use axum::extract::State;
+use axum::http::StatusCode;
 use hygeia_core::permission as perm;
-use hygeia_core::{BulkOrgUnitChange, GroupId, OrgUnitId, OrgUnitSelection, OrgUnitTypeId, ValidationStatus};
-use serde::Deserialize;
+use hygeia_core::{
+    BulkOrgUnitChange, GroupId, NewTask, OrgUnitId, OrgUnitSelection, OrgUnitTypeId, UserProfile, ValidationStatus,
+};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::api::orgunits::{parse_query, scope_of};
+use crate::api::tasks;
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::AppJson;
-use crate::state::SharedState;
+use crate::state::{AppState, SharedState};
 
 /// Iaso's body: `selected_ids`, or `select_all` with the list's `searches` (each an object of the
 /// list's query parameters) minus `unselected_ids`; then what to change.
-#[derive(Deserialize, utoipa::ToSchema)]
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BulkUpdateBody {
     #[serde(default)]
@@ -73,6 +77,44 @@ pub async fn bulk_update(
     AppJson(body): AppJson<BulkUpdateBody>,
 ) -> ApiResult<Json<Value>> {
     user.require(perm::ORG_UNITS)?;
+    let count = apply(&state, &user.0, &body).await?;
+    Ok(Json(json!({ "count": count })))
+}
+
+/// Iaso's task form of the same change: checked now, applied by a worker; answers `{"task": ...}`.
+#[utoipa::path(post, path = "/api/tasks/create/orgunitsbulkupdate/", tag = "tasks", security(("bearer" = [])),
+    request_body = BulkUpdateBody,
+    responses((status = 201, description = "`{\"task\": ...}`: the queued task", body = Object),
+        (status = 400), (status = 401), (status = 403)))]
+pub async fn create_task(
+    State(state): State<SharedState>,
+    user: CurrentUser,
+    AppJson(body): AppJson<BulkUpdateBody>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    user.require(perm::ORG_UNITS)?;
+    // Refuse a bad body now rather than in a task the user has to go and read.
+    prepare(&state, &user.0, &body).await?;
+    let params = json!({ "body": body });
+    let task = NewTask::new(TASK_NAME, params, Some(user.0.user_id));
+    let task = state.store.tasks().enqueue(user.0.account_id, task).await?;
+    Ok((StatusCode::CREATED, Json(json!({ "task": tasks::respond(&state, &user.0, &task).await? }))))
+}
+
+/// The task name, as Iaso calls it.
+pub const TASK_NAME: &str = "org_unit_bulk_update";
+
+/// Applies `body` as `user`; returns how many units were changed.
+pub async fn apply(state: &AppState, user: &UserProfile, body: &BulkUpdateBody) -> ApiResult<u64> {
+    let (selection, change) = prepare(state, user, body).await?;
+    Ok(state.store.org_units().bulk_update(&scope_of(user), Some(user.user_id), &selection, &change).await?)
+}
+
+/// The selection and the change a body asks for, checked.
+async fn prepare(
+    state: &AppState,
+    user: &UserProfile,
+    body: &BulkUpdateBody,
+) -> ApiResult<(OrgUnitSelection, BulkOrgUnitChange)> {
     if body.selected_ids.len() > MAX_IDS || body.unselected_ids.len() > MAX_IDS {
         return Err(ApiError::field("selected_ids", format!("Name at most {MAX_IDS} units; use select_all.")));
     }
@@ -89,8 +131,8 @@ pub async fn bulk_update(
                     .ok_or_else(|| ApiError::field("validation_status", format!("Invalid validation status : {s}")))
             })
             .transpose()?,
-        groups_added: body.groups_added.into_iter().map(GroupId).collect(),
-        groups_removed: body.groups_removed.into_iter().map(GroupId).collect(),
+        groups_added: body.groups_added.iter().copied().map(GroupId).collect(),
+        groups_removed: body.groups_removed.iter().copied().map(GroupId).collect(),
     };
     if change.is_empty() {
         return Err(ApiError::field(
@@ -104,16 +146,14 @@ pub async fn bulk_update(
         }
         let mut queries = Vec::with_capacity(body.searches.len());
         for search in &body.searches {
-            queries.push(parse_query(&state, &user.0, &as_params(search)).await?);
+            queries.push(parse_query(state, user, &as_params(search)).await?);
         }
-        OrgUnitSelection::Matching { queries, except: body.unselected_ids.into_iter().map(OrgUnitId).collect() }
+        OrgUnitSelection::Matching { queries, except: body.unselected_ids.iter().copied().map(OrgUnitId).collect() }
     } else {
         if body.selected_ids.is_empty() {
             return Err(ApiError::field("selected_ids", "Select at least one unit, or use select_all."));
         }
-        OrgUnitSelection::Ids(body.selected_ids.into_iter().map(OrgUnitId).collect())
+        OrgUnitSelection::Ids(body.selected_ids.iter().copied().map(OrgUnitId).collect())
     };
-    let count =
-        state.store.org_units().bulk_update(&scope_of(&user.0), Some(user.0.user_id), &selection, &change).await?;
-    Ok(Json(json!({ "count": count })))
+    Ok((selection, change))
 }

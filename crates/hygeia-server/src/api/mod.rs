@@ -14,6 +14,7 @@ pub mod pagination;
 pub mod profiles;
 pub mod projects;
 pub mod sources;
+pub mod tasks;
 pub mod token;
 pub mod tree;
 
@@ -33,6 +34,7 @@ use crate::state::SharedState;
         (name = "projects", description = "Data-collection projects"),
         (name = "orgunits", description = "The georegistry: org units, their types, audit history"),
         (name = "sources", description = "Data sources and their versions"),
+        (name = "tasks", description = "Background tasks: imports, exports, bulk changes"),
         (name = "health", description = "Liveness"),
     )
 )]
@@ -68,6 +70,11 @@ pub fn router() -> OpenApiRouter<SharedState> {
         .routes(routes!(orgunits::detail, orgunits::update))
         .routes(routes!(orgunits::create))
         .routes(routes!(bulkupdate::bulk_update))
+        .routes(routes!(bulkupdate::create_task))
+        .routes(routes!(tasks::list))
+        .routes(routes!(tasks::detail, tasks::update))
+        .routes(routes!(tasks::relaunch))
+        .routes(routes!(tasks::logs))
         .routes(routes!(orgunittypes::list, orgunittypes::create))
         .routes(routes!(orgunittypes::detail, orgunittypes::update, orgunittypes::delete))
         .routes(routes!(sources::list_sources, sources::create_source))

@@ -21,7 +21,7 @@ on_both_backends!(
     list_variants_take_iaso_shapes,
 );
 
-async fn send_json(app: &TestApp, method: Method, path: &str, token: &str, body: Value) -> Reply {
+pub(crate) async fn send_json(app: &TestApp, method: Method, path: &str, token: &str, body: Value) -> Reply {
     app.send(
         Request::builder()
             .method(method)
@@ -38,14 +38,14 @@ async fn patch_unit(app: &TestApp, token: String, id: i64, body: Value) -> Reply
     send_json(app, Method::PATCH, &format!("/api/orgunits/{id}/"), &token, body).await
 }
 
-fn ok(reply: Reply, status: StatusCode) -> Value {
+pub(crate) fn ok(reply: Reply, status: StatusCode) -> Value {
     assert_eq!(reply.status, status, "{}", reply.text());
     reply.json()
 }
 
 /// An account with a superuser, a source, its version as the live tree, a type, and a
 /// country > region > district chain. Returns (account, token, version, [country, region, district]).
-async fn setup(app: &TestApp) -> (AccountId, String, i64, [i64; 3]) {
+pub(crate) async fn setup(app: &TestApp) -> (AccountId, String, i64, [i64; 3]) {
     let account = app.account("BFA Demo").await;
     app.user(account, "admin", |u| u.is_superuser = true).await;
     let token = app.token("admin").await;

@@ -8,3 +8,4 @@ mod conventions;
 mod georegistry;
 mod resources;
 mod sessions;
+mod tasks;

@@ -5,7 +5,7 @@ use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use http_body_util::BodyExt;
 use hygeia_core::{AccountId, NewAccount, NewProject, NewUser, ProjectId, UserProfile};
-use hygeia_server::{AppState, Settings};
+use hygeia_server::{AppState, Settings, SharedState};
 use hygeia_store::DynStore;
 use hygeia_store::testing::TestStore;
 use serde_json::Value;
@@ -18,6 +18,7 @@ pub const PASSWORD: &str = "correct horse battery";
 pub struct TestApp {
     pub app: Router,
     pub store: DynStore,
+    pub state: SharedState,
     test_store: TestStore,
 }
 
@@ -33,7 +34,7 @@ impl TestApp {
     pub async fn new(test_store: TestStore, settings: Settings) -> TestApp {
         let store = test_store.store.clone();
         let state = AppState::new(store.clone(), settings).await.expect("state");
-        TestApp { app: hygeia_server::app(state), store, test_store }
+        TestApp { app: hygeia_server::app(state.clone()), store, state, test_store }
     }
 
     pub async fn finish(self) {

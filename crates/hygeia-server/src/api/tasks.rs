@@ -1,0 +1,232 @@
+//! `/api/tasks/`: the account's background tasks, in Iaso's shapes: list, detail, kill, relaunch,
+//! progress history.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::extract::{Query, State};
+use chrono::{NaiveDate, TimeZone, Utc};
+use hygeia_core::permission as perm;
+use hygeia_core::{Task, TaskId, TaskQuery, TaskStatus, UserId, UserProfile};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::api::epoch;
+use crate::api::pagination::PageParams;
+use crate::auth::CurrentUser;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{AppJson, PathId};
+use crate::state::{AppState, SharedState};
+
+/// Iaso's user dict in task rows.
+fn user_json(user: &UserProfile) -> Value {
+    json!({
+        "id": user.user_id,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "username": user.username,
+        "full_name": format!("{} {}", user.first_name, user.last_name).trim().to_owned(),
+    })
+}
+
+/// The launchers of `tasks` who still exist in the caller's account.
+async fn launchers(
+    state: &AppState,
+    account: hygeia_core::AccountId,
+    tasks: &[Task],
+) -> ApiResult<HashMap<UserId, Value>> {
+    let mut found = HashMap::new();
+    for id in tasks.iter().filter_map(|t| t.launcher_id) {
+        if found.contains_key(&id) {
+            continue;
+        }
+        if let Some(profile) = state.store.users().profile_of_user(id).await?
+            && profile.account_id == account
+        {
+            found.insert(id, user_json(&profile));
+        }
+    }
+    Ok(found)
+}
+
+/// A task as Iaso shows it; `params` are never shown (they may name files and credentials).
+pub fn task_json(task: &Task, launchers: &HashMap<UserId, Value>) -> Value {
+    let launcher = task.launcher_id.and_then(|id| launchers.get(&id)).cloned().unwrap_or(Value::Null);
+    json!({
+        "id": task.id,
+        "created_at": epoch(task.created_at),
+        "started_at": task.started_at.map(epoch),
+        "ended_at": task.ended_at.map(epoch),
+        "progress_value": task.progress_value,
+        "end_value": task.end_value,
+        "created_by": launcher,
+        "launcher": launcher,
+        "result": task.result,
+        "status": task.status,
+        "name": task.name,
+        "should_be_killed": task.should_be_killed,
+        "progress_message": task.progress_message,
+        "polio_notification_import_id": null,
+    })
+}
+
+pub async fn respond(state: &AppState, user: &UserProfile, task: &Task) -> ApiResult<Value> {
+    let launchers = launchers(state, user.account_id, std::slice::from_ref(task)).await?;
+    Ok(task_json(task, &launchers))
+}
+
+/// Seeing every task takes `iaso_data_tasks`; whoever launched a task may always follow it.
+async fn visible_task(state: &AppState, user: &CurrentUser, id: TaskId) -> ApiResult<Task> {
+    let task = state.store.tasks().get(user.0.account_id, id).await?.ok_or(ApiError::NotFound)?;
+    if user.0.has_permission(perm::DATA_TASKS) || task.launcher_id == Some(user.0.user_id) {
+        Ok(task)
+    } else {
+        Err(ApiError::Forbidden)
+    }
+}
+
+fn day(name: &str, value: &str) -> ApiResult<chrono::DateTime<Utc>> {
+    let date = ["%Y-%m-%d", "%d-%m-%Y", "%d/%m/%Y"]
+        .iter()
+        .find_map(|format| NaiveDate::parse_from_str(value.trim(), format).ok())
+        .ok_or_else(|| ApiError::field(name, format!("\"{value}\" is not a date: use YYYY-MM-DD.")))?;
+    Ok(Utc.from_utc_datetime(&date.and_hms_opt(0, 0, 0).unwrap_or_default()))
+}
+
+/// The list: `{tasks: [...]}`, or Iaso's paginated envelope with `limit`.
+#[utoipa::path(get, path = "/api/tasks/", tag = "tasks", security(("bearer" = [])),
+    params(
+        ("status" = Option<String>, Query, description = "QUEUED, RUNNING, SUCCESS, ERRORED, KILLED, SKIPPED (comma list)"),
+        ("task_type" = Option<String>, Query, description = "Task names (comma list)"),
+        ("users" = Option<String>, Query, description = "Launcher user ids (comma list)"),
+        ("start_date" = Option<String>, Query, description = "Created on or after this day (YYYY-MM-DD)"),
+        ("end_date" = Option<String>, Query, description = "Created on or before this day"),
+        ("order" = Option<String>, Query, description = "created_at or -created_at (default)"),
+        PageParams,
+    ),
+    responses((status = 200, description = "Tasks", body = Object), (status = 400), (status = 401), (status = 403)))]
+pub async fn list(
+    State(state): State<SharedState>,
+    user: CurrentUser,
+    Query(params): Query<HashMap<String, String>>,
+) -> ApiResult<Json<Value>> {
+    if !user.0.has_permission(perm::DATA_TASKS) && !user.0.has_permission(perm::PLANNING_WRITE) {
+        return Err(ApiError::Forbidden);
+    }
+    let paging = PageParams { limit: params.get("limit").cloned(), page: params.get("page").cloned() }.parse()?;
+    let mut query = TaskQuery::default();
+    if let Some(statuses) = params.get("status").filter(|s| !s.is_empty()) {
+        query.statuses = statuses
+            .split(',')
+            .map(|s| TaskStatus::parse(s).ok_or_else(|| ApiError::field("status", format!("Unknown status \"{s}\"."))))
+            .collect::<ApiResult<_>>()?;
+    }
+    if let Some(names) = params.get("task_type").filter(|s| !s.is_empty()) {
+        query.names = names.split(',').map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()).collect();
+    }
+    if let Some(users) = params.get("users").filter(|s| !s.is_empty()) {
+        query.launchers = users
+            .split(',')
+            .map(|u| {
+                u.trim().parse().map(UserId).map_err(|_| ApiError::field("users", format!("\"{u}\" is not a user id.")))
+            })
+            .collect::<ApiResult<_>>()?;
+    }
+    if let Some(start) = params.get("start_date").filter(|s| !s.is_empty()) {
+        query.created_from = Some(day("start_date", start)?);
+    }
+    if let Some(end) = params.get("end_date").filter(|s| !s.is_empty()) {
+        query.created_until = Some(day("end_date", end)? + chrono::Duration::days(1));
+    }
+    query.oldest_first = match params.get("order").map(String::as_str) {
+        None | Some("" | "-created_at") => false,
+        Some("created_at") => true,
+        Some(other) => return Err(ApiError::field("order", format!("Cannot order by \"{other}\"."))),
+    };
+    query.page = paging.map(|(limit, page)| (limit as u64, ((page - 1) * limit) as u64));
+    let result = state.store.tasks().list(user.0.account_id, &query).await?;
+    let launchers = launchers(&state, user.0.account_id, &result.items).await?;
+    let rows: Vec<Value> = result.items.iter().map(|t| task_json(t, &launchers)).collect();
+    let Some((limit, page)) = paging else {
+        return Ok(Json(json!({ "tasks": rows })));
+    };
+    let pages = (result.count as usize).div_ceil(limit).max(1);
+    Ok(Json(json!({
+        "count": result.count,
+        "tasks": rows,
+        "has_next": page < pages,
+        "has_previous": page > 1,
+        "page": page,
+        "pages": pages,
+        "limit": limit,
+    })))
+}
+
+#[utoipa::path(get, path = "/api/tasks/{id}/", tag = "tasks", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Task id")),
+    responses((status = 200, description = "The task", body = Object), (status = 401), (status = 403), (status = 404)))]
+pub async fn detail(State(state): State<SharedState>, user: CurrentUser, PathId(id): PathId) -> ApiResult<Json<Value>> {
+    let task = visible_task(&state, &user, TaskId(id)).await?;
+    respond(&state, &user.0, &task).await.map(Json)
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TaskPatch {
+    /// `true` asks the task to stop (a queued task is killed at once, a running one at its next
+    /// progress report); `false` withdraws the request.
+    should_be_killed: bool,
+}
+
+#[utoipa::path(patch, path = "/api/tasks/{id}/", tag = "tasks", security(("bearer" = [])), request_body = TaskPatch,
+    params(("id" = i64, Path, description = "Task id")),
+    responses((status = 200, description = "The task", body = Object), (status = 400), (status = 401), (status = 403), (status = 404)))]
+pub async fn update(
+    State(state): State<SharedState>,
+    user: CurrentUser,
+    PathId(id): PathId,
+    AppJson(body): AppJson<TaskPatch>,
+) -> ApiResult<Json<Value>> {
+    let task = visible_task(&state, &user, TaskId(id)).await?;
+    let task = state.store.tasks().set_should_be_killed(user.0.account_id, task.id, body.should_be_killed).await?;
+    respond(&state, &user.0, &task).await.map(Json)
+}
+
+/// Queues an errored or killed task again, with the same parameters.
+#[utoipa::path(patch, path = "/api/tasks/{id}/relaunch/", tag = "tasks", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Task id")),
+    responses((status = 200, description = "The queued task", body = Object), (status = 401), (status = 403), (status = 404), (status = 409)))]
+pub async fn relaunch(
+    State(state): State<SharedState>,
+    user: CurrentUser,
+    PathId(id): PathId,
+) -> ApiResult<Json<Value>> {
+    let task = visible_task(&state, &user, TaskId(id)).await?;
+    let task = state.store.tasks().relaunch(user.0.account_id, task.id).await?;
+    respond(&state, &user.0, &task).await.map(Json)
+}
+
+/// The task's progress messages, oldest first (`order=-created_at` for newest first).
+#[utoipa::path(get, path = "/api/tasks/{id}/logs/", tag = "tasks", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Task id")),
+    responses((status = 200, description = "`{status, logs: [{message, created_at}], end_value, progress_value}`", body = Object), (status = 401), (status = 403), (status = 404)))]
+pub async fn logs(
+    State(state): State<SharedState>,
+    user: CurrentUser,
+    PathId(id): PathId,
+    Query(params): Query<HashMap<String, String>>,
+) -> ApiResult<Json<Value>> {
+    let task = visible_task(&state, &user, TaskId(id)).await?;
+    let mut logs = state.store.tasks().logs(user.0.account_id, task.id).await?;
+    if params.get("order").map(String::as_str) == Some("-created_at") {
+        logs.reverse();
+    }
+    let logs: Vec<Value> =
+        logs.iter().map(|l| json!({"message": l.message, "created_at": epoch(l.created_at)})).collect();
+    Ok(Json(json!({
+        "status": task.status,
+        "logs": logs,
+        "end_value": task.end_value,
+        "progress_value": task.progress_value,
+    })))
+}
