@@ -15,6 +15,21 @@ pub enum BenchCommand {
     /// Create a synthetic tree: 10 regions > 100 districts > 1,000 areas > facilities with points,
     /// in a new source whose version becomes the account's live tree.
     SeedTree(SeedTree),
+    /// Queue tasks that do nothing but report one step, and time workers claiming, reporting and
+    /// completing them: the task system's own cost.
+    Tasks(BenchTasks),
+}
+
+#[derive(Args)]
+pub struct BenchTasks {
+    /// Account name or id.
+    #[arg(long)]
+    account: String,
+    #[arg(long, default_value_t = 2_000)]
+    tasks: usize,
+    /// Concurrent workers.
+    #[arg(long, default_value_t = 4)]
+    workers: usize,
 }
 
 #[derive(Args)]
@@ -33,6 +48,7 @@ pub struct SeedTree {
 pub async fn run(store: &DynStore, command: BenchCommand) -> Result<()> {
     match command {
         BenchCommand::SeedTree(args) => seed_tree(store, args).await,
+        BenchCommand::Tasks(args) => tasks(store, args).await,
     }
 }
 
@@ -208,4 +224,54 @@ async fn seed_counties(
 /// Seconds since the epoch, to keep seeded source names unique.
 fn chrono_like_now() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default()
+}
+
+/// One step reported, then done: claim, progress and finish are the whole cost.
+struct NoopTask;
+
+#[async_trait::async_trait]
+impl hygeia_jobs::TaskHandler for NoopTask {
+    async fn run(
+        &self,
+        _task: &hygeia_core::Task,
+        progress: &dyn hygeia_jobs::ProgressReporter,
+    ) -> Result<hygeia_jobs::TaskSuccess, hygeia_jobs::TaskError> {
+        progress.step(1, 1, "done").await?;
+        Ok(hygeia_jobs::TaskSuccess::message("done"))
+    }
+}
+
+async fn tasks(store: &DynStore, args: BenchTasks) -> Result<()> {
+    use hygeia_core::{NewTask, TaskQuery, TaskStatus};
+    const NAME: &str = "bench_noop";
+    let account = crate::admin::find_account(store, &args.account).await?.id;
+    let done_before = TaskQuery { statuses: vec![TaskStatus::Success], names: vec![NAME.into()], page: Some((1, 0)), ..Default::default() };
+    let already = store.tasks().list(account, &done_before).await?.count;
+    let queueing = Instant::now();
+    for n in 0..args.tasks {
+        store.tasks().enqueue(account, NewTask::new(NAME, serde_json::json!({ "n": n }), None)).await?;
+    }
+    let queued_in = queueing.elapsed();
+    let mut registry = hygeia_jobs::Registry::new();
+    registry.register(NAME, NoopTask);
+    let config = hygeia_jobs::WorkerConfig { workers: args.workers, ..Default::default() };
+    let started = Instant::now();
+    let pool = hygeia_jobs::WorkerPool::start(store.clone(), registry, config);
+    let target = already + args.tasks as u64;
+    while store.tasks().list(account, &done_before).await?.count < target {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let ran_in = started.elapsed();
+    pool.shutdown().await;
+    println!(
+        "backend={} tasks={} workers={}: queued in {:.2} s ({:.0} tasks/s), claimed+reported+completed in {:.2} s ({:.0} tasks/s)",
+        store.backend(),
+        args.tasks,
+        args.workers,
+        queued_in.as_secs_f64(),
+        args.tasks as f64 / queued_in.as_secs_f64(),
+        ran_in.as_secs_f64(),
+        args.tasks as f64 / ran_in.as_secs_f64(),
+    );
+    Ok(())
 }
