@@ -245,7 +245,12 @@ async fn tasks(store: &DynStore, args: BenchTasks) -> Result<()> {
     use hygeia_core::{NewTask, TaskQuery, TaskStatus};
     const NAME: &str = "bench_noop";
     let account = crate::admin::find_account(store, &args.account).await?.id;
-    let done_before = TaskQuery { statuses: vec![TaskStatus::Success], names: vec![NAME.into()], page: Some((1, 0)), ..Default::default() };
+    let done_before = TaskQuery {
+        statuses: vec![TaskStatus::Success],
+        names: vec![NAME.into()],
+        page: Some((1, 0)),
+        ..Default::default()
+    };
     let already = store.tasks().list(account, &done_before).await?.count;
     let queueing = Instant::now();
     for n in 0..args.tasks {
