@@ -1,5 +1,6 @@
 use std::sync::Arc;
 
+use hygeia_files::FileStore;
 use hygeia_store::DynStore;
 
 use crate::api::catalog::CatalogCache;
@@ -15,6 +16,8 @@ pub struct AppState {
     pub login_throttle: LoginThrottle,
     /// Types, sources and versions per account, for org-unit responses.
     pub catalogs: CatalogCache,
+    /// Uploaded and generated files.
+    pub files: FileStore,
 }
 
 pub type SharedState = Arc<AppState>;
@@ -27,6 +30,8 @@ pub enum StartupError {
     Settings(String),
     #[error(transparent)]
     Store(#[from] hygeia_store::StoreError),
+    #[error("file storage: {0}")]
+    Files(#[from] hygeia_files::FileError),
 }
 
 impl AppState {
@@ -46,6 +51,10 @@ impl AppState {
             settings.auth.refresh_token_ttl_secs,
         );
         let login_throttle = LoginThrottle::new(settings.auth.login_failures_per_minute);
-        Ok(Arc::new(AppState { store, settings, tokens, login_throttle, catalogs: CatalogCache::default() }))
+        let files = match &settings.storage.s3 {
+            Some(s3) => FileStore::s3(&s3.config())?,
+            None => FileStore::local(std::path::Path::new(&settings.storage.path))?,
+        };
+        Ok(Arc::new(AppState { store, settings, tokens, login_throttle, catalogs: CatalogCache::default(), files }))
     }
 }

@@ -75,6 +75,8 @@ pub fn router() -> OpenApiRouter<SharedState> {
         .routes(routes!(tasks::detail, tasks::update))
         .routes(routes!(tasks::relaunch))
         .routes(routes!(tasks::logs))
+        .routes(routes!(tasks::download))
+        .routes(routes!(tasks::presigned_url))
         .routes(routes!(orgunittypes::list, orgunittypes::create))
         .routes(routes!(orgunittypes::detail, orgunittypes::update, orgunittypes::delete))
         .routes(routes!(sources::list_sources, sources::create_source))

@@ -4,7 +4,10 @@
 use std::collections::HashMap;
 
 use axum::Json;
+use axum::body::Body;
 use axum::extract::{Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use chrono::{NaiveDate, TimeZone, Utc};
 use hygeia_core::permission as perm;
 use hygeia_core::{Task, TaskId, TaskQuery, TaskStatus, UserId, UserProfile};
@@ -229,4 +232,64 @@ pub async fn logs(
         "end_value": task.end_value,
         "progress_value": task.progress_value,
     })))
+}
+
+/// The file a finished task produced (its result's `data` is `"file:<key>"`).
+fn result_file(task: &Task) -> ApiResult<&str> {
+    let key = task.result.as_ref().and_then(|r| r["data"].as_str()).and_then(|d| d.strip_prefix("file:"));
+    match (task.status, key) {
+        (TaskStatus::Success, Some(key)) => Ok(key),
+        _ => Err(ApiError::NotFoundBecause("This task has no file to download.".into())),
+    }
+}
+
+/// Content types of the files tasks produce, by extension.
+fn content_type(name: &str) -> &'static str {
+    match name.rsplit('.').next().map(str::to_ascii_lowercase).as_deref() {
+        Some("csv") => "text/csv; charset=utf-8",
+        Some("xlsx") => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        Some("gpkg") => "application/geopackage+sqlite3",
+        Some("geojson") => "application/geo+json",
+        Some("json") => "application/json",
+        Some("zip") => "application/zip",
+        Some("xml") => "application/xml",
+        _ => "application/octet-stream",
+    }
+}
+
+/// Streams the task's result file, with the same rights as reading the task.
+#[utoipa::path(get, path = "/api/tasks/{id}/download/", tag = "tasks", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Task id")),
+    responses((status = 200, description = "The file", content_type = "application/octet-stream"), (status = 401), (status = 403), (status = 404)))]
+pub async fn download(State(state): State<SharedState>, user: CurrentUser, PathId(id): PathId) -> ApiResult<Response> {
+    let task = visible_task(&state, &user, TaskId(id)).await?;
+    let key = result_file(&task)?;
+    let file = state.files.open(user.0.account_id, key).await.map_err(|err| match err {
+        hygeia_files::FileError::NotFound => ApiError::NotFoundBecause("The task's file is no longer stored.".into()),
+        other => ApiError::Internal(other.to_string()),
+    })?;
+    let name = hygeia_files::file_name(key);
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type(name).to_owned()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
+            (header::CONTENT_LENGTH, file.size.to_string()),
+        ],
+        Body::from_stream(file.chunks),
+    )
+        .into_response())
+}
+
+/// Iaso's clients ask for a URL to fetch a task's file from; Hygeia serves it itself.
+#[utoipa::path(get, path = "/api/tasks/{id}/presigned-url/", tag = "tasks", security(("bearer" = [])),
+    params(("id" = i64, Path, description = "Task id")),
+    responses((status = 200, description = "`{\"presigned_url\": ...}`", body = Object), (status = 401), (status = 403), (status = 404)))]
+pub async fn presigned_url(
+    State(state): State<SharedState>,
+    user: CurrentUser,
+    PathId(id): PathId,
+) -> ApiResult<Json<Value>> {
+    let task = visible_task(&state, &user, TaskId(id)).await?;
+    result_file(&task)?;
+    Ok(Json(json!({ "presigned_url": format!("/api/tasks/{}/download/", task.id) })))
 }

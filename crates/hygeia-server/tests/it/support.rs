@@ -24,6 +24,8 @@ pub struct TestApp {
 
 pub fn test_settings() -> Settings {
     let mut settings = Settings::default();
+    let files = std::env::temp_dir().join(format!("hygeia-server-test-files-{}", std::process::id()));
+    settings.storage.path = files.display().to_string();
     settings.auth.jwt_secret = Some(JWT_SECRET.into());
     settings.auth.login_failures_per_minute = 3;
     settings.http.body_limit_bytes = 16 * 1024;

@@ -10,7 +10,11 @@ use crate::georegistry::{ok, send_json, setup};
 use crate::on_both_backends;
 use crate::support::TestApp;
 
-on_both_backends!(bulk_update_runs_as_a_task_followed_through_the_api, tasks_are_scoped_and_gated_by_permission,);
+on_both_backends!(
+    bulk_update_runs_as_a_task_followed_through_the_api,
+    tasks_are_scoped_and_gated_by_permission,
+    task_files_download_with_the_tasks_rights,
+);
 
 async fn wait_until_ended(app: &TestApp, token: &str, id: i64) -> Value {
     for _ in 0..500 {
@@ -144,4 +148,45 @@ async fn tasks_are_scoped_and_gated_by_permission(app: &TestApp) {
     app.get("/api/tasks/?start_date=yesterday", Some(&token)).await.error(StatusCode::BAD_REQUEST, "validation_error");
     let bad = send_json(app, Method::PATCH, &format!("/api/tasks/{mine}/"), &token, json!({"status": "SUCCESS"})).await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.text());
+}
+
+/// A task that produced a file, as a worker would record it.
+async fn finished_with(app: &TestApp, account: hygeia_core::AccountId, data: Value) -> i64 {
+    let tasks = app.store.tasks();
+    let task = tasks.enqueue(account, hygeia_core::NewTask::new("export", json!({}), None)).await.unwrap();
+    let claimed = tasks.claim("w", &["export"], Duration::from_secs(60)).await.unwrap().unwrap();
+    assert_eq!(claimed.id, task.id);
+    let outcome = hygeia_core::TaskOutcome::Success { message: "exported".into(), data: Some(data) };
+    assert!(tasks.finish(task.id, "w", &outcome).await.unwrap());
+    task.id.0
+}
+
+async fn task_files_download_with_the_tasks_rights(app: &TestApp) {
+    let (account, token, _, _) = setup(app).await;
+    let key = hygeia_files::FileStore::new_key(account, "exports", "org units.csv");
+    let content = "id;name\n1;Burkina Faso\n".repeat(10_000);
+    let chunks = futures_util::stream::iter(
+        content.as_bytes().chunks(7_000).map(|c| Ok::<_, hygeia_files::FileError>(bytes::Bytes::copy_from_slice(c))).collect::<Vec<_>>(),
+    );
+    app.state.files.put_stream(&key, chunks).await.unwrap();
+    let id = finished_with(app, account, json!(format!("file:{key}"))).await;
+
+    let reply = app.get(&format!("/api/tasks/{id}/download/"), Some(&token)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    assert_eq!(reply.header("content-type"), Some("text/csv; charset=utf-8"));
+    assert_eq!(reply.header("content-disposition"), Some("attachment; filename=\"org_units.csv\""));
+    assert_eq!(reply.text(), content);
+    let url = ok(app.get(&format!("/api/tasks/{id}/presigned-url/"), Some(&token)).await, StatusCode::OK);
+    assert_eq!(url["presigned_url"], format!("/api/tasks/{id}/download/"));
+
+    // Other accounts, tasks without a file, and keys of another account all find nothing.
+    let other = app.account("Other").await;
+    app.user(other, "outsider", |u| u.is_superuser = true).await;
+    let outsider = app.token("outsider").await;
+    app.get(&format!("/api/tasks/{id}/download/"), Some(&outsider)).await.error(StatusCode::NOT_FOUND, "not_found");
+    let plain = finished_with(app, account, json!({"count": 3})).await;
+    app.get(&format!("/api/tasks/{plain}/download/"), Some(&token)).await.error(StatusCode::NOT_FOUND, "not_found");
+    let forged = finished_with(app, other, json!(format!("file:{key}"))).await;
+    app.get(&format!("/api/tasks/{forged}/download/"), Some(&outsider)).await.error(StatusCode::NOT_FOUND, "not_found");
+    app.get(&format!("/api/tasks/{id}/download/"), None).await.error(StatusCode::UNAUTHORIZED, "not_authenticated");
 }
