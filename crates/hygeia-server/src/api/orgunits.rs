@@ -235,14 +235,13 @@ pub async fn list(
     let mut result = state.store.org_units().list(&scope, &query).await?;
     let Some((limit, mut page)) = paging else {
         // Iaso's unpaginated variants: the mobile dicts, or `as_dict` rows with their shapes.
+        let context = context_for(&state, &user.0, &[]).await?;
         if truthy(params.get("withShapes")) {
-            let context = context_for(&state, &user.0, &[]).await?;
             let shapes = simplified_shapes(&state, user.0.account_id, &result.items).await?;
             let rows: Vec<Value> =
                 result.items.iter().map(|u| orgunit_json::row_with_shape(u, &context, shapes.get(&u.id))).collect();
             return Ok(Json(json!({ "orgUnits": rows })).into_response());
         }
-        let context = context_for(&state, &user.0, &[]).await?;
         let rows: Vec<Value> = result.items.iter().map(|u| orgunit_json::mobile_row(u, &context)).collect();
         return Ok(Json(json!({ "orgUnits": rows })).into_response());
     };

@@ -166,7 +166,11 @@ async fn task_files_download_with_the_tasks_rights(app: &TestApp) {
     let key = hygeia_files::FileStore::new_key(account, "exports", "org units.csv");
     let content = "id;name\n1;Burkina Faso\n".repeat(10_000);
     let chunks = futures_util::stream::iter(
-        content.as_bytes().chunks(7_000).map(|c| Ok::<_, hygeia_files::FileError>(bytes::Bytes::copy_from_slice(c))).collect::<Vec<_>>(),
+        content
+            .as_bytes()
+            .chunks(7_000)
+            .map(|c| Ok::<_, hygeia_files::FileError>(bytes::Bytes::copy_from_slice(c)))
+            .collect::<Vec<_>>(),
     );
     app.state.files.put_stream(&key, chunks).await.unwrap();
     let id = finished_with(app, account, json!(format!("file:{key}"))).await;
