@@ -10,5 +10,5 @@ mod progress;
 mod worker;
 
 pub use handler::{Registry, TaskError, TaskHandler, TaskSuccess};
-pub use progress::{NoProgress, ProgressReporter, Stop};
+pub use progress::{NoProgress, ProgressReporter, Stop, TerminalProgress};
 pub use worker::{WorkerConfig, WorkerPool};

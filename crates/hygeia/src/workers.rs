@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use hygeia_core::{NewTask, TaskStatus};
-use hygeia_jobs::{WorkerConfig, WorkerPool};
+use hygeia_core::{NewTask, Progress, TaskStatus};
+use hygeia_jobs::{ProgressReporter, TerminalProgress, WorkerConfig, WorkerPool};
 use hygeia_server::SharedState;
 use hygeia_server::tasks::{WORKER_CHECK, registry, worker_check_params};
 
@@ -64,14 +64,19 @@ pub async fn worker_check(state: &SharedState, args: WorkerCheck) -> Result<()> 
     if !args.wait {
         return Ok(());
     }
-    let mut last = (TaskStatus::Queued, -1);
+    // The same progress interface task code reports through, drawn as a bar on stderr.
+    let bar = TerminalProgress::new(std::io::stderr());
     loop {
         let Some(now) = store.tasks().get(account.id, task.id).await? else { bail!("task {} vanished", task.id) };
-        if (now.status, now.progress_value) != last {
-            println!("{} {}/{}", now.status.as_str(), now.progress_value, now.end_value);
-            last = (now.status, now.progress_value);
-        }
+        let shown = Progress {
+            value: Some(now.progress_value),
+            end_value: Some(now.end_value),
+            message: now.progress_message.clone(),
+        };
+        let _ = bar.report(shown).await;
         if now.status.is_final() {
+            bar.finish();
+            println!("task {} {} after {} attempt(s)", now.id, now.status.as_str(), now.attempts);
             if now.status != TaskStatus::Success {
                 bail!("task {} ended {}: {}", now.id, now.status.as_str(), now.result.unwrap_or_default());
             }

@@ -154,6 +154,24 @@ fn operator_walkthrough(dir: &Path, database_url: Option<&str>, backend: &str) {
     assert_eq!(health["backend"], backend);
     assert_eq!(health["account_count"], 1);
 
+    // The server's own workers run a queued task; the command follows it with a progress bar.
+    let check = run(
+        hygeia(dir, database_url).args([
+            "worker-check",
+            "--account",
+            "BFA Demo",
+            "--steps",
+            "3",
+            "--step-ms",
+            "50",
+            "--wait",
+        ]),
+        None,
+    );
+    let out = ok(&check);
+    assert!(out.contains("SUCCESS after 1 attempt(s)"), "{out}");
+    assert!(String::from_utf8_lossy(&check.stderr).contains("] 3/3 step 3 of 3"), "{check:?}");
+
     let (status, body) = http::request(
         port,
         "POST",
