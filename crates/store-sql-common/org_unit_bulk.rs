@@ -46,9 +46,91 @@ pub(super) async fn create_many(
     if units.is_empty() {
         return Ok(Vec::new());
     }
-    let account = scope.account;
     let mut tx = begin_write(pool).await.map_err(db_err)?;
-    lock_tree(&mut tx, account).await?;
+    lock_tree(&mut tx, scope.account).await?;
+    let ids = insert_batch(&mut tx, scope, actor, units).await?;
+    tx.commit().await.map_err(db_err)?;
+    Ok(ids)
+}
+
+/// A whole tree in one transaction: `batch_parents[i] = Some(j)` makes `units[j]` (an earlier one)
+/// the parent of `units[i]`; otherwise `units[i].parent_id` is used. Inserted a generation at a
+/// time, so that each batch's parents exist when it is checked and its paths computed.
+pub(super) async fn create_tree(
+    pool: &sqlx::Pool<Db>,
+    scope: &OrgUnitScope,
+    actor: Option<UserId>,
+    units: &[NewOrgUnit],
+    batch_parents: &[Option<usize>],
+) -> StoreResult<Vec<OrgUnitId>> {
+    if batch_parents.len() != units.len() {
+        return Err(StoreError::invalid("units", "Give one batch parent (or none) per unit."));
+    }
+    let mut generation = vec![0usize; units.len()];
+    for (i, parent) in batch_parents.iter().enumerate() {
+        units[i].validate().map_err(|err| located(i, err))?;
+        if let Some(j) = *parent {
+            if j >= i {
+                let message = "A unit's parent in the batch must come before it.";
+                return Err(located(i, ValidationError::field("parent_id", message)));
+            }
+            generation[i] = generation[j] + 1;
+        }
+    }
+    if units.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut tx = begin_write(pool).await.map_err(db_err)?;
+    lock_tree(&mut tx, scope.account).await?;
+    let mut ids = vec![OrgUnitId(0); units.len()];
+    for level in 0..=generation.iter().copied().max().unwrap_or(0) {
+        let indexes: Vec<usize> = (0..units.len()).filter(|&i| generation[i] == level).collect();
+        let batch: Vec<NewOrgUnit> = indexes
+            .iter()
+            .map(|&i| {
+                let mut unit = units[i].clone();
+                if let Some(j) = batch_parents[i] {
+                    unit.parent_id = Some(ids[j]);
+                }
+                unit
+            })
+            .collect();
+        let created = insert_batch(&mut tx, scope, actor, &batch).await.map_err(|err| relocated(err, &indexes))?;
+        for (k, &i) in indexes.iter().enumerate() {
+            ids[i] = created[k];
+        }
+    }
+    tx.commit().await.map_err(db_err)?;
+    Ok(ids)
+}
+
+/// Renames `units[k].field` errors of a generation's batch to the input's indexes.
+fn relocated(err: StoreError, indexes: &[usize]) -> StoreError {
+    let StoreError::Invalid(ValidationError(fields)) = err else { return err };
+    let mut errors = hygeia_core::FieldErrors::default();
+    for (field, messages) in fields.0 {
+        let renamed = field
+            .strip_prefix("units[")
+            .and_then(|rest| rest.split_once("]"))
+            .and_then(|(k, tail)| Some(format!("units[{}]{tail}", indexes.get(k.parse::<usize>().ok()?)?)))
+            .unwrap_or(field);
+        for message in messages {
+            errors.add(&renamed, message);
+        }
+    }
+    StoreError::Invalid(ValidationError(errors))
+}
+
+/// Checks and inserts `units` (whose parents all exist) inside the caller's transaction, which
+/// holds the tree lock; audits each.
+async fn insert_batch(
+    tx: &mut Conn,
+    scope: &OrgUnitScope,
+    actor: Option<UserId>,
+    units: &[NewOrgUnit],
+) -> StoreResult<Vec<OrgUnitId>> {
+    let account = scope.account;
+    let mut tx = tx;
     // Versions and types: each distinct one checked once, a refusal named by its first unit.
     let locate = |i: usize| {
         move |e: StoreError| match e {
@@ -176,7 +258,6 @@ pub(super) async fn create_many(
         let entries: Vec<(&OrgUnit, Option<&OrgUnit>)> = created.iter().map(|u| (u, None)).collect();
         record_many(&mut tx, scope, actor, "org_unit_api", &entries, at).await?;
     }
-    tx.commit().await.map_err(db_err)?;
     Ok(ids)
 }
 

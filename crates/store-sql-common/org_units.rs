@@ -517,6 +517,16 @@ impl OrgUnitStore for SqlStore {
         super::org_unit_bulk::create_many(&self.pool, scope, actor, units).await
     }
 
+    async fn create_tree(
+        &self,
+        scope: &OrgUnitScope,
+        actor: Option<UserId>,
+        units: &[NewOrgUnit],
+        batch_parents: &[Option<usize>],
+    ) -> StoreResult<Vec<OrgUnitId>> {
+        super::org_unit_bulk::create_tree(&self.pool, scope, actor, units, batch_parents).await
+    }
+
     async fn get(&self, scope: &OrgUnitScope, id: OrgUnitId) -> StoreResult<Option<OrgUnit>> {
         let mut conn = self.pool.acquire().await.map_err(db_err)?;
         visible_unit(&mut conn, scope, id).await

@@ -203,6 +203,17 @@ pub trait OrgUnitStore: Send + Sync {
         actor: Option<UserId>,
         units: &[NewOrgUnit],
     ) -> StoreResult<Vec<OrgUnitId>>;
+    /// Creates a whole tree in one transaction (imports), all or nothing: `batch_parents[i] = Some(j)`
+    /// hangs `units[i]` under `units[j]`, which must come earlier; `None` keeps `units[i].parent_id`
+    /// (an existing unit, or a root). Returns the new ids in input order; refusals are named
+    /// `units[i].field`.
+    async fn create_tree(
+        &self,
+        scope: &OrgUnitScope,
+        actor: Option<UserId>,
+        units: &[NewOrgUnit],
+        batch_parents: &[Option<usize>],
+    ) -> StoreResult<Vec<OrgUnitId>>;
     async fn get(&self, scope: &OrgUnitScope, id: OrgUnitId) -> StoreResult<Option<OrgUnit>>;
     async fn list(&self, scope: &OrgUnitScope, query: &OrgUnitQuery) -> StoreResult<Page<OrgUnit>>;
     /// Applies the changes; a new parent moves the whole subtree (its paths rewritten in the same

@@ -1208,3 +1208,54 @@ pub async fn name_search_takes_any_text_literally(store: &dyn Store) {
     assert!(search("koudou").await.is_empty(), "aliases match whole");
     assert!(search("Samaritains").await.is_empty());
 }
+
+pub async fn whole_trees_are_created_in_one_transaction(store: &dyn Store) {
+    let t = tree(store, "A").await;
+    let country = unit(store, &t, "Country", None).await;
+    let new = |name: &str| {
+        let mut unit = NewOrgUnit::new(t.version, name);
+        unit.validation_status = ValidationStatus::Valid;
+        unit
+    };
+    // Two provinces, under the existing country and at the root; districts and schools below them.
+    let mut kongo = new("Kongo");
+    kongo.parent_id = Some(country.id);
+    let units = vec![kongo, new("Kasai"), new("Boma"), new("Luiza"), new("EP Kisolo"), new("EP Kisolo")];
+    let parents = [None, None, Some(0), Some(1), Some(2), Some(2)];
+    let ids = store.org_units().create_tree(&t.scope, None, &units, &parents).await.unwrap();
+    let created: HashMap<OrgUnitId, OrgUnit> =
+        store.org_units().by_ids(t.account, &ids).await.unwrap().into_iter().map(|u| (u.id, u)).collect();
+    let at = |i: usize| &created[&ids[i]];
+    assert_eq!(at(0).path, country.path.child(ids[0]));
+    assert_eq!(at(1).path, TreePath::root(ids[1]));
+    assert_eq!(at(2).path, at(0).path.child(ids[2]));
+    assert_eq!(at(3).parent_id, Some(ids[1]));
+    assert_eq!(at(4).path, at(2).path.child(ids[4]));
+    assert_eq!(at(5).path, at(2).path.child(ids[5]), "leaves of the same name stay two units");
+    assert_eq!((at(4).name.as_str(), at(4).path.depth()), ("EP Kisolo", 4));
+
+    // A refusal deep in the tree (a later generation) names its input index; nothing is written.
+    let before = store.org_units().list(&t.scope, &OrgUnitQuery::default()).await.unwrap().count;
+    let mut bad = vec![new("Kwilu"), new("Bandundu"), new("Bulungu"), new("Idiofa")];
+    bad[3].location = Some(Location { latitude: 95.0, longitude: 0.0, altitude: 0.0 });
+    let parents = [None, Some(0), Some(1), Some(1)];
+    assert_invalid(store.org_units().create_tree(&t.scope, None, &bad, &parents).await, "units[3].latitude");
+    // Checked in the third generation's batch (where it is the first unit): named by its input index.
+    bad[3].location = None;
+    bad[3].org_unit_type_id = Some(OrgUnitTypeId(i64::MAX));
+    assert_invalid(store.org_units().create_tree(&t.scope, None, &bad, &parents).await, "units[3].org_unit_type_id");
+    let mut late = vec![new("A"), new("B"), new("C")];
+    late[2].code = "X1".into();
+    let mut taken = new("Holder");
+    taken.code = "X1".into();
+    store.org_units().create(&t.scope, None, taken).await.unwrap();
+    let before_conflict = before + 1;
+    assert_conflict(store.org_units().create_tree(&t.scope, None, &late, &[None, Some(0), Some(1)]).await, "code");
+    assert_invalid(
+        store.org_units().create_tree(&t.scope, None, &late[..2], &[Some(1), None]).await,
+        "units[0].parent_id",
+    );
+    assert_invalid(store.org_units().create_tree(&t.scope, None, &late[..2], &[None]).await, "units");
+    let after = store.org_units().list(&t.scope, &OrgUnitQuery::default()).await.unwrap().count;
+    assert_eq!(after, before_conflict, "refused trees leave nothing behind");
+}
