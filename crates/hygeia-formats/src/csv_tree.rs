@@ -109,7 +109,7 @@ pub fn read(input: impl Read, file: &str, dict: &DataDict, leaf_type: &str) -> R
     let altitude_column = optional("altitude", &dict.altitude)?;
     let source_ref_column = optional("source_ref", &dict.source_ref)?;
 
-    let mut draft = TreeDraft { levels: dict.parents.clone(), nodes: Vec::new() };
+    let mut draft = TreeDraft { file: file.to_owned(), levels: dict.parents.clone(), nodes: Vec::new() };
     draft.levels.push(leaf_type.to_owned());
     let mut parents: HashMap<(Option<usize>, String), usize> = HashMap::new();
     let mut record = csv::StringRecord::new();
@@ -124,18 +124,20 @@ pub fn read(input: impl Read, file: &str, dict: &DataDict, leaf_type: &str) -> R
             continue;
         }
         let cell = |index: usize| value(record.get(index).unwrap_or(""));
+        // Names may hold quoted line breaks (a cell typed over two lines): one space instead.
+        let name_of = |index: usize| one_line(cell(index));
         let mut parent = None;
         for (level, &index) in parent_columns.iter().enumerate() {
-            let name = cell(index);
-            if is_blank_level(name) {
+            let name = name_of(index);
+            if is_blank_level(&name) {
                 continue;
             }
-            let key = (parent, name.to_owned());
+            let key = (parent, name.clone());
             let next = match parents.get(&key) {
                 Some(&existing) => existing,
                 None => {
                     draft.nodes.push(DraftNode {
-                        name: name.to_owned(),
+                        name: name.clone(),
                         level,
                         parent,
                         location: None,
@@ -148,7 +150,7 @@ pub fn read(input: impl Read, file: &str, dict: &DataDict, leaf_type: &str) -> R
             };
             parent = Some(next);
         }
-        let name = cell(name_column);
+        let name = name_of(name_column);
         if name.is_empty() {
             return Err(FormatError::invalid(at(Some(row), Some(&dict.name)), "the name is empty"));
         }
@@ -190,14 +192,7 @@ pub fn read(input: impl Read, file: &str, dict: &DataDict, leaf_type: &str) -> R
             }
         };
         let source_ref = source_ref_column.map(cell).filter(|r| !r.is_empty()).map(str::to_owned);
-        draft.nodes.push(DraftNode {
-            name: name.to_owned(),
-            level: parent_columns.len(),
-            parent,
-            location,
-            source_ref,
-            row,
-        });
+        draft.nodes.push(DraftNode { name, level: parent_columns.len(), parent, location, source_ref, row });
     }
     Ok(draft)
 }
@@ -212,6 +207,11 @@ fn sniff_delimiter(header: &[u8]) -> u8 {
 fn value(cell: &str) -> &str {
     let cell = cell.trim();
     if cell.eq_ignore_ascii_case("null") { "" } else { cell }
+}
+
+/// Whitespace runs, line breaks included, as one space.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Iaso skips a parent level whose value is empty or "néant" (nothing), in any case or accent.
@@ -271,7 +271,7 @@ mod tests {
                 ("Kasai", 0, None),
                 ("Boma", 1, Some(4)),
                 ("EP Luiza", 2, Some(5)),
-                ("EP \nTshimbulu", 2, Some(4)),
+                ("EP Tshimbulu", 2, Some(4)),
             ]
         );
         assert_eq!(draft.nodes[2].source_ref.as_deref(), Some("A1"));

@@ -17,6 +17,8 @@ pub struct DraftNode {
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TreeDraft {
+    /// The file it was read from, for messages.
+    pub file: String,
     /// Type names by level, top first; the last is the leaves'.
     pub levels: Vec<String>,
     pub nodes: Vec<DraftNode>,

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod backend;
 pub mod error;
 pub mod extract;
+pub mod imports;
 pub mod settings;
 pub mod state;
 pub mod tasks;

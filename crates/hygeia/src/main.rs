@@ -3,6 +3,7 @@
 mod admin;
 mod bench;
 mod config;
+mod import;
 mod workers;
 
 use std::path::PathBuf;
@@ -49,6 +50,9 @@ enum Command {
     CreateProject(admin::CreateProject),
     /// Print the effective configuration (secrets hidden) and check the database is reachable.
     CheckConfig,
+    /// Import a tree from a file into a version of a data source.
+    #[command(subcommand)]
+    Import(import::ImportCommand),
     /// Benchmark helpers (synthetic data).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -89,6 +93,7 @@ async fn run(command: Command, mut settings: Settings) -> Result<()> {
         Command::CreateUser(args) => admin::create_user(&open(&settings).await?, args).await,
         Command::CreateProject(args) => admin::create_project(&open(&settings).await?, args).await,
         Command::Bench(command) => bench::run(&open(&settings).await?, command).await,
+        Command::Import(command) => import::run(&open(&settings).await?, command).await,
         Command::CheckConfig => {
             println!("{settings:#?}");
             let store = open(&settings).await?;

@@ -3,6 +3,7 @@
 //! embedded defaults (SQLite under ./data) and on PostgreSQL when `HYGEIA_TEST_POSTGRES_URL` is set.
 
 mod http;
+mod imports;
 mod workers;
 
 use std::io::Write;

@@ -1,0 +1,96 @@
+//! `hygeia import csv` end to end: the DRC schools with Iaso's data dictionary, and a file refused
+//! on its last row that changes nothing. SQLite, and PostgreSQL when configured.
+
+use std::path::{Path, PathBuf};
+
+use hygeia_core::{OrgUnitQuery, OrgUnitScope, ValidationStatus};
+
+use crate::{hygeia, ok, run, scratch_dir};
+
+fn shared(relative: &str) -> Option<PathBuf> {
+    let root = std::env::var("HYGEIA_SHARED_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data")));
+    Some(root.join(relative)).filter(|p| p.exists())
+}
+
+fn unit_count(dir: &Path, database_url: Option<&str>) -> (u64, usize) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let url = database_url.map(str::to_owned).unwrap_or_else(|| format!("sqlite://{}/data/hygeia.db", dir.display()));
+    runtime.block_on(async {
+        let store = hygeia_server::backend::connect(&url).await.unwrap();
+        let account = store.accounts().find_by_name("DRC").await.unwrap().unwrap().id;
+        let query = OrgUnitQuery { validation_statuses: vec![ValidationStatus::Valid], ..Default::default() };
+        let count = store.org_units().list(&OrgUnitScope::whole_account(account), &query).await.unwrap().count;
+        let versions = store.sources().versions(account, None).await.unwrap().len();
+        store.close().await;
+        (count, versions)
+    })
+}
+
+fn csv_imports(dir: &Path, database_url: Option<&str>) {
+    ok(&run(hygeia(dir, database_url).arg("migrate"), None));
+    ok(&run(hygeia(dir, database_url).args(["create-account", "DRC"]), None));
+    let import = |file: &Path, dict: &Path| {
+        let mut command = hygeia(dir, database_url);
+        command.args(["import", "csv"]).arg(file).args(["--account", "DRC", "--source", "wb_schools_2019"]);
+        command.arg("--data-dict").arg(dict).args(["--leaf-type", "School"]);
+        run(&mut command, None)
+    };
+
+    // A file that fails on its last row: refused with the row and column, nothing written.
+    let dict = dir.join("dict.json");
+    std::fs::write(
+        &dict,
+        r#"{"name": "School", "parents": ["Province", "District"], "latitude": "Lat", "longitude": "Lon"}"#,
+    )
+    .unwrap();
+    let bad = dir.join("bad.csv");
+    std::fs::write(&bad, "Province;District;School;Lat;Lon\nKongo;Boma;EP 1;-5.8;13.0\nKongo;Boma;EP 2;-5.9;north\n")
+        .unwrap();
+    let refused = import(&bad, &dict);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("bad.csv, row 3, column \"Lon\": \"north\" is not a number"), "{stderr}");
+    assert!(stderr.contains("nothing was written"), "{stderr}");
+    assert_eq!(unit_count(dir, database_url), (0, 0), "no unit and no version");
+
+    let good = dir.join("good.csv");
+    std::fs::write(&good, "Province;District;School;Lat;Lon\nKongo;Boma;EP 1;-5.8;13.0\nKongo;Boma;EP 1;;\n").unwrap();
+    let out = ok(&import(&good, &dict));
+    assert!(out.contains("created 4 org units in version 1 (1 Province, 1 District, 2 School)"), "{out}");
+
+    let (Some(schools), Some(data_dict)) =
+        (shared("iaso/testdata/schools.csv"), shared("iaso/testdata/data_dict.json"))
+    else {
+        eprintln!("shared data missing: the DRC schools import was skipped (set HYGEIA_SHARED_DATA)");
+        return;
+    };
+    let out = ok(&import(&schools, &data_dict));
+    assert!(
+        out.contains("created 6687 org units in version 2 (11 ProvincePoliAdmin, 22 Proved, 258 Sproved, 6396 School)"),
+        "{out}"
+    );
+    assert_eq!(unit_count(dir, database_url), (4 + 6687, 2));
+}
+
+#[test]
+fn csv_tree_import_on_sqlite() {
+    let dir = scratch_dir("import-sqlite");
+    csv_imports(&dir, None);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn csv_tree_import_on_postgres() {
+    let Ok(url) = std::env::var(hygeia_store_postgres::testing::URL_VARIABLE) else {
+        eprintln!("HYGEIA_TEST_POSTGRES_URL is unset: PostgreSQL import test skipped");
+        return;
+    };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (scoped_url, teardown) = runtime.block_on(hygeia_store_postgres::testing::scratch_schema(&url));
+    let dir = scratch_dir("import-postgres");
+    csv_imports(&dir, Some(&scoped_url));
+    runtime.block_on(teardown);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
