@@ -3,7 +3,7 @@ use std::sync::Arc;
 use hygeia_files::FileStore;
 use hygeia_store::DynStore;
 
-use crate::api::catalog::CatalogCache;
+use crate::api::catalog::{AncestorCache, CatalogCache};
 use crate::auth::jwt::{TokenKeys, random_hex};
 use crate::auth::throttle::LoginThrottle;
 use crate::settings::Settings;
@@ -16,6 +16,8 @@ pub struct AppState {
     pub login_throttle: LoginThrottle,
     /// Types, sources and versions per account, for org-unit responses.
     pub catalogs: CatalogCache,
+    /// Ancestors of shown units, per account.
+    pub ancestors: AncestorCache,
     /// Uploaded and generated files.
     pub files: FileStore,
 }
@@ -55,6 +57,14 @@ impl AppState {
             Some(s3) => FileStore::s3(&s3.config())?,
             None => FileStore::local(std::path::Path::new(&settings.storage.path))?,
         };
-        Ok(Arc::new(AppState { store, settings, tokens, login_throttle, catalogs: CatalogCache::default(), files }))
+        Ok(Arc::new(AppState {
+            store,
+            settings,
+            tokens,
+            login_throttle,
+            catalogs: CatalogCache::default(),
+            ancestors: AncestorCache::default(),
+            files,
+        }))
     }
 }

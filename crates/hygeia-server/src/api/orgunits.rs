@@ -56,8 +56,7 @@ pub async fn context_for(state: &AppState, user: &UserProfile, units: &[OrgUnit]
         .into_iter()
         .collect();
     wanted.sort();
-    let mut ancestors: HashMap<OrgUnitId, OrgUnit> =
-        store.org_units().by_ids(user.account_id, &wanted).await?.into_iter().map(|u| (u.id, u)).collect();
+    let mut ancestors = state.ancestors.load(state, user.account_id, catalog.tree_version, &wanted).await?;
     for unit in units {
         ancestors.insert(unit.id, unit.clone());
     }

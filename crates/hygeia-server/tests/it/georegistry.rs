@@ -794,6 +794,16 @@ async fn renamed_types_and_sources_show_at_once(app: &TestApp) {
     );
     let detail = ok(app.get(&format!("/api/orgunits/{district}/"), Some(&token)).await, StatusCode::OK);
     assert_eq!(detail["source"], "bfa-2024");
+
+    // Ancestors are cached per tree version: a renamed parent shows at once in its children's rows.
+    let region = detail["parent_id"].as_i64().unwrap();
+    let listed = ok(app.get("/api/orgunits/?limit=10&search=boromo", Some(&token)).await, StatusCode::OK);
+    assert_eq!(listed["orgunits"][0]["parent_name"], "Boucle du Mouhoun");
+    ok(patch_unit(app, token.clone(), region, json!({"name": "Mouhoun"})).await, StatusCode::OK);
+    let listed = ok(app.get("/api/orgunits/?limit=10&search=boromo", Some(&token)).await, StatusCode::OK);
+    assert_eq!(listed["orgunits"][0]["parent_name"], "Mouhoun");
+    let detail = ok(app.get(&format!("/api/orgunits/{district}/"), Some(&token)).await, StatusCode::OK);
+    assert_eq!(detail["parent"]["name"], "Mouhoun");
 }
 
 /// `withShapes`, `asLocation` and `smallSearch`: the shapes Iaso's dashboard and maps read
