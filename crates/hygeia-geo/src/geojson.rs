@@ -117,6 +117,32 @@ pub fn to_geometry(shape: &MultiPolygon<f64>) -> Value {
 }
 
 /// Iaso's `geo_json`: a FeatureCollection holding the shape as one feature.
+/// The same geometry as GeoJSON text, written straight from the coordinates: a map of thousands
+/// of boundaries would otherwise build a JSON tree of every coordinate first (tens of bytes per
+/// number, held by each concurrent request).
+pub fn geometry_json(shape: &MultiPolygon<f64>) -> String {
+    use std::fmt::Write;
+    let positions: usize =
+        shape.0.iter().map(|p| p.exterior().0.len() + p.interiors().iter().map(|r| r.0.len()).sum::<usize>()).sum();
+    let mut out = String::with_capacity(48 + positions * 40);
+    out.push_str(r#"{"type":"MultiPolygon","coordinates":["#);
+    for (p, polygon) in shape.0.iter().enumerate() {
+        out.push_str(if p == 0 { "[" } else { ",[" });
+        for (r, ring) in std::iter::once(polygon.exterior()).chain(polygon.interiors()).enumerate() {
+            out.push_str(if r == 0 { "[" } else { ",[" });
+            for (c, coord) in ring.0.iter().enumerate() {
+                // Validated shapes hold finite numbers; `Debug` writes the shortest text that reads back
+                // as the same number, which is valid JSON.
+                let _ = write!(out, "{}[{:?},{:?}]", if c == 0 { "" } else { "," }, coord.x, coord.y);
+            }
+            out.push(']');
+        }
+        out.push(']');
+    }
+    out.push_str("]}");
+    out
+}
+
 pub fn to_feature_collection(shape: &MultiPolygon<f64>) -> Value {
     json!({"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": to_geometry(shape), "properties": {}}]})
 }
@@ -124,6 +150,17 @@ pub fn to_feature_collection(shape: &MultiPolygon<f64>) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn written_geometry_text_equals_the_json_tree() {
+        let ring = json!([[0.5, -1.25], [1e-7, 0], [1, 1], [0.5, -1.25]]);
+        let hole = json!([[0.6, 0.1], [0.7, 0.1], [0.7, 0.2], [0.6, 0.1]]);
+        let multi = json!({"type": "MultiPolygon", "coordinates": [[ring, hole], [ring]]});
+        let shape = parse_multipolygon(&multi).unwrap();
+        let text = geometry_json(&shape);
+        let reparsed: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(reparsed, to_geometry(&shape));
+    }
 
     #[test]
     fn every_polygon_container_is_read() {

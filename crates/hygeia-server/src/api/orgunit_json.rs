@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use hygeia_core::{DataSource, DataSourceId, OrgUnit, OrgUnitId, OrgUnitType, OrgUnitTypeId, ValidationStatus};
 use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use crate::api::catalog::Catalog;
@@ -196,7 +197,7 @@ pub fn small_row<'a>(unit: &'a OrgUnit, context: &'a Context) -> SmallRow<'a> {
 
 /// Iaso's `geo_json` of one unit in lists: a FeatureCollection (with its `crs`) holding the unit
 /// as one feature, whose geometry is the simplified boundary or `null`.
-pub fn unit_feature_collection(unit: &OrgUnit, shape: Option<&Value>) -> Value {
+pub fn unit_feature_collection(unit: &OrgUnit, shape: Option<&RawValue>) -> Value {
     json!({
         "type": "FeatureCollection",
         "crs": {"type": "name", "properties": {"name": "EPSG:4326"}},
@@ -206,7 +207,7 @@ pub fn unit_feature_collection(unit: &OrgUnit, shape: Option<&Value>) -> Value {
 
 /// A row of `withShapes` without `limit`: Iaso's `as_dict` with the unit's `geo_json` (`null`
 /// for units without a boundary).
-pub fn row_with_shape(unit: &OrgUnit, context: &Context, shape: Option<&Value>) -> Value {
+pub fn row_with_shape(unit: &OrgUnit, context: &Context, shape: Option<&RawValue>) -> Value {
     let source = context.source(unit);
     json!({
         "name": unit.name,
@@ -236,7 +237,7 @@ pub fn row_with_shape(unit: &OrgUnit, context: &Context, shape: Option<&Value>) 
 
 /// A row of `asLocation`: what maps need of a unit, its boundary always wrapped in a
 /// FeatureCollection (with a `null` geometry for units that only have a point).
-pub fn location_row(unit: &OrgUnit, context: &Context, shape: Option<&Value>) -> Value {
+pub fn location_row(unit: &OrgUnit, context: &Context, shape: Option<&RawValue>) -> Value {
     let source = context.source(unit);
     json!({
         "id": unit.id,
@@ -322,21 +323,69 @@ pub fn detail(unit: &OrgUnit, context: &Context, geo_json: Value, full_parents: 
     })
 }
 
-/// A feature for maps: the unit's boundary when given, else its point, else no geometry.
-pub fn feature(unit: &OrgUnit, context: &Context, shape: Option<&Value>) -> Value {
-    let point =
-        || unit.location.map(|l| json!({"type": "Point", "coordinates": [l.longitude, l.latitude, l.altitude]}));
-    json!({
-        "type": "Feature",
-        "id": unit.id,
-        "geometry": shape.cloned().or_else(point),
-        "properties": {
-            "name": unit.name,
-            "parent_id": unit.parent_id,
-            "org_unit_type_id": unit.org_unit_type_id,
-            "org_unit_type_name": context.type_name(unit),
-            "validation_status": unit.validation_status,
-            "source_ref": unit.source_ref,
+/// A feature for maps: the unit's boundary when given, else its point, else no geometry. Typed,
+/// with the boundary as ready-made JSON text, so that a map of thousands of shapes is written out
+/// without building a JSON tree of every coordinate.
+#[derive(Serialize)]
+pub struct Feature<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    id: OrgUnitId,
+    geometry: Option<FeatureGeometry<'a>>,
+    properties: FeatureProperties<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum FeatureGeometry<'a> {
+    Shape(&'a RawValue),
+    Point {
+        #[serde(rename = "type")]
+        kind: &'static str,
+        coordinates: [f64; 3],
+    },
+}
+
+#[derive(Serialize)]
+struct FeatureProperties<'a> {
+    name: &'a str,
+    parent_id: Option<OrgUnitId>,
+    org_unit_type_id: Option<OrgUnitTypeId>,
+    org_unit_type_name: Option<&'a str>,
+    validation_status: ValidationStatus,
+    source_ref: Option<&'a str>,
+}
+
+pub fn feature<'a>(unit: &'a OrgUnit, context: &'a Context, shape: Option<&'a RawValue>) -> Feature<'a> {
+    let point = || {
+        unit.location
+            .map(|l| FeatureGeometry::Point { kind: "Point", coordinates: [l.longitude, l.latitude, l.altitude] })
+    };
+    Feature {
+        kind: "Feature",
+        id: unit.id,
+        geometry: shape.map(FeatureGeometry::Shape).or_else(point),
+        properties: FeatureProperties {
+            name: &unit.name,
+            parent_id: unit.parent_id,
+            org_unit_type_id: unit.org_unit_type_id,
+            org_unit_type_name: context.type_name(unit),
+            validation_status: unit.validation_status,
+            source_ref: unit.source_ref.as_deref(),
         },
-    })
+    }
+}
+
+/// `{"type": "FeatureCollection", "features": [...]}`.
+#[derive(Serialize)]
+pub struct FeatureCollection<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    features: Vec<Feature<'a>>,
+}
+
+impl<'a> FeatureCollection<'a> {
+    pub fn new(features: Vec<Feature<'a>>) -> Self {
+        FeatureCollection { kind: "FeatureCollection", features }
+    }
 }

@@ -14,6 +14,7 @@ use hygeia_core::{
 };
 use hygeia_geo::Shape;
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use crate::api::catalog::catalog;
@@ -237,8 +238,11 @@ pub async fn list(
         let context = context_for(&state, &user.0, &[]).await?;
         if truthy(params.get("withShapes")) {
             let shapes = simplified_shapes(&state, user.0.account_id, &result.items).await?;
-            let rows: Vec<Value> =
-                result.items.iter().map(|u| orgunit_json::row_with_shape(u, &context, shapes.get(&u.id))).collect();
+            let rows: Vec<Value> = result
+                .items
+                .iter()
+                .map(|u| orgunit_json::row_with_shape(u, &context, shapes.get(&u.id).map(|s| &**s)))
+                .collect();
             return Ok(Json(json!({ "orgUnits": rows })).into_response());
         }
         let rows: Vec<Value> = result.items.iter().map(|u| orgunit_json::mobile_row(u, &context)).collect();
@@ -278,7 +282,7 @@ async fn as_location(
     let context = context_for(state, user, &result.items).await?;
     let shapes = simplified_shapes(state, user.account_id, &result.items).await?;
     let rows: Vec<Value> =
-        result.items.iter().map(|u| orgunit_json::location_row(u, &context, shapes.get(&u.id))).collect();
+        result.items.iter().map(|u| orgunit_json::location_row(u, &context, shapes.get(&u.id).map(|s| &**s))).collect();
     Ok(Json(rows).into_response())
 }
 
@@ -290,7 +294,7 @@ async fn simplified_shapes(
     state: &AppState,
     account: AccountId,
     units: &[OrgUnit],
-) -> ApiResult<HashMap<OrgUnitId, Value>> {
+) -> ApiResult<HashMap<OrgUnitId, Box<RawValue>>> {
     let with_shapes: Vec<OrgUnitId> = units.iter().filter(|u| u.has_shape).map(|u| u.id).collect();
     if with_shapes.is_empty() {
         return Ok(HashMap::new());
@@ -302,7 +306,7 @@ async fn simplified_shapes(
             .into_iter()
             .filter_map(|(id, wkb)| {
                 let shape = hygeia_geo::decode_multipolygon(&wkb).ok()?;
-                Some((id, hygeia_geo::geojson::to_geometry(&shape)))
+                RawValue::from_string(hygeia_geo::geojson::geometry_json(&shape)).ok().map(|json| (id, json))
             })
             .collect()
     })
@@ -337,7 +341,7 @@ pub async fn geojson(
     State(state): State<SharedState>,
     user: CurrentUser,
     Query(params): Query<HashMap<String, String>>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     require_read(&user)?;
     let mut query = parse_query(&state, &user.0, &params).await?;
     let limit = PageParams { limit: params.get("limit").cloned(), page: None }
@@ -349,9 +353,8 @@ pub async fn geojson(
     let context = context_for(&state, &user.0, &[]).await?;
     // Boundaries as their simplified copy (what maps draw); units without one show their point.
     let shapes = simplified_shapes(&state, user.0.account_id, &result.items).await?;
-    let features: Vec<Value> =
-        result.items.iter().map(|u| orgunit_json::feature(u, &context, shapes.get(&u.id))).collect();
-    Ok(Json(json!({"type": "FeatureCollection", "features": features})))
+    let features = result.items.iter().map(|u| orgunit_json::feature(u, &context, shapes.get(&u.id).map(|s| &**s)));
+    Ok(Json(orgunit_json::FeatureCollection::new(features.collect())).into_response())
 }
 
 /// One unit with its whole parent chain.
