@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use hygeia_core::{OrgUnitQuery, OrgUnitScope, ValidationStatus};
 
-use crate::{hygeia, ok, run, scratch_dir};
+use crate::{hygeia, ok, on_postgres, run, scratch_dir};
 
 fn shared(relative: &str) -> Option<PathBuf> {
     let root = std::env::var("HYGEIA_SHARED_DATA")
@@ -83,14 +83,5 @@ fn csv_tree_import_on_sqlite() {
 
 #[test]
 fn csv_tree_import_on_postgres() {
-    let Ok(url) = std::env::var(hygeia_store_postgres::testing::URL_VARIABLE) else {
-        eprintln!("HYGEIA_TEST_POSTGRES_URL is unset: PostgreSQL import test skipped");
-        return;
-    };
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let (scoped_url, teardown) = runtime.block_on(hygeia_store_postgres::testing::scratch_schema(&url));
-    let dir = scratch_dir("import-postgres");
-    csv_imports(&dir, Some(&scoped_url));
-    runtime.block_on(teardown);
-    std::fs::remove_dir_all(&dir).unwrap();
+    on_postgres("import-postgres", |dir, url| csv_imports(dir, Some(url)));
 }

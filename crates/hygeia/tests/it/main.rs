@@ -217,19 +217,27 @@ fn fresh_machine_on_embedded_defaults() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-#[test]
-fn postgres_backend_from_the_database_url() {
+/// Runs `test` in a scratch directory against a throw-away PostgreSQL schema, when
+/// `HYGEIA_TEST_POSTGRES_URL` is set.
+pub fn on_postgres(name: &str, test: impl FnOnce(&Path, &str)) {
     let Ok(url) = std::env::var(hygeia_store_postgres::testing::URL_VARIABLE) else {
-        eprintln!("HYGEIA_TEST_POSTGRES_URL is unset: PostgreSQL walkthrough skipped");
+        eprintln!("HYGEIA_TEST_POSTGRES_URL is unset: PostgreSQL test {name} skipped");
         return;
     };
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let (scoped_url, teardown) = runtime.block_on(hygeia_store_postgres::testing::scratch_schema(&url));
-    let dir = scratch_dir("postgres");
-    operator_walkthrough(&dir, Some(&scoped_url), "postgres");
-    assert!(!dir.join("data/hygeia.db").exists(), "no SQLite file when PostgreSQL is configured");
+    let dir = scratch_dir(name);
+    test(&dir, &scoped_url);
     runtime.block_on(teardown);
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn postgres_backend_from_the_database_url() {
+    on_postgres("postgres", |dir, url| {
+        operator_walkthrough(dir, Some(url), "postgres");
+        assert!(!dir.join("data/hygeia.db").exists(), "no SQLite file when PostgreSQL is configured");
+    });
 }
 
 #[test]

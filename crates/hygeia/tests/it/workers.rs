@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use hygeia_core::{AccountId, Task, TaskId, TaskStatus};
 use hygeia_store::DynStore;
 
-use crate::{hygeia, ok, run, scratch_dir};
+use crate::{hygeia, ok, on_postgres, run, scratch_dir};
 
 struct Worker(Child);
 
@@ -96,14 +96,5 @@ fn a_killed_worker_loses_no_task_on_sqlite() {
 
 #[test]
 fn a_killed_worker_loses_no_task_on_postgres() {
-    let Ok(url) = std::env::var(hygeia_store_postgres::testing::URL_VARIABLE) else {
-        eprintln!("HYGEIA_TEST_POSTGRES_URL is unset: PostgreSQL worker test skipped");
-        return;
-    };
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let (scoped_url, teardown) = runtime.block_on(hygeia_store_postgres::testing::scratch_schema(&url));
-    let dir = scratch_dir("workers-postgres");
-    killed_worker_loses_no_task(&dir, Some(&scoped_url));
-    runtime.block_on(teardown);
-    std::fs::remove_dir_all(&dir).unwrap();
+    on_postgres("workers-postgres", |dir, url| killed_worker_loses_no_task(dir, Some(url)));
 }
