@@ -34,15 +34,31 @@ pub enum FileError {
 pub type FileResult<T> = Result<T, FileError>;
 
 /// S3-compatible storage: `endpoint` for MinIO, Garage or a test server (path-style requests).
-#[derive(Debug, Clone, Default)]
+/// Read from the `storage.s3` settings as it is.
+#[derive(Clone, Default, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct S3Config {
     pub bucket: String,
+    /// Default `us-east-1`.
     pub region: String,
     pub endpoint: Option<String>,
     pub access_key_id: String,
     pub secret_access_key: String,
     /// Allow `http://` endpoints (a server on the same private network, or tests).
     pub allow_http: bool,
+}
+
+impl std::fmt::Debug for S3Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Config")
+            .field("bucket", &self.bucket)
+            .field("region", &self.region)
+            .field("endpoint", &self.endpoint)
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &"***")
+            .field("allow_http", &self.allow_http)
+            .finish()
+    }
 }
 
 /// A stored file, being read: its size and its bytes in chunks.

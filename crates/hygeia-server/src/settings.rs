@@ -29,47 +29,7 @@ pub struct StorageSettings {
     /// Directory for uploaded and generated files (forms, attachments, exports), unless `s3` is set.
     pub path: String,
     /// S3-compatible object storage instead of the directory (`HYGEIA_STORAGE__S3__BUCKET=...`).
-    pub s3: Option<S3Settings>,
-}
-
-#[derive(Clone, Default, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct S3Settings {
-    pub bucket: String,
-    /// Default `us-east-1`.
-    pub region: String,
-    /// For MinIO, Garage and other S3-compatible servers: `https://s3.example.org`.
-    pub endpoint: Option<String>,
-    pub access_key_id: String,
-    pub secret_access_key: String,
-    /// Allow a plain-HTTP endpoint (a server on the same private network).
-    pub allow_http: bool,
-}
-
-impl S3Settings {
-    pub fn config(&self) -> hygeia_files::S3Config {
-        hygeia_files::S3Config {
-            bucket: self.bucket.clone(),
-            region: self.region.clone(),
-            endpoint: self.endpoint.clone(),
-            access_key_id: self.access_key_id.clone(),
-            secret_access_key: self.secret_access_key.clone(),
-            allow_http: self.allow_http,
-        }
-    }
-}
-
-impl fmt::Debug for S3Settings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("S3Settings")
-            .field("bucket", &self.bucket)
-            .field("region", &self.region)
-            .field("endpoint", &self.endpoint)
-            .field("access_key_id", &self.access_key_id)
-            .field("secret_access_key", &"***")
-            .field("allow_http", &self.allow_http)
-            .finish()
-    }
+    pub s3: Option<hygeia_files::S3Config>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -54,7 +54,7 @@ impl AppState {
         );
         let login_throttle = LoginThrottle::new(settings.auth.login_failures_per_minute);
         let files = match &settings.storage.s3 {
-            Some(s3) => FileStore::s3(&s3.config())?,
+            Some(s3) => FileStore::s3(s3)?,
             None => FileStore::local(std::path::Path::new(&settings.storage.path))?,
         };
         Ok(Arc::new(AppState {

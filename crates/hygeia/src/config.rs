@@ -88,6 +88,9 @@ mod tests {
                 ("HYGEIA_AUTH__SECURE_COOKIES", "true"),
                 ("HYGEIA_AUTH__LOGIN_FAILURES_PER_MINUTE", "3"),
                 ("HYGEIA_TEST_POSTGRES_URL", "ignored"),
+                ("HYGEIA_TEST_SHARED_DATA", "ignored"),
+                ("HYGEIA_STORAGE__S3__BUCKET", "hygeia-files"),
+                ("HYGEIA_STORAGE__S3__SECRET_ACCESS_KEY", "not-shown"),
                 ("HYGEIA_LOG", "debug"),
                 ("PATH", "/bin"),
             ]),
@@ -97,6 +100,9 @@ mod tests {
         assert_eq!(settings.bind, "0.0.0.0:9000");
         assert!(settings.auth.secure_cookies);
         assert_eq!(settings.auth.login_failures_per_minute, 3);
+        let s3 = settings.storage.s3.as_ref().expect("S3 storage from the environment");
+        assert_eq!((s3.bucket.as_str(), s3.secret_access_key.as_str()), ("hygeia-files", "not-shown"));
+        assert!(!format!("{settings:?}").contains("not-shown"), "the secret is hidden from check-config");
     }
 
     #[test]

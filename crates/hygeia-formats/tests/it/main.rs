@@ -1,19 +1,19 @@
 //! The readers on the real files of `../shared/data` (see its SOURCES.md), found through
-//! `HYGEIA_SHARED_DATA` or next to the repository.
+//! `HYGEIA_TEST_SHARED_DATA` or next to the repository.
 
 use std::path::PathBuf;
 
 use hygeia_formats::csv_tree::{self, DataDict};
 
 fn shared(relative: &str) -> Option<PathBuf> {
-    let root = std::env::var("HYGEIA_SHARED_DATA")
+    let root = std::env::var("HYGEIA_TEST_SHARED_DATA")
         .map(PathBuf::from)
         .unwrap_or_else(|_| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data")));
     let path = root.join(relative);
     if path.exists() {
         Some(path)
     } else {
-        eprintln!("{} is missing: test skipped (set HYGEIA_SHARED_DATA)", path.display());
+        eprintln!("{} is missing: test skipped (set HYGEIA_TEST_SHARED_DATA)", path.display());
         None
     }
 }

@@ -75,7 +75,7 @@ pub async fn context_for(state: &AppState, user: &UserProfile, units: &[OrgUnit]
 /// Most items a list parameter may hold: keeps every statement within the backends' limits.
 const MAX_LIST_ITEMS: usize = 1_000;
 
-fn ids(name: &str, value: &str) -> ApiResult<Vec<i64>> {
+pub(crate) fn ids(name: &str, value: &str) -> ApiResult<Vec<i64>> {
     if value.split(',').count() > MAX_LIST_ITEMS {
         return Err(ApiError::field(name, format!("Give at most {MAX_LIST_ITEMS} ids.")));
     }
@@ -438,7 +438,7 @@ pub struct OrgUnitBody {
 }
 
 /// Iaso accepts DD-MM-YYYY, DD/MM/YYYY and YYYY-MM-DD.
-fn parse_date(field: &str, value: &str) -> ApiResult<NaiveDate> {
+pub(crate) fn parse_date(field: &str, value: &str) -> ApiResult<NaiveDate> {
     ["%d-%m-%Y", "%d/%m/%Y", "%Y-%m-%d"]
         .iter()
         .find_map(|format| NaiveDate::parse_from_str(value.trim(), format).ok())

@@ -8,13 +8,14 @@ use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use chrono::{NaiveDate, TimeZone, Utc};
+use chrono::{TimeZone, Utc};
 use hygeia_core::permission as perm;
 use hygeia_core::{Task, TaskId, TaskQuery, TaskStatus, UserId, UserProfile};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::api::epoch;
+use crate::api::orgunits::{ids, parse_date};
 use crate::api::pagination::PageParams;
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult};
@@ -88,11 +89,9 @@ async fn visible_task(state: &AppState, user: &CurrentUser, id: TaskId) -> ApiRe
     }
 }
 
+/// The start of a day given as Iaso's list filters write dates.
 fn day(name: &str, value: &str) -> ApiResult<chrono::DateTime<Utc>> {
-    let date = ["%Y-%m-%d", "%d-%m-%Y", "%d/%m/%Y"]
-        .iter()
-        .find_map(|format| NaiveDate::parse_from_str(value.trim(), format).ok())
-        .ok_or_else(|| ApiError::field(name, format!("\"{value}\" is not a date: use YYYY-MM-DD.")))?;
+    let date = parse_date(name, value)?;
     Ok(Utc.from_utc_datetime(&date.and_hms_opt(0, 0, 0).unwrap_or_default()))
 }
 
@@ -128,12 +127,7 @@ pub async fn list(
         query.names = names.split(',').map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()).collect();
     }
     if let Some(users) = params.get("users").filter(|s| !s.is_empty()) {
-        query.launchers = users
-            .split(',')
-            .map(|u| {
-                u.trim().parse().map(UserId).map_err(|_| ApiError::field("users", format!("\"{u}\" is not a user id.")))
-            })
-            .collect::<ApiResult<_>>()?;
+        query.launchers = ids("users", users)?.into_iter().map(UserId).collect();
     }
     if let Some(start) = params.get("start_date").filter(|s| !s.is_empty()) {
         query.created_from = Some(day("start_date", start)?);

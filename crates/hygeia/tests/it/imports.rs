@@ -8,7 +8,7 @@ use hygeia_core::{OrgUnitQuery, OrgUnitScope, ValidationStatus};
 use crate::{hygeia, ok, on_postgres, run, scratch_dir};
 
 fn shared(relative: &str) -> Option<PathBuf> {
-    let root = std::env::var("HYGEIA_SHARED_DATA")
+    let root = std::env::var("HYGEIA_TEST_SHARED_DATA")
         .map(PathBuf::from)
         .unwrap_or_else(|_| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data")));
     Some(root.join(relative)).filter(|p| p.exists())
@@ -63,7 +63,7 @@ fn csv_imports(dir: &Path, database_url: Option<&str>) {
     let (Some(schools), Some(data_dict)) =
         (shared("iaso/testdata/schools.csv"), shared("iaso/testdata/data_dict.json"))
     else {
-        eprintln!("shared data missing: the DRC schools import was skipped (set HYGEIA_SHARED_DATA)");
+        eprintln!("shared data missing: the DRC schools import was skipped (set HYGEIA_TEST_SHARED_DATA)");
         return;
     };
     let out = ok(&import(&schools, &data_dict));
