@@ -6,8 +6,8 @@ use std::collections::{BTreeSet, HashMap};
 
 use hygeia_core::orgunit::{GROUP_CONTENT_TYPE, ORG_UNIT_CONTENT_TYPE};
 use hygeia_core::{
-    BulkOrgUnitChange, GroupId, NewOrgUnit, OrgUnit, OrgUnitId, OrgUnitScope, OrgUnitSelection, ParentFilter,
-    SourceVersionId, UserId, ValidationError,
+    BulkOrgUnitChange, GroupId, GroupInput, NewOrgUnit, OrgUnit, OrgUnitId, OrgUnitScope, OrgUnitSelection,
+    ParentFilter, PlannedGroup, PlannedUnit, SourceVersionId, TreeChanges, TreeChangesApplied, UserId, ValidationError,
 };
 use hygeia_store::{StoreError, StoreResult};
 use sqlx::QueryBuilder;
@@ -18,7 +18,7 @@ use hygeia_core::orgunit::MAX_TREE_DEPTH;
 
 use super::org_units::{
     CODE_TAKEN, COLUMNS, UnitRow, check_parent, check_type, check_writable_version, push_filters, push_in, push_within,
-    record_change, unit_box, visible_roots, visible_unit, write_shape,
+    record_change, unit_box, update_in_tx, visible_roots, visible_unit, write_shape,
 };
 use super::{db_err, lock_tree, now, on_unique, sorted_dedup};
 
@@ -48,7 +48,7 @@ pub(super) async fn create_many(
     }
     let mut tx = begin_write(pool).await.map_err(db_err)?;
     lock_tree(&mut tx, scope.account).await?;
-    let ids = insert_batch(&mut tx, scope, actor, units).await?;
+    let ids = insert_batch(&mut tx, scope, actor, units, "org_unit_api").await?;
     tx.commit().await.map_err(db_err)?;
     Ok(ids)
 }
@@ -63,6 +63,19 @@ pub(super) async fn create_tree(
     units: &[NewOrgUnit],
     batch_parents: &[Option<usize>],
 ) -> StoreResult<Vec<OrgUnitId>> {
+    let generation = generations(units, batch_parents)?;
+    if units.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut tx = begin_write(pool).await.map_err(db_err)?;
+    lock_tree(&mut tx, scope.account).await?;
+    let ids = insert_generations(&mut tx, scope, actor, units, batch_parents, &generation, "org_unit_api").await?;
+    tx.commit().await.map_err(db_err)?;
+    Ok(ids)
+}
+
+/// Validates the units and counts each one's ancestors within the batch (its generation).
+fn generations(units: &[NewOrgUnit], batch_parents: &[Option<usize>]) -> StoreResult<Vec<usize>> {
     if batch_parents.len() != units.len() {
         return Err(StoreError::invalid("units", "Give one batch parent (or none) per unit."));
     }
@@ -77,11 +90,170 @@ pub(super) async fn create_tree(
             generation[i] = generation[j] + 1;
         }
     }
-    if units.is_empty() {
-        return Ok(Vec::new());
+    Ok(generation)
+}
+
+/// Applies an import's changes in one transaction: groups first, then the new units (a
+/// generation at a time), then the updates in order, then the memberships.
+pub(super) async fn apply_changes(
+    pool: &sqlx::Pool<Db>,
+    scope: &OrgUnitScope,
+    actor: Option<UserId>,
+    changes: &TreeChanges,
+) -> StoreResult<TreeChangesApplied> {
+    let account = scope.account;
+    let generation = generations(&changes.creates, &changes.create_parents)?;
+    if let Some(unit) = changes.creates.iter().position(|u| u.version_id != changes.version_id) {
+        return Err(located(
+            unit,
+            ValidationError::field("version_id", "Every unit must belong to the batch's version."),
+        ));
     }
+    for (i, planned) in changes.updates.iter().enumerate() {
+        planned.update.validate().map_err(|err| located_in("updates", i, err))?;
+        if planned.new_parent.is_some_and(|j| j >= changes.creates.len()) {
+            return Err(located_in("updates", i, ValidationError::field("parent_id", "Unknown new unit.")));
+        }
+    }
+    for (i, group) in changes.new_groups.iter().enumerate() {
+        let input = GroupInput {
+            version_id: changes.version_id,
+            name: group.name.clone(),
+            source_ref: group.source_ref.clone(),
+            block_of_countries: false,
+        };
+        input.validate().map_err(|err| located_in("groups", i, err))?;
+    }
+
     let mut tx = begin_write(pool).await.map_err(db_err)?;
-    lock_tree(&mut tx, scope.account).await?;
+    lock_tree(&mut tx, account).await?;
+    check_writable_version(&mut tx, account, changes.version_id).await?;
+    let at = now();
+
+    let mut created_groups = Vec::with_capacity(changes.new_groups.len());
+    for group in &changes.new_groups {
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO org_unit_groups (account_id, version_id, name, source_ref, block_of_countries, created_at, \
+             updated_at) VALUES ($1, $2, $3, $4, FALSE, $5, $5) RETURNING id",
+        )
+        .bind(account.0)
+        .bind(changes.version_id.0)
+        .bind(group.name.trim())
+        .bind(&group.source_ref)
+        .bind(at)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let created = serde_json::json!({ "name": group.name.trim(), "source_ref": group.source_ref });
+        let object = (GROUP_CONTENT_TYPE, id);
+        record_change(&mut tx, account, actor, object, &changes.audit_source, None, Some(&created)).await?;
+        created_groups.push(GroupId(id));
+    }
+    let version_groups: Vec<i64> =
+        sqlx::query_scalar("SELECT id FROM org_unit_groups WHERE account_id = $1 AND version_id = $2")
+            .bind(account.0)
+            .bind(changes.version_id.0)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db_err)?;
+    let in_version = |group: GroupId| version_groups.contains(&group.0);
+    for (group, name) in &changes.renamed_groups {
+        if !in_version(*group) {
+            return Err(StoreError::invalid("groups", format!("Group {group} is not a group of this version.")));
+        }
+        sqlx::query("UPDATE org_unit_groups SET name = $1, updated_at = $2 WHERE id = $3")
+            .bind(name.trim())
+            .bind(at)
+            .bind(group.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        let renamed = serde_json::json!({ "name": name.trim() });
+        let object = (GROUP_CONTENT_TYPE, group.0);
+        record_change(&mut tx, account, actor, object, &changes.audit_source, None, Some(&renamed)).await?;
+    }
+
+    let created = if changes.creates.is_empty() {
+        Vec::new()
+    } else {
+        let (creates, parents) = (&changes.creates, &changes.create_parents);
+        insert_generations(&mut tx, scope, actor, creates, parents, &generation, &changes.audit_source).await?
+    };
+
+    for (i, planned) in changes.updates.iter().enumerate() {
+        let mut update = planned.update.clone();
+        if let Some(j) = planned.new_parent {
+            update.parent_id = Some(Some(created[j]));
+        }
+        let current = visible_unit(&mut tx, scope, planned.id).await?.ok_or_else(|| {
+            StoreError::invalid(&format!("updates[{i}]"), "Unknown unit: it does not exist or is out of reach.")
+        })?;
+        if current.version_id != changes.version_id {
+            return Err(StoreError::invalid(&format!("updates[{i}]"), "The unit belongs to another version."));
+        }
+        update_in_tx(&mut tx, scope, actor, planned.id, update, &changes.audit_source).await.map_err(
+            |err| match err {
+                StoreError::Invalid(err) => located_in("updates", i, err),
+                other => other,
+            },
+        )?;
+    }
+
+    let resolve_unit = |unit: PlannedUnit| match unit {
+        PlannedUnit::New(i) => created.get(i).copied(),
+        PlannedUnit::Existing(id) => Some(id),
+    };
+    let resolve_group = |group: PlannedGroup| match group {
+        PlannedGroup::New(i) => created_groups.get(i).copied(),
+        PlannedGroup::Existing(id) => in_version(id).then_some(id),
+    };
+    let mut members: Vec<(i64, i64)> = Vec::new();
+    let mut units: Vec<i64> = Vec::with_capacity(changes.memberships.len());
+    for (i, (unit, groups)) in changes.memberships.iter().enumerate() {
+        let unit = resolve_unit(*unit)
+            .ok_or_else(|| StoreError::invalid(&format!("memberships[{i}]"), "Unknown new unit."))?;
+        units.push(unit.0);
+        for group in groups {
+            let group = resolve_group(*group).ok_or_else(|| {
+                StoreError::invalid(&format!("memberships[{i}]"), "Unknown group: it is not a group of this version.")
+            })?;
+            members.push((group.0, unit.0));
+        }
+    }
+    let units = sorted_dedup(units);
+    if !version_groups.is_empty() || !created_groups.is_empty() {
+        for chunk in units.chunks(CHUNK) {
+            let mut delete = QueryBuilder::<Db>::new(
+                "DELETE FROM org_unit_group_members WHERE group_id IN (SELECT id FROM org_unit_groups WHERE \
+                 account_id = ",
+            );
+            delete.push_bind(account.0).push(" AND version_id = ").push_bind(changes.version_id.0).push(")");
+            push_in(&mut delete, "org_unit_id", chunk.iter().copied());
+            delete.build().execute(&mut *tx).await.map_err(db_err)?;
+        }
+    }
+    let members = sorted_dedup(members);
+    for chunk in members.chunks(CHUNK) {
+        let mut insert = QueryBuilder::<Db>::new("INSERT INTO org_unit_group_members (group_id, org_unit_id) ");
+        insert.push_values(chunk, |mut row, (group, unit)| {
+            row.push_bind(*group).push_bind(*unit);
+        });
+        insert.build().execute(&mut *tx).await.map_err(db_err)?;
+    }
+    tx.commit().await.map_err(db_err)?;
+    Ok(TreeChangesApplied { created, created_groups })
+}
+
+/// Inserts `units` a generation at a time (`generation[i]`: how many batch ancestors unit `i` has).
+async fn insert_generations(
+    tx: &mut Conn,
+    scope: &OrgUnitScope,
+    actor: Option<UserId>,
+    units: &[NewOrgUnit],
+    batch_parents: &[Option<usize>],
+    generation: &[usize],
+    source: &str,
+) -> StoreResult<Vec<OrgUnitId>> {
     let mut ids = vec![OrgUnitId(0); units.len()];
     for level in 0..=generation.iter().copied().max().unwrap_or(0) {
         let indexes: Vec<usize> = (0..units.len()).filter(|&i| generation[i] == level).collect();
@@ -95,12 +267,11 @@ pub(super) async fn create_tree(
                 unit
             })
             .collect();
-        let created = insert_batch(&mut tx, scope, actor, &batch).await.map_err(|err| relocated(err, &indexes))?;
+        let created = insert_batch(tx, scope, actor, &batch, source).await.map_err(|err| relocated(err, &indexes))?;
         for (k, &i) in indexes.iter().enumerate() {
             ids[i] = created[k];
         }
     }
-    tx.commit().await.map_err(db_err)?;
     Ok(ids)
 }
 
@@ -128,9 +299,9 @@ async fn insert_batch(
     scope: &OrgUnitScope,
     actor: Option<UserId>,
     units: &[NewOrgUnit],
+    source: &str,
 ) -> StoreResult<Vec<OrgUnitId>> {
     let account = scope.account;
-    let mut tx = tx;
     // Versions and types: each distinct one checked once, a refusal named by its first unit.
     let locate = |i: usize| {
         move |e: StoreError| match e {
@@ -141,12 +312,12 @@ async fn insert_batch(
     let (mut versions, mut types) = (BTreeSet::new(), BTreeSet::new());
     for (i, unit) in units.iter().enumerate() {
         if versions.insert(unit.version_id) {
-            check_writable_version(&mut tx, account, unit.version_id).await.map_err(locate(i))?;
+            check_writable_version(tx, account, unit.version_id).await.map_err(locate(i))?;
         }
         if let Some(org_unit_type) = unit.org_unit_type_id
             && types.insert(org_unit_type)
         {
-            check_type(&mut tx, account, Some(org_unit_type)).await.map_err(locate(i))?;
+            check_type(tx, account, Some(org_unit_type)).await.map_err(locate(i))?;
         }
     }
     // Parents: each distinct one checked once (visible, same version, room below it).
@@ -156,7 +327,7 @@ async fn insert_batch(
             Some(known) => *known,
             None => {
                 let version = unit.version_id;
-                let parent = check_parent(&mut tx, scope, version, unit.parent_id).await.map_err(locate(i))?;
+                let parent = check_parent(tx, scope, version, unit.parent_id).await.map_err(locate(i))?;
                 let known = parent.map(|p| (p.version_id, p.path.depth()));
                 parent_versions.insert(unit.parent_id, known);
                 known
@@ -248,25 +419,30 @@ async fn insert_batch(
 
     for (id, unit) in ids.iter().zip(units) {
         if let Some(shape) = &unit.shape {
-            write_shape(&mut tx, id.0, Some(shape)).await?;
+            write_shape(tx, id.0, Some(shape)).await?;
         }
     }
 
     let sorted = sorted_dedup(ids.iter().map(|id| id.0).collect());
     for chunk in sorted.chunks(CHUNK / 4) {
-        let created = load(&mut tx, scope, chunk).await?;
+        let created = load(tx, scope, chunk).await?;
         let entries: Vec<(&OrgUnit, Option<&OrgUnit>)> = created.iter().map(|u| (u, None)).collect();
-        record_many(&mut tx, scope, actor, "org_unit_api", &entries, at).await?;
+        record_many(tx, scope, actor, source, &entries, at).await?;
     }
     Ok(ids)
 }
 
 /// A validation error of the batch's `index`th unit, its fields renamed `units[index].field`.
 fn located(index: usize, err: ValidationError) -> StoreError {
+    located_in("units", index, err)
+}
+
+/// A validation error of `list[index]`, its fields renamed `list[index].field`.
+fn located_in(list: &str, index: usize, err: ValidationError) -> StoreError {
     let mut errors = hygeia_core::FieldErrors::default();
     for (field, messages) in err.0.0 {
         for message in messages {
-            errors.add(&format!("units[{index}].{field}"), message);
+            errors.add(&format!("{list}[{index}].{field}"), message);
         }
     }
     StoreError::Invalid(ValidationError(errors))

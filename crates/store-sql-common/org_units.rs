@@ -5,7 +5,7 @@ use hygeia_core::validate::FieldErrors;
 use hygeia_core::{
     AccountId, BulkOrgUnitChange, Geography, Location, Modification, NewOrgUnit, OrgUnit, OrgUnitId, OrgUnitOrder,
     OrgUnitQuery, OrgUnitScope, OrgUnitSearch, OrgUnitSelection, OrgUnitTypeId, OrgUnitUpdate, Page, ParentFilter,
-    ShapeData, SourceVersionId, TreePath, UserId, ValidationStatus,
+    ShapeData, SourceVersionId, TreeChanges, TreeChangesApplied, TreePath, UserId, ValidationStatus,
 };
 use hygeia_store::{OrgUnitStore, StoreError, StoreResult};
 use sqlx::QueryBuilder;
@@ -423,6 +423,152 @@ pub(super) async fn record_change<T: serde::Serialize + Sync>(
     Ok(())
 }
 
+/// Applies a checked update to one unit inside the caller's transaction, which holds the tree
+/// lock; audits it under `source`.
+pub(super) async fn update_in_tx(
+    tx: &mut Conn,
+    scope: &OrgUnitScope,
+    actor: Option<UserId>,
+    id: OrgUnitId,
+    update: OrgUnitUpdate,
+    source: &str,
+) -> StoreResult<OrgUnit> {
+    let account = scope.account;
+    let current = visible_unit(tx, scope, id).await?.ok_or(StoreError::NotFound)?;
+    check_writable_version(tx, account, current.version_id).await?;
+
+    let mut next = current.clone();
+    if let Some(name) = update.name {
+        next.name = name.trim().to_owned();
+    }
+    if let Some(status) = update.validation_status {
+        next.validation_status = status;
+    }
+    if let Some(org_unit_type) = update.org_unit_type_id {
+        check_type(tx, account, org_unit_type).await?;
+        next.org_unit_type_id = org_unit_type;
+    }
+    if let Some(source_ref) = update.source_ref {
+        next.source_ref = source_ref;
+    }
+    if let Some(code) = update.code {
+        next.code = code.trim().to_owned();
+    }
+    if let Some(location) = update.location {
+        next.location = location;
+    }
+    if let Some(aliases) = update.aliases {
+        next.aliases = aliases;
+    }
+    if let Some(opening) = update.opening_date {
+        next.opening_date = opening;
+    }
+    if let Some(closed) = update.closed_date {
+        next.closed_date = closed;
+    }
+    let mut dates = FieldErrors::default();
+    check_dates(&mut dates, next.opening_date, next.closed_date);
+    dates.into_result()?;
+
+    if let Some(new_parent) = update.parent_id
+        && new_parent != current.parent_id
+    {
+        let parent = check_parent(tx, scope, current.version_id, new_parent).await?;
+        if let Some(parent) = &parent
+            && parent.path.is_within(&current.path)
+        {
+            return Err(StoreError::invalid("parent_id", "A unit cannot move under itself or its own descendants."));
+        }
+        let new_path = match &parent {
+            Some(parent) => parent.path.child(id),
+            None => TreePath::root(id),
+        };
+        let deepest: Option<i64> = sqlx::query_scalar(
+            "SELECT MAX(depth) FROM org_units WHERE account_id = $1 AND (path = $2 OR (path > $3 AND path < $4))",
+        )
+        .bind(account.0)
+        .bind(&current.path.0)
+        .bind(format!("{}.", current.path.0))
+        .bind(format!("{}/", current.path.0))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let below = deepest.unwrap_or(0) as usize - current.path.depth().min(deepest.unwrap_or(0) as usize);
+        if new_path.depth() + below > MAX_TREE_DEPTH {
+            return Err(StoreError::invalid(
+                "parent_id",
+                format!("The tree may not be deeper than {MAX_TREE_DEPTH} levels."),
+            ));
+        }
+        // Rewrite the paths of the unit and its whole subtree in one statement.
+        let depth_change = new_path.depth() as i64 - current.path.depth() as i64;
+        sqlx::query(
+            "UPDATE org_units SET path = $2 || SUBSTR(path, CAST($3 AS INTEGER)), depth = depth + CAST($4 AS BIGINT) \
+             WHERE account_id = $1 AND (path = $5 OR (path > $6 AND path < $7))",
+        )
+        .bind(account.0)
+        .bind(&new_path.0)
+        .bind(current.path.0.len() as i64 + 1)
+        .bind(depth_change)
+        .bind(&current.path.0)
+        .bind(format!("{}.", current.path.0))
+        .bind(format!("{}/", current.path.0))
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        next.parent_id = new_parent;
+        next.path = new_path;
+    }
+
+    // A new shape replaces both copies and the box; without one, a kept shape keeps its box and
+    // a unit without a shape is boxed by its point.
+    let (shape_given, new_shape) = match update.shape {
+        Some(shape) => (true, shape),
+        None => (false, None),
+    };
+    let keeps_shape = !shape_given && current.has_shape;
+    let [min_x, min_y, max_x, max_y] = unit_box(next.location.as_ref(), new_shape.as_ref());
+    next.has_shape = if shape_given { new_shape.is_some() } else { current.has_shape };
+    sqlx::query(
+        "UPDATE org_units SET parent_id = $2, name = $3, validation_status = $4, org_unit_type_id = $5, \
+         source_ref = $6, code = $7, latitude = $8, longitude = $9, altitude = $10, \
+         min_x = CASE WHEN $17 THEN min_x ELSE $11 END, min_y = CASE WHEN $17 THEN min_y ELSE $12 END, \
+         max_x = CASE WHEN $17 THEN max_x ELSE $18 END, max_y = CASE WHEN $17 THEN max_y ELSE $19 END, \
+         has_shape = CASE WHEN $20 THEN $21 ELSE has_shape END, \
+         aliases = $13, opening_date = $14, closed_date = $15, updated_at = $16 WHERE id = $1",
+    )
+    .bind(id.0)
+    .bind(next.parent_id.map(|p| p.0))
+    .bind(&next.name)
+    .bind(next.validation_status.as_str())
+    .bind(next.org_unit_type_id.map(|t| t.0))
+    .bind(&next.source_ref)
+    .bind(&next.code)
+    .bind(next.location.map(|l| l.latitude))
+    .bind(next.location.map(|l| l.longitude))
+    .bind(next.location.map(|l| l.altitude))
+    .bind(min_x)
+    .bind(min_y)
+    .bind(Json(&next.aliases))
+    .bind(next.opening_date)
+    .bind(next.closed_date)
+    .bind(now())
+    .bind(keeps_shape)
+    .bind(max_x)
+    .bind(max_y)
+    .bind(shape_given)
+    .bind(new_shape.is_some())
+    .execute(&mut *tx)
+    .await
+    .map_err(on_unique("code", CODE_TAKEN))?;
+    if shape_given {
+        write_shape(tx, id.0, new_shape.as_ref()).await?;
+    }
+    let updated = visible_unit(tx, &OrgUnitScope::whole_account(account), id).await?.ok_or(StoreError::NotFound)?;
+    record_change(tx, account, actor, (ORG_UNIT_CONTENT_TYPE, id.0), source, Some(&current), Some(&updated)).await?;
+    Ok(updated)
+}
+
 #[derive(sqlx::FromRow)]
 struct ModificationRow {
     id: i64,
@@ -527,6 +673,15 @@ impl OrgUnitStore for SqlStore {
         super::org_unit_bulk::create_tree(&self.pool, scope, actor, units, batch_parents).await
     }
 
+    async fn apply_changes(
+        &self,
+        scope: &OrgUnitScope,
+        actor: Option<UserId>,
+        changes: &TreeChanges,
+    ) -> StoreResult<TreeChangesApplied> {
+        super::org_unit_bulk::apply_changes(&self.pool, scope, actor, changes).await
+    }
+
     async fn get(&self, scope: &OrgUnitScope, id: OrgUnitId) -> StoreResult<Option<OrgUnit>> {
         let mut conn = self.pool.acquire().await.map_err(db_err)?;
         visible_unit(&mut conn, scope, id).await
@@ -594,146 +749,10 @@ impl OrgUnitStore for SqlStore {
         update: OrgUnitUpdate,
     ) -> StoreResult<OrgUnit> {
         update.validate()?;
-        let account = scope.account;
         let mut tx = begin_write(&self.pool).await.map_err(db_err)?;
         // Read under the tree lock, so that concurrent moves and edits apply one after the other.
-        lock_tree(&mut tx, account).await?;
-        let current = visible_unit(&mut tx, scope, id).await?.ok_or(StoreError::NotFound)?;
-        check_writable_version(&mut tx, account, current.version_id).await?;
-
-        let mut next = current.clone();
-        if let Some(name) = update.name {
-            next.name = name.trim().to_owned();
-        }
-        if let Some(status) = update.validation_status {
-            next.validation_status = status;
-        }
-        if let Some(org_unit_type) = update.org_unit_type_id {
-            check_type(&mut tx, account, org_unit_type).await?;
-            next.org_unit_type_id = org_unit_type;
-        }
-        if let Some(source_ref) = update.source_ref {
-            next.source_ref = source_ref;
-        }
-        if let Some(code) = update.code {
-            next.code = code.trim().to_owned();
-        }
-        if let Some(location) = update.location {
-            next.location = location;
-        }
-        if let Some(aliases) = update.aliases {
-            next.aliases = aliases;
-        }
-        if let Some(opening) = update.opening_date {
-            next.opening_date = opening;
-        }
-        if let Some(closed) = update.closed_date {
-            next.closed_date = closed;
-        }
-        let mut dates = FieldErrors::default();
-        check_dates(&mut dates, next.opening_date, next.closed_date);
-        dates.into_result()?;
-
-        if let Some(new_parent) = update.parent_id
-            && new_parent != current.parent_id
-        {
-            let parent = check_parent(&mut tx, scope, current.version_id, new_parent).await?;
-            if let Some(parent) = &parent
-                && parent.path.is_within(&current.path)
-            {
-                return Err(StoreError::invalid(
-                    "parent_id",
-                    "A unit cannot move under itself or its own descendants.",
-                ));
-            }
-            let new_path = match &parent {
-                Some(parent) => parent.path.child(id),
-                None => TreePath::root(id),
-            };
-            let deepest: Option<i64> = sqlx::query_scalar(
-                "SELECT MAX(depth) FROM org_units WHERE account_id = $1 AND (path = $2 OR (path > $3 AND path < $4))",
-            )
-            .bind(account.0)
-            .bind(&current.path.0)
-            .bind(format!("{}.", current.path.0))
-            .bind(format!("{}/", current.path.0))
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db_err)?;
-            let below = deepest.unwrap_or(0) as usize - current.path.depth().min(deepest.unwrap_or(0) as usize);
-            if new_path.depth() + below > MAX_TREE_DEPTH {
-                return Err(StoreError::invalid(
-                    "parent_id",
-                    format!("The tree may not be deeper than {MAX_TREE_DEPTH} levels."),
-                ));
-            }
-            // Rewrite the paths of the unit and its whole subtree in one statement.
-            let depth_change = new_path.depth() as i64 - current.path.depth() as i64;
-            sqlx::query(
-                "UPDATE org_units SET path = $2 || SUBSTR(path, CAST($3 AS INTEGER)), depth = depth + CAST($4 AS BIGINT) \
-                 WHERE account_id = $1 AND (path = $5 OR (path > $6 AND path < $7))",
-            )
-            .bind(account.0)
-            .bind(&new_path.0)
-            .bind(current.path.0.len() as i64 + 1)
-            .bind(depth_change)
-            .bind(&current.path.0)
-            .bind(format!("{}.", current.path.0))
-            .bind(format!("{}/", current.path.0))
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-            next.parent_id = new_parent;
-            next.path = new_path;
-        }
-
-        // A new shape replaces both copies and the box; without one, a kept shape keeps its box and
-        // a unit without a shape is boxed by its point.
-        let (shape_given, new_shape) = match update.shape {
-            Some(shape) => (true, shape),
-            None => (false, None),
-        };
-        let keeps_shape = !shape_given && current.has_shape;
-        let [min_x, min_y, max_x, max_y] = unit_box(next.location.as_ref(), new_shape.as_ref());
-        next.has_shape = if shape_given { new_shape.is_some() } else { current.has_shape };
-        sqlx::query(
-            "UPDATE org_units SET parent_id = $2, name = $3, validation_status = $4, org_unit_type_id = $5, \
-             source_ref = $6, code = $7, latitude = $8, longitude = $9, altitude = $10, \
-             min_x = CASE WHEN $17 THEN min_x ELSE $11 END, min_y = CASE WHEN $17 THEN min_y ELSE $12 END, \
-             max_x = CASE WHEN $17 THEN max_x ELSE $18 END, max_y = CASE WHEN $17 THEN max_y ELSE $19 END, \
-             has_shape = CASE WHEN $20 THEN $21 ELSE has_shape END, \
-             aliases = $13, opening_date = $14, closed_date = $15, updated_at = $16 WHERE id = $1",
-        )
-        .bind(id.0)
-        .bind(next.parent_id.map(|p| p.0))
-        .bind(&next.name)
-        .bind(next.validation_status.as_str())
-        .bind(next.org_unit_type_id.map(|t| t.0))
-        .bind(&next.source_ref)
-        .bind(&next.code)
-        .bind(next.location.map(|l| l.latitude))
-        .bind(next.location.map(|l| l.longitude))
-        .bind(next.location.map(|l| l.altitude))
-        .bind(min_x)
-        .bind(min_y)
-        .bind(Json(&next.aliases))
-        .bind(next.opening_date)
-        .bind(next.closed_date)
-        .bind(now())
-        .bind(keeps_shape)
-        .bind(max_x)
-        .bind(max_y)
-        .bind(shape_given)
-        .bind(new_shape.is_some())
-        .execute(&mut *tx)
-        .await
-        .map_err(on_unique("code", CODE_TAKEN))?;
-        if shape_given {
-            write_shape(&mut tx, id.0, new_shape.as_ref()).await?;
-        }
-        let updated =
-            visible_unit(&mut tx, &OrgUnitScope::whole_account(account), id).await?.ok_or(StoreError::NotFound)?;
-        record(&mut tx, account, actor, id, Some(&current), Some(&updated)).await?;
+        lock_tree(&mut tx, scope.account).await?;
+        let updated = update_in_tx(&mut tx, scope, actor, id, update, "org_unit_api").await?;
         tx.commit().await.map_err(db_err)?;
         Ok(updated)
     }

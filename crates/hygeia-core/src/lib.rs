@@ -9,6 +9,7 @@ pub mod orgunit;
 pub mod permission;
 pub mod project;
 pub mod task;
+pub mod tree_changes;
 pub mod user;
 pub mod validate;
 
@@ -24,5 +25,6 @@ pub use orgunit::{
 pub use permission::Permission;
 pub use project::{FeatureFlag, NewProject, Project, ProjectUpdate};
 pub use task::{NewTask, Progress, Task, TaskLog, TaskOutcome, TaskQuery, TaskStatus};
+pub use tree_changes::{PlannedGroup, PlannedGroupInput, PlannedUnit, PlannedUpdate, TreeChanges, TreeChangesApplied};
 pub use user::{Credentials, NewUser, ProfileUpdate, UserProfile, UserRole, UserRoleInput, UserRoleRef};
 pub use validate::{FieldErrors, ValidationError};

@@ -18,7 +18,7 @@ use std::io::{BufRead, BufReader, Read};
 use hygeia_core::Location;
 use serde::Deserialize;
 
-use crate::draft::{DraftNode, TreeDraft};
+use crate::draft::{DraftLevel, DraftNode, DraftParent, TreeDraft};
 use crate::error::{FormatError, Located};
 
 /// Which columns hold what.
@@ -109,8 +109,9 @@ pub fn read(input: impl Read, file: &str, dict: &DataDict, leaf_type: &str) -> R
     let altitude_column = optional("altitude", &dict.altitude)?;
     let source_ref_column = optional("source_ref", &dict.source_ref)?;
 
-    let mut draft = TreeDraft { file: file.to_owned(), levels: dict.parents.clone(), nodes: Vec::new() };
-    draft.levels.push(leaf_type.to_owned());
+    let levels = dict.parents.iter().map(String::as_str).chain([leaf_type]);
+    let levels = levels.enumerate().map(|(i, name)| DraftLevel { name: name.to_owned(), depth: Some(i as i64 + 1) });
+    let mut draft = TreeDraft { file: file.to_owned(), levels: levels.collect(), ..Default::default() };
     let mut parents: HashMap<(Option<usize>, String), usize> = HashMap::new();
     let mut record = csv::StringRecord::new();
     let mut row = 1;
@@ -136,14 +137,7 @@ pub fn read(input: impl Read, file: &str, dict: &DataDict, leaf_type: &str) -> R
             let next = match parents.get(&key) {
                 Some(&existing) => existing,
                 None => {
-                    draft.nodes.push(DraftNode {
-                        name: name.clone(),
-                        level,
-                        parent,
-                        location: None,
-                        source_ref: None,
-                        row,
-                    });
+                    draft.nodes.push(DraftNode::new(name.clone(), level, parent_link(parent), row));
                     parents.insert(key, draft.nodes.len() - 1);
                     draft.nodes.len() - 1
                 }
@@ -192,9 +186,16 @@ pub fn read(input: impl Read, file: &str, dict: &DataDict, leaf_type: &str) -> R
             }
         };
         let source_ref = source_ref_column.map(cell).filter(|r| !r.is_empty()).map(str::to_owned);
-        draft.nodes.push(DraftNode { name, level: parent_columns.len(), parent, location, source_ref, row });
+        let mut leaf = DraftNode::new(name, parent_columns.len(), parent_link(parent), row);
+        leaf.location = location;
+        leaf.source_ref = source_ref;
+        draft.nodes.push(leaf);
     }
     Ok(draft)
+}
+
+fn parent_link(parent: Option<usize>) -> DraftParent {
+    parent.map_or(DraftParent::Root, DraftParent::Node)
 }
 
 /// `;`, `,` or tab: whichever the header line has most of (`;` on a tie, as Iaso's files use).
@@ -257,10 +258,13 @@ mod tests {
             Kasai;NEANT;\"EP \nTshimbulu\";;;\n\
             ;;;;;\n";
         let draft = read_text(text).unwrap();
-        assert_eq!(draft.levels, ["Province", "District", "School"]);
+        assert_eq!(draft.level_names(), ["Province", "District", "School"]);
         assert_eq!(draft.counts_by_level(), [2, 2, 4], "{draft:#?}");
-        let names: Vec<(&str, usize, Option<usize>)> =
-            draft.nodes.iter().map(|n| (n.name.as_str(), n.level, n.parent)).collect();
+        let names: Vec<(&str, usize, Option<usize>)> = draft
+            .nodes
+            .iter()
+            .map(|n| (n.name.as_str(), n.level, if let DraftParent::Node(p) = n.parent { Some(p) } else { None }))
+            .collect();
         assert_eq!(
             names,
             [

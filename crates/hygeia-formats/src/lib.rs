@@ -5,6 +5,8 @@
 pub mod csv_tree;
 mod draft;
 mod error;
+pub mod geometry;
+pub mod gpkg;
 
-pub use draft::{DraftNode, TreeDraft};
+pub use draft::{DraftGroup, DraftLevel, DraftNode, DraftParent, TreeDraft};
 pub use error::{FormatError, Located};

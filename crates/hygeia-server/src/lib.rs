@@ -4,6 +4,7 @@ pub mod api;
 pub mod auth;
 pub mod backend;
 pub mod error;
+pub mod exports;
 pub mod extract;
 pub mod imports;
 pub mod settings;

@@ -17,7 +17,8 @@ use hygeia_core::{
     GroupId, GroupInput, GroupSet, GroupSetId, GroupSetInput, Modification, NewAccount, NewOrgUnit, NewProject,
     NewUser, OrgUnit, OrgUnitId, OrgUnitQuery, OrgUnitScope, OrgUnitSelection, OrgUnitType, OrgUnitTypeId,
     OrgUnitTypeInput, OrgUnitUpdate, Page, ProfileId, ProfileUpdate, Project, ProjectId, ProjectUpdate, SourceVersion,
-    SourceVersionId, UserId, UserProfile, UserRole, UserRoleId, UserRoleInput, ValidationError,
+    SourceVersionId, TreeChanges, TreeChangesApplied, UserId, UserProfile, UserRole, UserRoleId, UserRoleInput,
+    ValidationError,
 };
 use hygeia_core::{NewTask, Progress, Task, TaskId, TaskLog, TaskOutcome, TaskQuery};
 
@@ -214,6 +215,16 @@ pub trait OrgUnitStore: Send + Sync {
         units: &[NewOrgUnit],
         batch_parents: &[Option<usize>],
     ) -> StoreResult<Vec<OrgUnitId>>;
+    /// Applies an import's changes to one version in one transaction, all or nothing: groups
+    /// created and renamed, units created (`creates[i]` refusals named `units[i].field`), updates
+    /// applied in order (`updates[i].field`), then each listed unit's groups of the version set to
+    /// exactly the ones given. Every write is audited under `changes.audit_source`.
+    async fn apply_changes(
+        &self,
+        scope: &OrgUnitScope,
+        actor: Option<UserId>,
+        changes: &TreeChanges,
+    ) -> StoreResult<TreeChangesApplied>;
     async fn get(&self, scope: &OrgUnitScope, id: OrgUnitId) -> StoreResult<Option<OrgUnit>>;
     async fn list(&self, scope: &OrgUnitScope, query: &OrgUnitQuery) -> StoreResult<Page<OrgUnit>>;
     /// Applies the changes; a new parent moves the whole subtree (its paths rewritten in the same

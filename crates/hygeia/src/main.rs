@@ -53,6 +53,9 @@ enum Command {
     /// Import a tree from a file into a version of a data source.
     #[command(subcommand)]
     Import(import::ImportCommand),
+    /// Export a version of a data source to a file.
+    #[command(subcommand)]
+    Export(import::ExportCommand),
     /// Benchmark helpers (synthetic data).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -94,6 +97,7 @@ async fn run(command: Command, mut settings: Settings) -> Result<()> {
         Command::CreateProject(args) => admin::create_project(&open(&settings).await?, args).await,
         Command::Bench(command) => bench::run(&open(&settings).await?, command).await,
         Command::Import(command) => import::run(&open(&settings).await?, command).await,
+        Command::Export(command) => import::export(&open(&settings).await?, command).await,
         Command::CheckConfig => {
             println!("{settings:#?}");
             let store = open(&settings).await?;

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use hygeia_formats::DraftParent;
 use hygeia_formats::csv_tree::{self, DataDict};
 
 fn shared(relative: &str) -> Option<PathBuf> {
@@ -28,18 +29,21 @@ fn the_drc_schools_import_as_iaso_reads_them() {
     let dict = DataDict::from_json(&std::fs::read_to_string(dict).unwrap()).unwrap();
     let file = std::fs::File::open(&csv).unwrap();
     let draft = csv_tree::read(file, "schools.csv", &dict, "School").unwrap();
-    assert_eq!(draft.levels, ["ProvincePoliAdmin", "Proved", "Sproved", "School"]);
+    assert_eq!(draft.level_names(), ["ProvincePoliAdmin", "Proved", "Sproved", "School"]);
     assert_eq!(draft.counts_by_level(), [11, 22, 258, 6396]);
     let leaves: Vec<_> = draft.nodes.iter().filter(|n| n.level == 3).collect();
     assert_eq!(leaves.iter().filter(|n| n.location.is_none()).count(), 1, "one school has no GPS");
     assert!(leaves.iter().all(|n| n.source_ref.is_none()), "Numero SECOPE is empty in every row");
-    assert!(leaves.iter().all(|n| n.parent.is_some_and(|p| draft.nodes[p].level == 2)));
+    assert!(leaves.iter().all(|n| matches!(n.parent, DraftParent::Node(p) if draft.nodes[p].level == 2)));
     let first = leaves[0];
     assert_eq!(first.name, "ECOLE PRIMAIRE KISOLOKELE");
     let location = first.location.unwrap();
     assert!((location.latitude + 5.850_276).abs() < 1e-5 && (location.longitude - 13.059_383).abs() < 1e-5);
     // Every parent precedes its children, so levels can be created top down.
-    assert!(draft.nodes.iter().enumerate().all(|(i, n)| n.parent.is_none_or(|p| p < i)));
+    assert!(draft.nodes.iter().enumerate().all(|(i, n)| match n.parent {
+        DraftParent::Node(p) => p < i,
+        _ => true,
+    }));
 
     // The stale dictionary names columns the file does not have: refused, naming the column.
     let Some(stale) = shared("iaso/testdata/import_schools_data_dict.json") else { return };

@@ -6,6 +6,7 @@ mod support;
 mod auth;
 mod conventions;
 mod georegistry;
+mod imports;
 mod resources;
 mod sessions;
 mod tasks;

@@ -58,7 +58,21 @@ fn csv_imports(dir: &Path, database_url: Option<&str>) {
     let good = dir.join("good.csv");
     std::fs::write(&good, "Province;District;School;Lat;Lon\nKongo;Boma;EP 1;-5.8;13.0\nKongo;Boma;EP 1;;\n").unwrap();
     let out = ok(&import(&good, &dict));
-    assert!(out.contains("created 4 org units in version 1 (1 Province, 1 District, 2 School)"), "{out}");
+    assert!(out.contains("version 1: created 4, updated 0, unchanged 0, refused 0 org units"), "{out}");
+    assert!(out.contains("(created by level: 1 Province, 1 District, 2 School)"), "{out}");
+    // The same file into the same version: every unit matched (the duplicate names in order).
+    let mut again = hygeia(dir, database_url);
+    again.args(["import", "csv"]).arg(&good).args([
+        "--account",
+        "DRC",
+        "--source",
+        "wb_schools_2019",
+        "--version",
+        "1",
+    ]);
+    again.arg("--data-dict").arg(&dict).args(["--leaf-type", "School"]);
+    let out = ok(&run(&mut again, None));
+    assert!(out.contains("version 1: created 0, updated 0, unchanged 4"), "{out}");
 
     let (Some(schools), Some(data_dict)) =
         (shared("iaso/testdata/schools.csv"), shared("iaso/testdata/data_dict.json"))
@@ -67,10 +81,8 @@ fn csv_imports(dir: &Path, database_url: Option<&str>) {
         return;
     };
     let out = ok(&import(&schools, &data_dict));
-    assert!(
-        out.contains("created 6687 org units in version 2 (11 ProvincePoliAdmin, 22 Proved, 258 Sproved, 6396 School)"),
-        "{out}"
-    );
+    assert!(out.contains("version 2: created 6687, updated 0, unchanged 0"), "{out}");
+    assert!(out.contains("(created by level: 11 ProvincePoliAdmin, 22 Proved, 258 Sproved, 6396 School)"), "{out}");
     assert_eq!(unit_count(dir, database_url), (4 + 6687, 2));
 }
 

@@ -1,0 +1,226 @@
+//! Imports and exports through the shared import code (`hygeia_server::imports`), with the real
+//! files of `../shared/data`, on both backends.
+
+use std::path::PathBuf;
+
+use hygeia_core::{AccountId, OrgUnit, OrgUnitQuery, OrgUnitScope, ValidationStatus};
+use hygeia_formats::gpkg;
+use hygeia_jobs::NoProgress;
+use hygeia_server::exports::export_gpkg;
+use hygeia_server::imports::{ImportError, ImportSummary, ImportTarget, import_draft};
+
+use crate::support::TestApp;
+
+fn shared(relative: &str) -> Option<PathBuf> {
+    let root = std::env::var("HYGEIA_TEST_SHARED_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data")));
+    let path = root.join(relative);
+    if path.exists() {
+        Some(path)
+    } else {
+        eprintln!("{} is missing: test skipped (set HYGEIA_TEST_SHARED_DATA)", path.display());
+        None
+    }
+}
+
+fn target(account: AccountId, source: &str, version: Option<i64>) -> ImportTarget {
+    ImportTarget {
+        account,
+        source_name: source.into(),
+        version_number: version,
+        validation_status: ValidationStatus::Valid,
+        actor: None,
+        audit_source: "gpkg_import".into(),
+    }
+}
+
+async fn import_gpkg(app: &TestApp, target: &ImportTarget, file: &str) -> Result<ImportSummary, String> {
+    let path = shared(&format!("iaso/gpkg/{file}")).expect("fixture");
+    let draft = gpkg::read(&path, file).await.map_err(|e| e.to_string())?;
+    import_draft(&app.store, target, &draft, &NoProgress).await.map_err(|e: ImportError| e.to_string())
+}
+
+async fn units(app: &TestApp, account: AccountId) -> Vec<OrgUnit> {
+    let query = OrgUnitQuery::default();
+    let mut units = app.store.org_units().list(&OrgUnitScope::whole_account(account), &query).await.unwrap().items;
+    units.sort_by_key(|u| u.id);
+    units
+}
+
+fn counts(summary: &ImportSummary) -> (usize, usize, usize) {
+    (summary.created, summary.updated, summary.unchanged)
+}
+
+async fn iaso_geopackages_import_update_and_refuse(app: &TestApp) {
+    if shared("iaso/gpkg/minimal.gpkg").is_none() {
+        return;
+    }
+    let account = app.account("Cameroun").await;
+    let first = target(account, "Cameroun GPKG", None);
+    let summary = import_gpkg(app, &first, "minimal.gpkg").await.unwrap();
+    assert_eq!(counts(&summary), (3, 0, 0), "{summary}");
+    assert_eq!(summary.groups_created, 2);
+    assert_eq!(summary.by_level, [("DS".into(), 1), ("AS".into(), 1), ("FOSA".into(), 1)]);
+    let tree = units(app, account).await;
+    let by_name = |name: &str| tree.iter().find(|u| u.name == name).unwrap_or_else(|| panic!("{name} in {tree:#?}"));
+    let (ds, area, fosa) = (by_name("District Betare Oya"), by_name("AS Tongo Gadima"), by_name("CSI de Garga-Sarali"));
+    assert_eq!(ds.parent_id, None);
+    assert_eq!(area.parent_id, Some(ds.id));
+    assert_eq!(fosa.parent_id, Some(area.id));
+    assert!(ds.has_shape && area.has_shape && !fosa.has_shape);
+    assert!(fosa.location.is_some_and(|l| (13.0..15.0).contains(&l.longitude) && (4.0..7.0).contains(&l.latitude)));
+    assert_eq!(fosa.code, "ES0025");
+    assert_eq!(ds.opening_date.map(|d| d.to_string()).as_deref(), Some("2020-01-01"));
+    assert_eq!(ds.closed_date.map(|d| d.to_string()).as_deref(), Some("2021-12-31"));
+    assert_eq!(ds.source_ref.as_deref(), Some("cdd3e94c-3c2a-4ab1-8900-be97f82347de"));
+    let groups = app.store.groups().groups_of(account, &[fosa.id]).await.unwrap();
+    let mut names: Vec<&str> = groups.iter().map(|(_, g)| g.name.as_str()).collect();
+    names.sort();
+    assert_eq!(names, ["Group A", "Group B"]);
+
+    // The same file again into version 1: nothing changes.
+    let again = target(account, "Cameroun GPKG", Some(1));
+    let summary = import_gpkg(app, &again, "minimal.gpkg").await.unwrap();
+    assert_eq!(counts(&summary), (0, 0, 3), "{summary}");
+    assert_eq!(summary.groups_created, 0);
+
+    // The simplified file: new boundaries for the district and the area, the facility as it was,
+    // and one more area without geometry or parent.
+    let summary = import_gpkg(app, &again, "minimal_simplified.gpkg").await.unwrap();
+    assert_eq!(counts(&summary), (1, 2, 1), "{summary}");
+    let tree = units(app, account).await;
+    assert_eq!(tree.len(), 4);
+    let empty = tree.iter().find(|u| u.name == "empty_geom").unwrap();
+    assert!(empty.parent_id.is_none() && empty.location.is_none() && !empty.has_shape);
+
+    // Refusals name the layer, the row and the column, and write nothing.
+    let before = units(app, account).await;
+    let refusals = [
+        ("blank_name.gpkg", "blank_name.gpkg, level-3-DS, row 1, column \"name\": the name is empty"),
+        ("null_name.gpkg", "null_name.gpkg, level-3-DS, row 1, column \"name\": the name is empty"),
+        ("blank_ref.gpkg", "blank_ref.gpkg, level-3-DS, row 1, column \"ref\": the ref is empty"),
+        ("empty_ref.gpkg", "empty_ref.gpkg, level-3-DS, row 1, column \"ref\": the ref is empty"),
+        ("null_ref.gpkg", "null_ref.gpkg, level-3-DS, row 1, column \"ref\": the ref is empty"),
+        (
+            "missing_column_name.gpkg",
+            "missing_column_name.gpkg, level-3-DS, column \"name\": column 'name' is required but missing",
+        ),
+        (
+            "missing_column_ref.gpkg",
+            "missing_column_ref.gpkg, level-3-DS, column \"ref\": column 'ref' is required but missing",
+        ),
+        ("missing_ref.gpkg", "missing_ref.gpkg: the file is empty: it is not a GeoPackage"),
+        (
+            "minimal_simplified_group.gpkg",
+            "minimal_simplified_group.gpkg, level-5-FOSA, row 1, column \"group_refs\": unknown group \"group_not_in_gpkg\"",
+        ),
+    ];
+    for (file, expected) in refusals {
+        let err = import_gpkg(app, &target(account, "Refused", None), file).await.unwrap_err();
+        assert!(err.starts_with(expected), "{file}: {err}");
+    }
+    assert_eq!(units(app, account).await, before, "refused files wrote nothing");
+    let sources = app.store.sources().sources(account).await.unwrap();
+    assert!(sources.iter().all(|s| s.name != "Refused"), "no source was created for refused files");
+
+    // Valid despite their names (see SOURCES.md): blank or missing parent_ref means a root.
+    for file in ["blank_parent_ref.gpkg", "missing_column_parent_ref.gpkg", "empty_name.gpkg", "null_parent_ref.gpkg"] {
+        let summary = import_gpkg(app, &target(account, file, None), file).await.unwrap();
+        assert_eq!(summary.created, 3, "{file}: {summary}");
+    }
+
+    // Iaso's export format: refs in three forms, groups referenced as iaso#<id> and iaso:<id>.
+    let summary = import_gpkg(app, &target(account, "BFA", None), "multiple-internal-ref-formats.gpkg").await.unwrap();
+    assert_eq!(counts(&summary), (7, 0, 0), "{summary}");
+    assert_eq!(summary.groups_created, 3);
+    let tree = units(app, account).await;
+    let old_ref = tree.iter().find(|u| u.name == "org unit - old internal ref").unwrap();
+    assert_eq!(old_ref.source_ref.as_deref(), Some("iaso:178465"));
+    let madouba = tree.iter().find(|u| u.name == "Madouba").unwrap();
+    assert_eq!(old_ref.parent_id, Some(madouba.id));
+    assert_eq!(app.store.groups().groups_of(account, &[old_ref.id]).await.unwrap().len(), 3);
+}
+
+/// Export then import: the same tree, and re-importing the export into its own version changes nothing.
+async fn geopackage_exports_round_trip(app: &TestApp) {
+    let Some(path) = shared("openhexa/iaso_bfa_org_units.gpkg") else { return };
+    let account = app.account("Burkina").await;
+    let draft = gpkg::read(&path, "iaso_bfa_org_units.gpkg").await.unwrap();
+    let summary = import_draft(&app.store, &target(account, "BFA", None), &draft, &NoProgress).await.unwrap();
+    assert_eq!(summary.created, 136, "{summary}");
+    let version = summary.version_id;
+
+    let dir = tempdir("round-trip");
+    let out = dir.join("export.gpkg");
+    let query = OrgUnitQuery { version_ids: vec![version], ..Default::default() };
+    let scope = OrgUnitScope::whole_account(account);
+    assert_eq!(export_gpkg(&app.store, scope.clone(), query, &out, &NoProgress).await.unwrap(), 136);
+
+    check_with_gdal(&out, &[("level-5-Health facility/Formation sanitaire - HF", "Point", 83), ("groups", "None", 4)]);
+    let exported = gpkg::read(&out, "export.gpkg").await.unwrap();
+    assert_eq!(exported.level_names(), draft.level_names());
+    assert_eq!(exported.groups.len(), draft.groups.len());
+    let same = import_draft(&app.store, &target(account, "BFA", Some(1)), &exported, &NoProgress).await.unwrap();
+    assert_eq!(counts(&same), (0, 0, 136), "{same}");
+
+    let copy = import_draft(&app.store, &target(account, "BFA copy", None), &exported, &NoProgress).await.unwrap();
+    assert_eq!(copy.created, 136);
+    let shape = |units: &[OrgUnit]| {
+        let mut rows: Vec<(String, Option<String>, String, bool, Option<(i64, i64)>)> = units
+            .iter()
+            .map(|u| {
+                let parent =
+                    u.parent_id.and_then(|p| units.iter().find(|x| x.id == p)).and_then(|p| p.source_ref.clone());
+                let at = u.location.map(|l| ((l.longitude * 1e6).round() as i64, (l.latitude * 1e6).round() as i64));
+                (u.source_ref.clone().unwrap_or_default(), parent, u.name.clone(), u.has_shape, at)
+            })
+            .collect();
+        rows.sort();
+        rows
+    };
+    let all = units(app, account).await;
+    let original: Vec<OrgUnit> = all.iter().filter(|u| u.version_id == version).cloned().collect();
+    let copied: Vec<OrgUnit> = all.iter().filter(|u| u.version_id == copy.version_id).cloned().collect();
+    assert_eq!(shape(&original), shape(&copied));
+    let (a, b) = (original.iter().find(|u| u.has_shape).unwrap(), copied.iter().find(|u| u.has_shape).unwrap());
+    let wkb = |id| async move { app.store.org_units().shapes_wkb(account, &[id], false).await.unwrap() };
+    let (wa, wb) = (wkb(a.id).await, wkb(b.id).await);
+    assert_eq!(wa[0].1, wb[0].1, "boundaries survive the round trip byte for byte");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// GDAL (`ogrinfo`) must open the file and see the layers with their geometry types and counts.
+/// Skipped when GDAL is missing, unless `HYGEIA_TEST_REQUIRE_GDAL` is set (as CI does).
+fn check_with_gdal(path: &std::path::Path, layers: &[(&str, &str, usize)]) {
+    let output = match std::process::Command::new("ogrinfo").arg("-al").arg("-so").arg(path).output() {
+        Ok(output) => output,
+        Err(_) if std::env::var_os("HYGEIA_TEST_REQUIRE_GDAL").is_none() => {
+            eprintln!("ogrinfo is missing: the GDAL check was skipped (apt-get install gdal-bin)");
+            return;
+        }
+        Err(err) => panic!("ogrinfo is required (HYGEIA_TEST_REQUIRE_GDAL): {err}"),
+    };
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "ogrinfo failed: {stderr}");
+    assert!(!stderr.contains("ERROR") && !stderr.contains("Warning"), "ogrinfo complained: {stderr}");
+    for (name, geometry, count) in layers {
+        let block = stdout
+            .split("Layer name: ")
+            .find(|b| b.starts_with(&format!("{name}\n")))
+            .unwrap_or_else(|| panic!("no layer {name} in {stdout}"));
+        assert!(block.contains(&format!("Geometry: {geometry}\n")), "{name}: {block}");
+        assert!(block.contains(&format!("Feature Count: {count}\n")), "{name}: {block}");
+    }
+}
+
+fn tempdir(name: &str) -> PathBuf {
+    let dir =
+        std::env::temp_dir().join(format!("hygeia-{name}-{}-{:?}", std::process::id(), std::thread::current().id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+crate::on_both_backends!(iaso_geopackages_import_update_and_refuse, geopackage_exports_round_trip);
