@@ -28,6 +28,8 @@ pub fn from_geo(geometry: Geometry<f64>) -> Result<Option<UnitGeometry>, String>
                 Err(_) => Err(format!("the point ({}, {}) is not a WGS84 longitude, latitude", point.x(), point.y())),
             }
         }
+        // The WKB reader reads an empty point (NaN coordinates) as an empty multi-point.
+        Geometry::MultiPoint(points) if points.0.is_empty() => Ok(None),
         Geometry::MultiPoint(points) if points.0.len() == 1 => from_geo(Geometry::Point(points.0[0])),
         Geometry::Polygon(polygon) => shape(MultiPolygon(vec![polygon])).map(Some),
         Geometry::MultiPolygon(polygons) if polygons.0.is_empty() => Ok(None),
@@ -78,6 +80,7 @@ fn kind(geometry: &Geometry<f64>) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use geo::{line_string, polygon};
 
     fn blob(flags: u8, wkb: &[u8]) -> Vec<u8> {
         let mut out = vec![b'G', b'P', 0, flags];
@@ -103,10 +106,10 @@ mod tests {
         let far = from_gpkg_blob(&blob(1, &point_wkb(13.5, 95.0))).unwrap_err();
         assert!(far.contains("not a WGS84"), "{far}");
         assert!(from_gpkg_blob(b"SQLite").unwrap_err().contains("GP"));
-        let square = geo::polygon![(x: 0.0, y: 0.0), (x: 1.0, y: 0.0), (x: 1.0, y: 1.0), (x: 0.0, y: 0.0)];
+        let square = polygon![(x: 0.0, y: 0.0), (x: 1.0, y: 0.0), (x: 1.0, y: 1.0), (x: 0.0, y: 0.0)];
         let shape = from_gpkg_blob(&blob(1, &wkb::encode_multipolygon(&MultiPolygon(vec![square])))).unwrap();
         assert!(matches!(shape, Some(UnitGeometry::Shape(ShapeData { bbox, .. })) if bbox.max_x == 1.0));
-        let line = geo::Geometry::LineString(geo::line_string![(x: 0.0, y: 0.0), (x: 1.0, y: 1.0)]);
+        let line = geo::Geometry::LineString(line_string![(x: 0.0, y: 0.0), (x: 1.0, y: 1.0)]);
         assert_eq!(from_geo(line).unwrap_err(), "a line cannot be an org unit's location or boundary");
     }
 }

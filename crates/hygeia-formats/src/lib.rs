@@ -5,8 +5,11 @@
 pub mod csv_tree;
 mod draft;
 mod error;
+pub mod features;
+pub mod geojson;
 pub mod geometry;
 pub mod gpkg;
+pub mod shapefile;
 
 pub use draft::{DraftGroup, DraftLevel, DraftNode, DraftParent, TreeDraft};
 pub use error::{FormatError, Located};

@@ -186,3 +186,45 @@ pub async fn export_gpkg(
     writer.finish().await?;
     Ok(written)
 }
+
+/// Writes the matching units as a GeoJSON FeatureCollection (boundaries in full, else points).
+pub async fn export_geojson<W: std::io::Write>(
+    store: &DynStore,
+    scope: OrgUnitScope,
+    query: OrgUnitQuery,
+    out: W,
+    progress: &dyn ProgressReporter,
+) -> Result<u64, ExportError> {
+    use hygeia_formats::geojson::{ExportFeature, GeoJsonWriter};
+    let io = |source: std::io::Error| FormatError::Io { file: "GeoJSON".into(), source };
+    let types = types_by_id(store, scope.account).await?;
+    let mut pages = UnitPages::new(store, scope, query, true).await?;
+    let mut writer = GeoJsonWriter::new(out).map_err(io)?;
+    let mut written = 0u64;
+    while let Some(page) = pages.next().await? {
+        for unit in &page.units {
+            let unit_type = unit.org_unit_type_id.and_then(|t| types.get(&t));
+            let shape = page.shape(unit).and_then(|wkb| hygeia_geo::decode_multipolygon(wkb).ok());
+            let source_ref = reference(unit);
+            let parent_ref = page.parent(unit).map(reference);
+            writer
+                .add(&ExportFeature {
+                    id: unit.id.0,
+                    source_ref: &source_ref,
+                    name: &unit.name,
+                    parent_ref: parent_ref.as_deref(),
+                    type_name: unit_type.map(|t| t.name.as_str()),
+                    level: unit_type.and_then(|t| t.depth),
+                    validation_status: unit.validation_status.as_str(),
+                    code: &unit.code,
+                    point: unit.location.map(|l| (l.longitude, l.latitude)),
+                    shape: shape.as_ref(),
+                })
+                .map_err(io)?;
+            written += 1;
+        }
+        progress.step(written as i64, pages.total as i64, "writing the GeoJSON").await?;
+    }
+    writer.finish().map_err(io)?;
+    Ok(written)
+}

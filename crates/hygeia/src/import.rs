@@ -9,7 +9,8 @@ use clap::{Args, Subcommand};
 use hygeia_core::{OrgUnitQuery, OrgUnitScope, ValidationStatus};
 use hygeia_formats::TreeDraft;
 use hygeia_formats::csv_tree::{self, DataDict};
-use hygeia_formats::gpkg;
+use hygeia_formats::features::FeatureMapping;
+use hygeia_formats::{geojson, gpkg, shapefile};
 use hygeia_jobs::TerminalProgress;
 use hygeia_server::exports;
 use hygeia_server::imports::{ImportTarget, import_draft};
@@ -22,6 +23,44 @@ pub enum ImportCommand {
     Csv(CsvImport),
     /// A GeoPackage in Iaso's format: one `level-{depth}-{type}` layer per type, a `groups` table.
     Gpkg(FileImport),
+    /// A GeoJSON FeatureCollection, one unit per feature, properties mapped by the options.
+    Geojson(FeatureImport),
+    /// An ESRI Shapefile (`.shp` with its `.dbf`), mapped like GeoJSON.
+    Shp(FeatureImport),
+}
+
+#[derive(Args)]
+pub struct FeatureImport {
+    file: PathBuf,
+    #[command(flatten)]
+    target: Target,
+    /// Property holding the unit's reference (default: `id`, else the feature's own id).
+    #[arg(long, default_value = "id")]
+    id_property: String,
+    /// Property holding the parent's reference.
+    #[arg(long, default_value = "parent_id")]
+    parent_property: String,
+    #[arg(long, default_value = "name")]
+    name_property: String,
+    /// Property holding the type's name.
+    #[arg(long, default_value = "type")]
+    type_property: String,
+    /// Property holding the depth (a whole number).
+    #[arg(long, default_value = "level")]
+    level_property: String,
+}
+
+impl FeatureImport {
+    fn mapping(&self) -> FeatureMapping {
+        FeatureMapping {
+            id: self.id_property.clone(),
+            parent: self.parent_property.clone(),
+            name: self.name_property.clone(),
+            type_name: self.type_property.clone(),
+            level: self.level_property.clone(),
+            ..Default::default()
+        }
+    }
 }
 
 #[derive(Args)]
@@ -69,6 +108,21 @@ pub async fn run(store: &DynStore, command: ImportCommand) -> Result<()> {
             let name = file_name(&args.file);
             let draft = gpkg::read(&args.file, &name).await.context("the file was refused; nothing was written")?;
             (draft, args.target, "gpkg_import")
+        }
+        ImportCommand::Geojson(args) => {
+            let bytes = std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
+            let (name, mapping) = (file_name(&args.file), args.mapping());
+            let draft = tokio::task::spawn_blocking(move || geojson::read(&bytes, &name, &mapping))
+                .await?
+                .context("the file was refused; nothing was written")?;
+            (draft, args.target, "geojson_import")
+        }
+        ImportCommand::Shp(args) => {
+            let (path, name, mapping) = (args.file.clone(), file_name(&args.file), args.mapping());
+            let draft = tokio::task::spawn_blocking(move || shapefile::read(&path, &name, &mapping))
+                .await?
+                .context("the file was refused; nothing was written")?;
+            (draft, args.target, "shapefile_import")
         }
     };
     import(store, &draft, &target, audit_source).await
@@ -121,6 +175,9 @@ async fn import(store: &DynStore, draft: &TreeDraft, target: &Target, audit_sour
 pub enum ExportCommand {
     /// A GeoPackage in Iaso's format (re-importable with `hygeia import gpkg`).
     Gpkg(ExportArgs),
+    /// A GeoJSON FeatureCollection (re-importable with `hygeia import geojson --id-property ref
+    /// --parent-property parent_ref`).
+    Geojson(ExportArgs),
 }
 
 #[derive(Args)]
@@ -140,7 +197,10 @@ pub struct ExportArgs {
 }
 
 pub async fn export(store: &DynStore, command: ExportCommand) -> Result<()> {
-    let ExportCommand::Gpkg(args) = command;
+    let (format, args) = match command {
+        ExportCommand::Gpkg(args) => ("gpkg", args),
+        ExportCommand::Geojson(args) => ("geojson", args),
+    };
     let account = crate::admin::find_account(store, &args.account).await?;
     let sources = store.sources().sources(account.id).await?;
     let Some(source) = sources.iter().find(|s| s.name == args.source) else {
@@ -158,7 +218,13 @@ pub async fn export(store: &DynStore, command: ExportCommand) -> Result<()> {
         std::fs::remove_file(&args.output).with_context(|| format!("replacing {}", args.output.display()))?;
     }
     let bar = TerminalProgress::new(std::io::stderr());
-    let result = exports::export_gpkg(store, scope, query, &args.output, &bar).await;
+    let result = match format {
+        "gpkg" => exports::export_gpkg(store, scope, query, &args.output, &bar).await,
+        _ => match std::fs::File::create(&args.output) {
+            Ok(file) => exports::export_geojson(store, scope, query, std::io::BufWriter::new(file), &bar).await,
+            Err(err) => return Err(err).with_context(|| format!("creating {}", args.output.display())),
+        },
+    };
     bar.finish();
     let written = match result {
         Ok(written) => written,

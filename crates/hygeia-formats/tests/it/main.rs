@@ -51,3 +51,49 @@ fn the_drc_schools_import_as_iaso_reads_them() {
     let err = csv_tree::read(std::fs::File::open(&csv).unwrap(), "schools.csv", &stale, "School").unwrap_err();
     assert!(err.to_string().starts_with("schools.csv, row 1, column \"Country\": no column"), "{err}");
 }
+
+fn naomi() -> hygeia_formats::features::FeatureMapping {
+    hygeia_formats::features::FeatureMapping {
+        id: "area_id".into(),
+        parent: "parent_area_id".into(),
+        name: "area_name".into(),
+        type_name: "area_level_label".into(),
+        level: "area_level".into(),
+        ..Default::default()
+    }
+}
+
+/// The Malawi areas (naomi): 69 features over 5 levels with explicit parent ids, as GeoJSON (with
+/// a legacy `crs` member) and as a Shapefile whose DBF truncated the field names.
+#[test]
+fn the_malawi_areas_read_from_geojson_and_shapefile_alike() {
+    let (Some(geojson), Some(shp)) = (
+        shared("boundaries/malawi_naomi/demo_areas.geojson"),
+        shared("boundaries/malawi_naomi/shp/mwi_demo_areas.shp"),
+    ) else {
+        return;
+    };
+    let bytes = std::fs::read(geojson).unwrap();
+    let from_json = hygeia_formats::geojson::read(&bytes, "demo_areas.geojson", &naomi()).unwrap();
+    assert_eq!(from_json.level_names(), ["Country", "Region", "Zone", "District", "District + Metro"]);
+    assert_eq!(from_json.counts_by_level(), [1, 3, 5, 28, 32]);
+    assert!(from_json.nodes.iter().all(|n| n.shape.is_some()));
+    let root = &from_json.nodes[0];
+    assert_eq!((root.source_ref.as_deref(), root.parent.clone()), (Some("MWI"), DraftParent::Root));
+
+    // In the DBF, area_level_label became area_lev_1 (GDAL's renaming, not a truncation).
+    let mapping = hygeia_formats::features::FeatureMapping { type_name: "area_lev_1".into(), ..naomi() };
+    let from_shp = hygeia_formats::shapefile::read(&shp, "mwi_demo_areas.shp", &mapping).unwrap();
+    assert_eq!(from_shp.level_names(), from_json.level_names());
+    assert_eq!(from_shp.counts_by_level(), from_json.counts_by_level());
+    let key = |d: &hygeia_formats::TreeDraft| {
+        let mut rows: Vec<(Option<String>, String, DraftParent)> =
+            d.nodes.iter().map(|n| (n.source_ref.clone(), n.name.clone(), n.parent.clone())).collect();
+        rows.sort_by(|a, b| a.0.cmp(&b.0));
+        rows
+    };
+    assert_eq!(key(&from_shp), key(&from_json));
+    let bbox = |d: &hygeia_formats::TreeDraft| d.nodes[0].shape.as_ref().map(|s| s.bbox);
+    let (a, b) = (bbox(&from_json).unwrap(), bbox(&from_shp).unwrap());
+    assert!((a.min_x - b.min_x).abs() < 1e-9 && (a.max_y - b.max_y).abs() < 1e-9, "{a:?} {b:?}");
+}

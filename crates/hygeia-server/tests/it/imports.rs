@@ -4,9 +4,10 @@
 use std::path::PathBuf;
 
 use hygeia_core::{AccountId, OrgUnit, OrgUnitQuery, OrgUnitScope, ValidationStatus};
-use hygeia_formats::gpkg;
+use hygeia_formats::features::FeatureMapping;
+use hygeia_formats::{geojson, gpkg};
 use hygeia_jobs::NoProgress;
-use hygeia_server::exports::export_gpkg;
+use hygeia_server::exports::{export_geojson, export_gpkg};
 use hygeia_server::imports::{ImportError, ImportSummary, ImportTarget, import_draft};
 
 use crate::support::TestApp;
@@ -215,6 +216,48 @@ fn check_with_gdal(path: &std::path::Path, layers: &[(&str, &str, usize)]) {
     }
 }
 
+fn naomi() -> FeatureMapping {
+    FeatureMapping {
+        id: "area_id".into(),
+        parent: "parent_area_id".into(),
+        name: "area_name".into(),
+        type_name: "area_level_label".into(),
+        level: "area_level".into(),
+        ..Default::default()
+    }
+}
+
+/// Two versions of the Malawi areas: the older file (down to districts), then the newer one into
+/// the same version (32 areas added below the districts), then out as GeoJSON and back.
+async fn geojson_versions_update_and_round_trip(app: &TestApp) {
+    let (Some(v1), Some(v2)) = (
+        shared("boundaries/malawi_naomi/demo_areas_district28.geojson"),
+        shared("boundaries/malawi_naomi/demo_areas.geojson"),
+    ) else {
+        return;
+    };
+    let account = app.account("Malawi").await;
+    let read = |path: &PathBuf| geojson::read(&std::fs::read(path).unwrap(), "areas.geojson", &naomi()).unwrap();
+    let first = import_draft(&app.store, &target(account, "naomi", None), &read(&v1), &NoProgress).await.unwrap();
+    assert_eq!(counts(&first), (37, 0, 0), "{first}");
+    let second = import_draft(&app.store, &target(account, "naomi", Some(1)), &read(&v2), &NoProgress).await.unwrap();
+    assert_eq!((second.created, second.updated + second.unchanged), (32, 37), "{second}");
+    assert_eq!(second.by_level, [("District + Metro".into(), 32)]);
+    let tree = units(app, account).await;
+    let lilongwe = tree.iter().find(|u| u.source_ref.as_deref() == Some("MWI_4_15_demo")).expect("a level-4 area");
+    let parent = tree.iter().find(|u| Some(u.id) == lilongwe.parent_id).unwrap();
+    assert_eq!(parent.source_ref.as_deref(), Some("MWI_3_13_demo"));
+
+    let mut bytes = Vec::new();
+    let query = OrgUnitQuery { version_ids: vec![first.version_id], ..Default::default() };
+    let scope = OrgUnitScope::whole_account(account);
+    assert_eq!(export_geojson(&app.store, scope, query, &mut bytes, &NoProgress).await.unwrap(), 69);
+    let exported = geojson::read(&bytes, "export.geojson", &FeatureMapping::hygeia_export()).unwrap();
+    assert_eq!(exported.counts_by_level(), [1, 3, 5, 28, 32]);
+    let same = import_draft(&app.store, &target(account, "naomi", Some(1)), &exported, &NoProgress).await.unwrap();
+    assert_eq!(counts(&same), (0, 0, 69), "{same}");
+}
+
 fn tempdir(name: &str) -> PathBuf {
     let dir =
         std::env::temp_dir().join(format!("hygeia-{name}-{}-{:?}", std::process::id(), std::thread::current().id()));
@@ -223,4 +266,8 @@ fn tempdir(name: &str) -> PathBuf {
     dir
 }
 
-crate::on_both_backends!(iaso_geopackages_import_update_and_refuse, geopackage_exports_round_trip);
+crate::on_both_backends!(
+    iaso_geopackages_import_update_and_refuse,
+    geopackage_exports_round_trip,
+    geojson_versions_update_and_round_trip
+);

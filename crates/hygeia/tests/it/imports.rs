@@ -97,3 +97,64 @@ fn csv_tree_import_on_sqlite() {
 fn csv_tree_import_on_postgres() {
     on_postgres("import-postgres", |dir, url| csv_imports(dir, Some(url)));
 }
+
+/// The file formats through the commands: a Shapefile in, GeoJSON and GeoPackage out, both back in.
+fn file_formats(dir: &Path, database_url: Option<&str>) {
+    let Some(shp) = shared("boundaries/malawi_naomi/shp/mwi_demo_areas.shp") else {
+        eprintln!("shared data missing: the Malawi commands were skipped (set HYGEIA_TEST_SHARED_DATA)");
+        return;
+    };
+    ok(&run(hygeia(dir, database_url).arg("migrate"), None));
+    ok(&run(hygeia(dir, database_url).args(["create-account", "DRC"]), None));
+    let mut import = hygeia(dir, database_url);
+    import.args(["import", "shp"]).arg(&shp).args(["--account", "DRC", "--source", "naomi"]);
+    import.args(["--id-property", "area_id", "--parent-property", "parent_area_id", "--name-property", "area_name"]);
+    import.args(["--type-property", "area_lev_1", "--level-property", "area_level"]);
+    let out = ok(&run(&mut import, None));
+    assert!(out.contains("version 1: created 69,"), "{out}");
+
+    let (json, gpkg) = (dir.join("areas.geojson"), dir.join("areas.gpkg"));
+    for (format, file) in [("geojson", &json), ("gpkg", &gpkg)] {
+        let mut export = hygeia(dir, database_url);
+        export.args(["export", format, "--account", "DRC", "--source", "naomi", "-o"]).arg(file);
+        let out = ok(&run(&mut export, None));
+        assert!(out.contains("exported 69 org units of version 1"), "{out}");
+    }
+    let mut again = hygeia(dir, database_url);
+    again.args(["import", "geojson"]).arg(&json).args(["--account", "DRC", "--source", "naomi", "--version", "1"]);
+    again.args(["--id-property", "ref", "--parent-property", "parent_ref"]);
+    let out = ok(&run(&mut again, None));
+    assert!(out.contains("version 1: created 0, updated 0, unchanged 69"), "{out}");
+    let mut copy = hygeia(dir, database_url);
+    copy.args(["import", "gpkg"]).arg(&gpkg).args([
+        "--account",
+        "DRC",
+        "--source",
+        "copy",
+        "--validation-status",
+        "NEW",
+    ]);
+    let out = ok(&run(&mut copy, None));
+    assert!(out.contains("version 1: created 69,") && out.contains("32 District + Metro"), "{out}");
+
+    // A file that is not what its name says: refused, nothing written.
+    std::fs::write(dir.join("fake.gpkg"), "not a database").unwrap();
+    let mut fake = hygeia(dir, database_url);
+    fake.args(["import", "gpkg"]).arg(dir.join("fake.gpkg")).args(["--account", "DRC", "--source", "fake"]);
+    let refused = run(&mut fake, None);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("fake.gpkg: not a GeoPackage"), "{stderr}");
+}
+
+#[test]
+fn file_formats_on_sqlite() {
+    let dir = scratch_dir("formats-sqlite");
+    file_formats(&dir, None);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn file_formats_on_postgres() {
+    on_postgres("formats-postgres", |dir, url| file_formats(dir, Some(url)));
+}
