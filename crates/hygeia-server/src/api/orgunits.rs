@@ -228,6 +228,11 @@ pub async fn list(
     let paging = PageParams { limit: params.get("limit").cloned(), page: params.get("page").cloned() }.parse()?;
     let mut query = parse_query(&state, &user.0, &params).await?;
     let scope = scope_of(&user.0);
+    for format in ["csv", "xlsx", "gpkg"] {
+        if truthy(params.get(format)) {
+            return export(&state, &user.0, scope, query, format).await;
+        }
+    }
     if truthy(params.get("asLocation")) {
         return as_location(&state, &user.0, query, paging.map(|(limit, _)| limit)).await;
     }
@@ -263,6 +268,53 @@ pub async fn list(
     }
     let rows: Vec<_> = result.items.iter().map(|u| orgunit_json::list_row(u, &context)).collect();
     Ok(Json(ListPage::new(result.count, rows, page, pages, limit)).into_response())
+}
+
+/// `csv=true`, `xlsx=true`, `gpkg=true`: every unit the filters select (paging ignored), as a
+/// download named like Iaso's (`hygeia-<account>-org_units-YYYY-MM-DD-HH-MM.<ext>`). The CSV is
+/// streamed as it is read; the others are written to a temporary file first, then streamed.
+async fn export(
+    state: &AppState,
+    user: &UserProfile,
+    scope: OrgUnitScope,
+    query: OrgUnitQuery,
+    format: &str,
+) -> ApiResult<Response> {
+    use axum::body::Body;
+    use axum::http::header;
+    let account = state.store.accounts().get(user.account_id).await?.ok_or(ApiError::NotFound)?;
+    let slug: String = account.name.chars().map(|c| if c.is_alphanumeric() { c } else { '_' }).collect();
+    let name = format!("hygeia-{slug}-org_units-{}.{format}", chrono::Utc::now().format("%Y-%m-%d-%H-%M"));
+    let content_type = match format {
+        "csv" => "text/csv; charset=utf-8",
+        "xlsx" => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        _ => "application/geopackage+sqlite3",
+    };
+    let body = if format == "csv" {
+        Body::from_stream(crate::exports::csv_stream(&state.store, scope, query).await?)
+    } else {
+        let path = std::env::temp_dir().join(format!("hygeia-export-{}.{format}", crate::auth::jwt::random_hex(8)));
+        let progress = hygeia_jobs::NoProgress;
+        let written = match format {
+            "xlsx" => crate::exports::export_xlsx(&state.store, scope, query, &path, &progress).await,
+            _ => crate::exports::export_gpkg(&state.store, scope, query, &path, &progress).await,
+        };
+        let opened = match written {
+            Ok(_) => tokio::fs::File::open(&path).await.map_err(|e| ApiError::Internal(e.to_string())),
+            Err(err) => Err(ApiError::Internal(err.to_string())),
+        };
+        // Unlinked at once: the open file is read to the end, then its space is freed.
+        let _ = tokio::fs::remove_file(&path).await;
+        Body::from_stream(crate::exports::file_chunks(opened?))
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type.to_owned()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
+        ],
+        body,
+    )
+        .into_response())
 }
 
 /// `asLocation`: a bare array of the first `limit` units that have a location or a boundary

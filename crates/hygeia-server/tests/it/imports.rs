@@ -10,6 +10,8 @@ use hygeia_jobs::NoProgress;
 use hygeia_server::exports::{export_geojson, export_gpkg};
 use hygeia_server::imports::{ImportError, ImportSummary, ImportTarget, import_draft};
 
+use axum::http::StatusCode;
+
 use crate::support::TestApp;
 
 fn shared(relative: &str) -> Option<PathBuf> {
@@ -258,6 +260,93 @@ async fn geojson_versions_update_and_round_trip(app: &TestApp) {
     assert_eq!(counts(&same), (0, 0, 69), "{same}");
 }
 
+/// The list's exports: the same filters as the list, Iaso's columns, and the caller's subtree only.
+async fn list_exports_follow_the_filters_and_the_scope(app: &TestApp) {
+    let Some(path) = shared("openhexa/iaso_bfa_org_units.gpkg") else { return };
+    let account = app.account("Burkina").await;
+    let draft = gpkg::read(&path, "iaso_bfa_org_units.gpkg").await.unwrap();
+    let summary = import_draft(&app.store, &target(account, "BFA", None), &draft, &NoProgress).await.unwrap();
+    let tree = units(app, account).await;
+    let nouna = tree.iter().find(|u| u.name == "DS Nouna").unwrap();
+    let facility_type = tree.iter().find(|u| u.name == "CSPS Madouba").unwrap().org_unit_type_id.unwrap();
+    app.user(account, "admin", |u| u.is_superuser = true).await;
+    app.user(account, "nouna", |u| {
+        u.permissions = vec!["iaso_org_units_read".into()];
+        u.org_units = vec![nouna.id.0];
+    })
+    .await;
+    let (admin, restricted) = (app.token("admin").await, app.token("nouna").await);
+
+    let version = summary.version_id.0;
+    let reply =
+        app.get(&format!("/api/orgunits/?csv=true&version={version}&validation_status=all"), Some(&admin)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    assert_eq!(reply.header("content-type"), Some("text/csv; charset=utf-8"));
+    let disposition = reply.header("content-disposition").unwrap();
+    assert!(
+        disposition.starts_with("attachment; filename=\"hygeia-Burkina-org_units-") && disposition.ends_with(".csv\"")
+    );
+    let mut csv = csv::Reader::from_reader(reply.bytes.as_slice());
+    let header: Vec<String> = csv.headers().unwrap().iter().map(str::to_owned).collect();
+    assert_eq!(&header[..4], ["ID", "Nom", "Type", "Latitude"]);
+    assert_eq!(header[12], "Référence externe");
+    assert_eq!(
+        &header[13..21],
+        [
+            "parent 1",
+            "parent 2",
+            "parent 3",
+            "parent 4",
+            "Ref Ext parent 1",
+            "Ref Ext parent 2",
+            "Ref Ext parent 3",
+            "Ref Ext parent 4"
+        ]
+    );
+    assert_eq!(header.len(), 22 + 4, "one column per group: {header:?}");
+    let rows: Vec<csv::StringRecord> = csv.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 136);
+    let madouba = rows.iter().find(|r| &r[1] == "CSPS Madouba").unwrap();
+    assert_eq!(&madouba[12], "O8KHatHm4dw");
+    assert_eq!((&madouba[13], &madouba[14], &madouba[16]), ("Madouba", "DS Nouna", "Burkina Faso"));
+    assert_eq!(&madouba[17], "cfke3S7Q8Vo");
+    assert_eq!(&madouba[11], "VALID");
+    assert_eq!(&madouba[10], "BFA");
+
+    // The list's filters apply: one type.
+    let filtered = app
+        .get(&format!("/api/orgunits/?csv=true&version={version}&orgUnitTypeId={}", facility_type.0), Some(&admin))
+        .await;
+    assert_eq!(csv::Reader::from_reader(filtered.bytes.as_slice()).records().count(), 83);
+
+    // A user limited to one district exports that district only, in every format.
+    let scoped = app.get(&format!("/api/orgunits/?csv=true&version={version}"), Some(&restricted)).await;
+    let names: Vec<String> =
+        csv::Reader::from_reader(scoped.bytes.as_slice()).records().map(|r| r.unwrap()[1].to_owned()).collect();
+    let in_nouna = tree.iter().filter(|u| u.path.is_within(&nouna.path)).count();
+    assert_eq!(names.len(), in_nouna);
+    assert!(names.contains(&"CSPS Madouba".to_owned()) && !names.contains(&"Burkina Faso".to_owned()));
+
+    let xlsx = app.get(&format!("/api/orgunits/?xlsx=true&version={version}"), Some(&restricted)).await;
+    assert_eq!(xlsx.status, StatusCode::OK, "{}", xlsx.text());
+    let mut workbook: calamine::Xlsx<_> =
+        calamine::open_workbook_from_rs(std::io::Cursor::new(xlsx.bytes.clone())).unwrap();
+    use calamine::Reader;
+    let sheet = workbook.worksheet_range("Org units").unwrap();
+    assert_eq!(sheet.height(), in_nouna + 1);
+    assert_eq!(sheet.get((0, 1)).unwrap().to_string(), "Nom");
+
+    let gpkg_reply = app.get(&format!("/api/orgunits/?gpkg=true&version={version}"), Some(&restricted)).await;
+    assert_eq!(gpkg_reply.status, StatusCode::OK, "{}", gpkg_reply.text());
+    let dir = tempdir("list-gpkg");
+    std::fs::write(dir.join("scoped.gpkg"), &gpkg_reply.bytes).unwrap();
+    let exported = gpkg::read(&dir.join("scoped.gpkg"), "scoped.gpkg").await.unwrap();
+    assert_eq!(exported.nodes.len(), in_nouna);
+    std::fs::remove_dir_all(dir).unwrap();
+
+    app.get("/api/orgunits/?csv=true", None).await.error(StatusCode::UNAUTHORIZED, "not_authenticated");
+}
+
 fn tempdir(name: &str) -> PathBuf {
     let dir =
         std::env::temp_dir().join(format!("hygeia-{name}-{}-{:?}", std::process::id(), std::thread::current().id()));
@@ -269,5 +358,6 @@ fn tempdir(name: &str) -> PathBuf {
 crate::on_both_backends!(
     iaso_geopackages_import_update_and_refuse,
     geopackage_exports_round_trip,
-    geojson_versions_update_and_round_trip
+    geojson_versions_update_and_round_trip,
+    list_exports_follow_the_filters_and_the_scope
 );
