@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use hygeia_core::orgunit::{GROUP_CONTENT_TYPE, ORG_UNIT_CONTENT_TYPE};
+use hygeia_core::orgunit::{GROUP_CONTENT_TYPE, GROUP_SET_CONTENT_TYPE, ORG_UNIT_CONTENT_TYPE};
 use hygeia_core::{
     BulkOrgUnitChange, GroupId, GroupInput, NewOrgUnit, OrgUnit, OrgUnitId, OrgUnitScope, OrgUnitSelection,
     ParentFilter, PlannedGroup, PlannedUnit, SourceVersionId, TreeChanges, TreeChangesApplied, UserId, ValidationError,
@@ -230,6 +230,34 @@ pub(super) async fn apply_changes(
             delete.push_bind(account.0).push(" AND version_id = ").push_bind(changes.version_id.0).push(")");
             push_in(&mut delete, "org_unit_id", chunk.iter().copied());
             delete.build().execute(&mut *tx).await.map_err(db_err)?;
+        }
+    }
+    for (i, set) in changes.new_group_sets.iter().enumerate() {
+        let groups: Vec<i64> =
+            set.groups.iter().map(|g| resolve_group(*g).map(|g| g.0)).collect::<Option<_>>().ok_or_else(|| {
+                StoreError::invalid(&format!("group_sets[{i}]"), "Unknown group: it is not a group of this version.")
+            })?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO org_unit_group_sets (account_id, version_id, name, source_ref, group_belonging, created_at, \
+             updated_at) VALUES ($1, $2, $3, $4, 'SINGLE', $5, $5) RETURNING id",
+        )
+        .bind(account.0)
+        .bind(changes.version_id.0)
+        .bind(set.name.trim())
+        .bind(&set.source_ref)
+        .bind(at)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        let created = serde_json::json!({ "name": set.name.trim(), "source_ref": set.source_ref, "group_ids": groups });
+        let object = (GROUP_SET_CONTENT_TYPE, id);
+        record_change(&mut tx, account, actor, object, &changes.audit_source, None, Some(&created)).await?;
+        for chunk in sorted_dedup(groups).chunks(CHUNK) {
+            let mut insert = QueryBuilder::<Db>::new("INSERT INTO org_unit_group_set_groups (group_set_id, group_id) ");
+            insert.push_values(chunk, |mut row, group| {
+                row.push_bind(id).push_bind(*group);
+            });
+            insert.build().execute(&mut *tx).await.map_err(db_err)?;
         }
     }
     let members = sorted_dedup(members);

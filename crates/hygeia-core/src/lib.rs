@@ -25,6 +25,8 @@ pub use orgunit::{
 pub use permission::Permission;
 pub use project::{FeatureFlag, NewProject, Project, ProjectUpdate};
 pub use task::{NewTask, Progress, Task, TaskLog, TaskOutcome, TaskQuery, TaskStatus};
-pub use tree_changes::{PlannedGroup, PlannedGroupInput, PlannedUnit, PlannedUpdate, TreeChanges, TreeChangesApplied};
+pub use tree_changes::{
+    PlannedGroup, PlannedGroupInput, PlannedGroupSet, PlannedUnit, PlannedUpdate, TreeChanges, TreeChangesApplied,
+};
 pub use user::{Credentials, NewUser, ProfileUpdate, UserProfile, UserRole, UserRoleInput, UserRoleRef};
 pub use validate::{FieldErrors, ValidationError};

@@ -24,6 +24,14 @@ pub struct PlannedGroupInput {
     pub source_ref: Option<String>,
 }
 
+/// A group set to create, with its groups (of the batch's version).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedGroupSet {
+    pub name: String,
+    pub source_ref: Option<String>,
+    pub groups: Vec<PlannedGroup>,
+}
+
 /// An update of an existing unit; `new_parent` moves it under a unit the batch creates (its
 /// `update.parent_id` is then ignored).
 #[derive(Debug, Clone)]
@@ -44,6 +52,7 @@ pub struct TreeChanges {
     pub updates: Vec<PlannedUpdate>,
     pub new_groups: Vec<PlannedGroupInput>,
     pub renamed_groups: Vec<(GroupId, String)>,
+    pub new_group_sets: Vec<PlannedGroupSet>,
     /// Each listed unit ends up in exactly these groups of the version.
     pub memberships: Vec<(PlannedUnit, Vec<PlannedGroup>)>,
     /// The audit entries' source (`gpkg_import`, `csv_import`, ...).
@@ -59,6 +68,7 @@ impl TreeChanges {
             updates: Vec::new(),
             new_groups: Vec::new(),
             renamed_groups: Vec::new(),
+            new_group_sets: Vec::new(),
             memberships: Vec::new(),
             audit_source: audit_source.into(),
         }

@@ -32,6 +32,14 @@ pub struct DraftGroup {
     pub name: String,
 }
 
+#[derive(Debug, Clone, PartialEq)]
+pub struct DraftGroupSet {
+    pub source_ref: String,
+    pub name: String,
+    /// References of its groups (in [`TreeDraft::groups`] or the target version).
+    pub groups: Vec<String>,
+}
+
 /// One unit. `None` in the optional fields means "the file does not say": an update leaves the
 /// stored value alone (a file that says "empty" gives `Some` of an empty value).
 #[derive(Debug, Clone, PartialEq)]
@@ -83,6 +91,7 @@ pub struct TreeDraft {
     pub levels: Vec<DraftLevel>,
     pub nodes: Vec<DraftNode>,
     pub groups: Vec<DraftGroup>,
+    pub group_sets: Vec<DraftGroupSet>,
 }
 
 impl TreeDraft {

@@ -3,6 +3,7 @@
 //! touches the database, so a refused file can never have changed anything.
 
 pub mod csv_tree;
+pub mod dhis2;
 mod draft;
 mod error;
 pub mod features;
@@ -11,5 +12,5 @@ pub mod geometry;
 pub mod gpkg;
 pub mod shapefile;
 
-pub use draft::{DraftGroup, DraftLevel, DraftNode, DraftParent, TreeDraft};
+pub use draft::{DraftGroup, DraftGroupSet, DraftLevel, DraftNode, DraftParent, TreeDraft};
 pub use error::{FormatError, Located};

@@ -12,8 +12,8 @@ use std::collections::{HashMap, VecDeque};
 
 use hygeia_core::{
     AccountId, DataSource, DataSourceInput, Group, NewOrgUnit, OrgUnit, OrgUnitId, OrgUnitQuery, OrgUnitScope,
-    OrgUnitTypeId, OrgUnitTypeInput, OrgUnitUpdate, PlannedGroup, PlannedGroupInput, PlannedUnit, PlannedUpdate,
-    SourceVersion, SourceVersionId, TreeChanges, UserId, ValidationError, ValidationStatus,
+    OrgUnitTypeId, OrgUnitTypeInput, OrgUnitUpdate, PlannedGroup, PlannedGroupInput, PlannedGroupSet, PlannedUnit,
+    PlannedUpdate, SourceVersion, SourceVersionId, TreeChanges, UserId, ValidationError, ValidationStatus,
 };
 use hygeia_formats::{DraftNode, DraftParent, FormatError, TreeDraft};
 use hygeia_jobs::{ProgressReporter, Stop};
@@ -55,6 +55,7 @@ pub struct ImportSummary {
     pub updated: usize,
     pub unchanged: usize,
     pub groups_created: usize,
+    pub group_sets_created: usize,
     /// Units created per level, top first: (type name, count).
     pub by_level: Vec<(String, usize)>,
 }
@@ -64,12 +65,13 @@ impl std::fmt::Display for ImportSummary {
         let levels: Vec<String> = self.by_level.iter().map(|(name, n)| format!("{n} {name}")).collect();
         write!(
             f,
-            "version {}: created {}, updated {}, unchanged {}, refused 0 org units; {} groups created (created by level: {})",
+            "version {}: created {}, updated {}, unchanged {}, refused 0 org units; {} groups and {} group sets created (created by level: {})",
             self.version_number,
             self.created,
             self.updated,
             self.unchanged,
             self.groups_created,
+            self.group_sets_created,
             if levels.is_empty() { "none".to_owned() } else { levels.join(", ") }
         )
     }
@@ -85,6 +87,7 @@ impl ImportSummary {
             "unchanged": self.unchanged,
             "refused": 0,
             "groups_created": self.groups_created,
+            "group_sets_created": self.group_sets_created,
             "created_by_level": self.by_level.iter().map(|(n, c)| serde_json::json!({"type": n, "count": c})).collect::<Vec<_>>(),
         })
     }
@@ -164,6 +167,7 @@ pub async fn import_draft(
         updated: plan.updated,
         unchanged: plan.unchanged,
         groups_created: applied.created_groups.len(),
+        group_sets_created: plan.new_group_sets.len(),
         by_level: draft.levels.iter().map(|l| l.name.clone()).zip(by_level).filter(|(_, n)| *n > 0).collect(),
     })
 }
@@ -225,6 +229,7 @@ struct Existing {
     /// (parent, name, type) → units, in id order.
     by_key: HashMap<(Option<OrgUnitId>, String, Option<OrgUnitTypeId>), VecDeque<usize>>,
     groups: Vec<Group>,
+    group_sets: Vec<hygeia_core::GroupSet>,
     memberships: HashMap<OrgUnitId, Vec<hygeia_core::GroupId>>,
 }
 
@@ -249,6 +254,7 @@ impl Existing {
             }
         }
         existing.groups = store.groups().list(account, &[version]).await?;
+        existing.group_sets = store.group_sets().list(account, &[version]).await?;
         existing.units = units;
         Ok(existing)
     }
@@ -286,6 +292,7 @@ struct Plan {
     shape_checks: Vec<usize>,
     new_groups: Vec<PlannedGroupInput>,
     renamed_groups: Vec<(hygeia_core::GroupId, String)>,
+    new_group_sets: Vec<PlannedGroupSet>,
     memberships: Vec<(PlannedUnit, Vec<PlannedGroup>)>,
     validation_status: ValidationStatus,
     updated: usize,
@@ -354,6 +361,7 @@ fn plan(
         shape_checks: Vec::new(),
         new_groups: Vec::new(),
         renamed_groups: Vec::new(),
+        new_group_sets: Vec::new(),
         memberships: Vec::new(),
         validation_status: target.validation_status,
         updated: 0,
@@ -378,6 +386,39 @@ fn plan(
                 groups.insert(&group.source_ref, PlannedGroup::New(plan.new_groups.len() - 1));
             }
         }
+    }
+
+    // Group sets: the file's, created unless the version has one with the same ref.
+    let existing_sets: Vec<&str> = existing.group_sets.iter().filter_map(|s| s.source_ref.as_deref()).collect();
+    for set in &draft.group_sets {
+        if existing_sets.contains(&set.source_ref.as_str()) {
+            continue;
+        }
+        let mut members = Vec::with_capacity(set.groups.len());
+        for reference in &set.groups {
+            let group = match groups.get(reference.as_str()) {
+                Some(group) => *group,
+                None => match existing.group_by_ref(reference) {
+                    Some(group) => PlannedGroup::Existing(group.id),
+                    None => {
+                        let at = hygeia_formats::Located {
+                            file: draft.file.clone(),
+                            part: Some(format!("group set {}", set.name)),
+                            ..Default::default()
+                        };
+                        return Err(FormatError::invalid(at, format!("unknown group \"{reference}\"")));
+                    }
+                },
+            };
+            if !members.contains(&group) {
+                members.push(group);
+            }
+        }
+        plan.new_group_sets.push(PlannedGroupSet {
+            name: set.name.clone(),
+            source_ref: Some(set.source_ref.clone()),
+            groups: members,
+        });
     }
 
     for &i in &order {
@@ -679,6 +720,7 @@ impl Plan {
         changes.new_groups = self.new_groups.clone();
         changes.renamed_groups = self.renamed_groups.clone();
         changes.memberships = self.memberships.clone();
+        changes.new_group_sets = self.new_group_sets.clone();
         changes
     }
 

@@ -10,7 +10,7 @@ use hygeia_core::{OrgUnitQuery, OrgUnitScope, ValidationStatus};
 use hygeia_formats::TreeDraft;
 use hygeia_formats::csv_tree::{self, DataDict};
 use hygeia_formats::features::FeatureMapping;
-use hygeia_formats::{geojson, gpkg, shapefile};
+use hygeia_formats::{dhis2, geojson, gpkg, shapefile};
 use hygeia_jobs::TerminalProgress;
 use hygeia_server::exports;
 use hygeia_server::imports::{ImportTarget, import_draft};
@@ -27,6 +27,21 @@ pub enum ImportCommand {
     Geojson(FeatureImport),
     /// An ESRI Shapefile (`.shp` with its `.dbf`), mapped like GeoJSON.
     Shp(FeatureImport),
+    /// A DHIS2 server's organisation units, levels, groups and group sets (its Web API).
+    Dhis2(Dhis2Import),
+}
+
+#[derive(Args)]
+pub struct Dhis2Import {
+    /// The server's base URL (without `/api`).
+    url: String,
+    #[command(flatten)]
+    target: Target,
+    #[arg(long)]
+    username: String,
+    /// The password (default: asked for, or `HYGEIA_DHIS2_PASSWORD`).
+    #[arg(long, env = "HYGEIA_DHIS2_PASSWORD", hide_env_values = true)]
+    password: Option<String>,
 }
 
 #[derive(Args)]
@@ -123,6 +138,16 @@ pub async fn run(store: &DynStore, command: ImportCommand) -> Result<()> {
                 .await?
                 .context("the file was refused; nothing was written")?;
             (draft, args.target, "shapefile_import")
+        }
+        ImportCommand::Dhis2(args) => {
+            let password = match args.password.clone() {
+                Some(password) => password,
+                None => rpassword::prompt_password(format!("DHIS2 password of {}: ", args.username))?,
+            };
+            let connection =
+                dhis2::Dhis2Connection { base_url: args.url.clone(), username: args.username.clone(), password };
+            let draft = dhis2::read(&connection).await.context("DHIS2 could not be read; nothing was written")?;
+            (draft, args.target, "dhis2_import")
         }
     };
     import(store, &draft, &target, audit_source).await

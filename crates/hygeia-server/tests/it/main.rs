@@ -5,6 +5,7 @@ mod support;
 
 mod auth;
 mod conventions;
+mod dhis2;
 mod georegistry;
 mod imports;
 mod resources;
