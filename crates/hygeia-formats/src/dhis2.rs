@@ -107,11 +107,13 @@ impl Client {
         path: &str,
         query: &[(&str, String)],
     ) -> Result<T, FormatError> {
-        let mut encoded = form_urlencoded::Serializer::new(String::new());
-        for (key, value) in query {
-            encoded.append_pair(key, value);
-        }
-        let url = format!("{}/api/{path}?{}", self.connection.base_url.trim_end_matches('/'), encoded.finish());
+        let url = {
+            let mut encoded = form_urlencoded::Serializer::new(String::new());
+            for (key, value) in query {
+                encoded.append_pair(key, value);
+            }
+            format!("{}/api/{path}?{}", self.connection.base_url.trim_end_matches('/'), encoded.finish())
+        };
         let response = self
             .http
             .get(&url)

@@ -36,8 +36,13 @@ use error::ApiError;
 
 /// The whole HTTP application over `state`.
 pub fn app(state: SharedState) -> Router {
-    let (api, openapi) = api::router().split_for_parts();
     let http = state.settings.http.clone();
+    // Uploads of whole trees may be far larger than other requests.
+    let uploads = utoipa_axum::router::OpenApiRouter::new()
+        .routes(utoipa_axum::routes!(api::imports::import_gpkg))
+        .routes(utoipa_axum::routes!(api::imports::import_file))
+        .layer(DefaultBodyLimit::max(http.upload_limit_bytes));
+    let (api, openapi) = api::router().merge(uploads).split_for_parts();
     let routes = Router::new()
         .merge(api)
         .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", openapi))

@@ -37,6 +37,8 @@ pub struct StorageSettings {
 pub struct HttpSettings {
     /// Largest accepted request body, in bytes (upload routes set their own).
     pub body_limit_bytes: usize,
+    /// Largest accepted upload of a file to import, in bytes.
+    pub upload_limit_bytes: usize,
     /// Requests running longer are answered 408.
     pub request_timeout_secs: u64,
     /// Take the client address from `X-Forwarded-For` (only behind a trusted reverse proxy).
@@ -86,7 +88,12 @@ impl Default for StorageSettings {
 
 impl Default for HttpSettings {
     fn default() -> Self {
-        HttpSettings { body_limit_bytes: 2 * 1024 * 1024, request_timeout_secs: 60, trust_forwarded_for: false }
+        HttpSettings {
+            body_limit_bytes: 2 * 1024 * 1024,
+            upload_limit_bytes: 1024 * 1024 * 1024,
+            request_timeout_secs: 60,
+            trust_forwarded_for: false,
+        }
     }
 }
 

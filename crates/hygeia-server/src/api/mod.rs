@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod group_sets;
 pub mod groups;
 pub mod health;
+pub mod imports;
 pub mod logs;
 pub mod orgunit_json;
 pub mod orgunits;
@@ -71,6 +72,7 @@ pub fn router() -> OpenApiRouter<SharedState> {
         .routes(routes!(orgunits::create))
         .routes(routes!(bulkupdate::bulk_update))
         .routes(routes!(bulkupdate::create_task))
+        .routes(routes!(imports::dhis2_import))
         .routes(routes!(tasks::list))
         .routes(routes!(tasks::detail, tasks::update))
         .routes(routes!(tasks::relaunch))

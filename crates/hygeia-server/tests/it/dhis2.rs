@@ -190,4 +190,53 @@ async fn dhis2_imports_from_a_recorded_server(app: &TestApp) {
     assert_eq!(app.store.org_units().list(&scope, &OrgUnitQuery::default()).await.unwrap().count, 8);
 }
 
-crate::on_both_backends!(dhis2_imports_from_a_recorded_server);
+/// Iaso's `POST /api/dhis2ouimporter/`: a task that a worker runs; the password never shows.
+async fn dhis2_imports_run_as_tasks(app: &TestApp) {
+    let Some(dir) = fixtures() else { return };
+    let account = app.account("Sierra Leone").await;
+    app.user(account, "manager", |u| u.permissions = vec!["iaso_sources".into()]).await;
+    let token = app.token("manager").await;
+    let source = app
+        .store
+        .sources()
+        .create_source(account, hygeia_core::DataSourceInput { name: "SL".into(), ..Default::default() })
+        .await
+        .unwrap();
+    let base = serve(Mode::Paged, dir).await;
+    let body = serde_json::json!({
+        "source_id": source.id.0, "dhis2_url": base, "dhis2_login": "admin", "dhis2_password": "district",
+        "validate_status": true,
+    });
+    let request = axum::http::Request::post("/api/dhis2ouimporter/")
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from(body.to_string()))
+        .unwrap();
+    let created = app.send(request).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
+    assert!(!created.text().contains("district"), "the password is not echoed");
+    let id = created.json()["task"]["id"].as_i64().unwrap();
+    let registry = hygeia_server::tasks::registry(app.state.clone());
+    let config = hygeia_jobs::WorkerConfig {
+        workers: 1,
+        poll_interval: std::time::Duration::from_millis(50),
+        ..Default::default()
+    };
+    let pool = hygeia_jobs::WorkerPool::start(app.store.clone(), registry, config);
+    let mut task = Value::Null;
+    for _ in 0..500 {
+        task = app.get(&format!("/api/tasks/{id}/"), Some(&token)).await.json();
+        if !matches!(task["status"].as_str(), Some("QUEUED" | "RUNNING")) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    pool.shutdown().await;
+    assert_eq!(task["status"], "SUCCESS", "{task}");
+    assert_eq!(task["result"]["data"]["created"], 8, "{task}");
+    let valid = OrgUnitQuery { validation_statuses: vec![ValidationStatus::Valid], ..Default::default() };
+    let scope = OrgUnitScope::whole_account(account);
+    assert_eq!(app.store.org_units().list(&scope, &valid).await.unwrap().count, 8);
+}
+
+crate::on_both_backends!(dhis2_imports_from_a_recorded_server, dhis2_imports_run_as_tasks);

@@ -347,6 +347,135 @@ async fn list_exports_follow_the_filters_and_the_scope(app: &TestApp) {
     app.get("/api/orgunits/?csv=true", None).await.error(StatusCode::UNAUTHORIZED, "not_authenticated");
 }
 
+/// A multipart body: text fields, then the file.
+fn multipart(fields: &[(&str, &str)], file: Option<(&str, &[u8])>) -> (String, Vec<u8>) {
+    let boundary = "hygeia-test-boundary-7d3f";
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes(),
+        );
+    }
+    if let Some((name, bytes)) = file {
+        body.extend(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n")
+                .as_bytes(),
+        );
+        body.extend(bytes);
+        body.extend(b"\r\n");
+    }
+    body.extend(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+async fn post_multipart(app: &TestApp, path: &str, token: &str, body: (String, Vec<u8>)) -> crate::support::Reply {
+    let request = axum::http::Request::post(path)
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", body.0)
+        .body(axum::body::Body::from(body.1))
+        .unwrap();
+    app.send(request).await
+}
+
+async fn wait_for(app: &TestApp, token: &str, id: i64) -> serde_json::Value {
+    for _ in 0..1000 {
+        let task = app.get(&format!("/api/tasks/{id}/"), Some(token)).await.json();
+        if !matches!(task["status"].as_str(), Some("QUEUED" | "RUNNING")) {
+            return task;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("task {id} did not end");
+}
+
+/// Uploads queued as tasks: Iaso's GeoPackage form and the CSV form, run by a worker with progress;
+/// a refused file ends the task in error and writes nothing.
+async fn uploads_import_as_tasks(app: &TestApp) {
+    let (Some(minimal), Some(blank)) = (shared("iaso/gpkg/minimal.gpkg"), shared("iaso/gpkg/blank_name.gpkg")) else {
+        return;
+    };
+    let account = app.account("Cameroun").await;
+    app.user(account, "manager", |u| u.permissions = vec!["iaso_sources".into(), "iaso_write_sources".into()]).await;
+    app.user(account, "reader", |u| u.permissions = vec!["iaso_org_units_read".into()]).await;
+    let (token, reader) = (app.token("manager").await, app.token("reader").await);
+    let source = app
+        .store
+        .sources()
+        .create_source(account, hygeia_core::DataSourceInput { name: "Cameroun GPKG".into(), ..Default::default() })
+        .await
+        .unwrap();
+    let bytes = std::fs::read(&minimal).unwrap();
+    let source_id = source.id.0.to_string();
+    let form = |file: &[u8]| {
+        multipart(&[("data_source", &source_id), ("default_valid", "true")], Some(("minimal.gpkg", file)))
+    };
+
+    let refused = post_multipart(app, "/api/tasks/create/importgpkg/", &reader, form(&bytes)).await;
+    refused.error(StatusCode::FORBIDDEN, "permission_denied");
+    let no_file =
+        post_multipart(app, "/api/tasks/create/importgpkg/", &token, multipart(&[("data_source", &source_id)], None))
+            .await;
+    no_file.error(StatusCode::BAD_REQUEST, "validation_error");
+
+    let registry = hygeia_server::tasks::registry(app.state.clone());
+    let config = hygeia_jobs::WorkerConfig {
+        workers: 1,
+        poll_interval: std::time::Duration::from_millis(50),
+        ..Default::default()
+    };
+    let pool = hygeia_jobs::WorkerPool::start(app.store.clone(), registry, config);
+
+    let created = post_multipart(app, "/api/tasks/create/importgpkg/", &token, form(&bytes)).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
+    let task = &created.json()["task"];
+    assert_eq!(task["name"], "import_gpkg_task");
+    let done = wait_for(app, &token, task["id"].as_i64().unwrap()).await;
+    assert_eq!(done["status"], "SUCCESS", "{done}");
+    assert_eq!(done["result"]["data"]["created"], 3, "{done}");
+    assert_eq!(done["progress_value"], done["end_value"]);
+    let tree = units(app, account).await;
+    assert_eq!(tree.len(), 3);
+    assert!(tree.iter().all(|u| u.validation_status == ValidationStatus::Valid && u.creator_id.is_some()));
+
+    // A refused file: the task ends in error, naming the row; nothing is written.
+    let bad = std::fs::read(&blank).unwrap();
+    let created = post_multipart(app, "/api/tasks/create/importgpkg/", &token, form(&bad)).await;
+    let done = wait_for(app, &token, created.json()["task"]["id"].as_i64().unwrap()).await;
+    assert_eq!(done["status"], "ERRORED", "{done}");
+    let message = done["result"]["message"].as_str().unwrap_or_default().to_owned();
+    assert!(message.contains("level-3-DS, row 1, column \"name\": the name is empty"), "{done}");
+    assert_eq!(units(app, account).await.len(), 3);
+
+    // A CSV with its data dictionary, into a new source named in the form.
+    let csv = "Province;District;School;Lat;Lon\nKongo;Boma;EP 1;-5.8;13.0\nKongo;Boma;EP 2;-5.9;13.1\n";
+    let dict = r#"{"name": "School", "parents": ["Province", "District"], "latitude": "Lat", "longitude": "Lon"}"#;
+    let fields = [("format", "csv"), ("source_name", "Schools"), ("data_dict", dict), ("leaf_type", "School")];
+    let wrong_dict = [("format", "csv"), ("source_name", "Schools"), ("data_dict", r#"{"nom": "School"}"#)];
+    let refused = post_multipart(
+        app,
+        "/api/tasks/create/importfile/",
+        &token,
+        multipart(&wrong_dict, Some(("s.csv", csv.as_bytes()))),
+    )
+    .await;
+    let body = refused.error(StatusCode::BAD_REQUEST, "validation_error");
+    assert!(body.to_string().contains("unknown field `nom`"), "{body}");
+    let created = post_multipart(
+        app,
+        "/api/tasks/create/importfile/",
+        &token,
+        multipart(&fields, Some(("s.csv", csv.as_bytes()))),
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
+    let done = wait_for(app, &token, created.json()["task"]["id"].as_i64().unwrap()).await;
+    assert_eq!(done["status"], "SUCCESS", "{done}");
+    assert_eq!(done["result"]["data"]["created"], 4, "{done}");
+    let schools = units(app, account).await.into_iter().filter(|u| u.name.starts_with("EP")).count();
+    assert_eq!(schools, 2);
+    pool.shutdown().await;
+}
+
 fn tempdir(name: &str) -> PathBuf {
     let dir =
         std::env::temp_dir().join(format!("hygeia-{name}-{}-{:?}", std::process::id(), std::thread::current().id()));
@@ -359,5 +488,6 @@ crate::on_both_backends!(
     iaso_geopackages_import_update_and_refuse,
     geopackage_exports_round_trip,
     geojson_versions_update_and_round_trip,
-    list_exports_follow_the_filters_and_the_scope
+    list_exports_follow_the_filters_and_the_scope,
+    uploads_import_as_tasks
 );
