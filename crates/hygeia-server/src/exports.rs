@@ -323,19 +323,21 @@ impl UnitTable {
     }
 }
 
-/// The CSV export as a stream of chunks, one per page: constant memory whatever the size.
+/// The CSV export as a stream of chunks, one per page (constant memory whatever the size), and
+/// how many units it holds.
 pub async fn csv_stream(
     store: &DynStore,
     scope: OrgUnitScope,
     query: OrgUnitQuery,
-) -> Result<impl futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> + use<>, StoreError> {
+) -> Result<(u64, impl futures_util::Stream<Item = Result<bytes::Bytes, std::io::Error>> + use<>), StoreError> {
     let table = UnitTable::new(store, scope.account, &query).await?;
     let pages = UnitPages::new(store, scope, query, false).await?;
     let mut header = csv::Writer::from_writer(Vec::new());
     header.write_record(table.header()).map_err(|e| StoreError::backend(std::io::Error::other(e)))?;
     let first = header.into_inner().unwrap_or_default();
+    let total = pages.total;
     let state = (Some(first), pages, table);
-    Ok(futures_util::stream::unfold(state, |(first, mut pages, table)| async move {
+    let stream = futures_util::stream::unfold(state, |(first, mut pages, table)| async move {
         if let Some(first) = first {
             return Some((Ok(bytes::Bytes::from(first)), (None, pages, table)));
         }
@@ -357,7 +359,8 @@ pub async fn csv_stream(
                 Some((Err(std::io::Error::other(err.to_string())), (None, pages, table)))
             }
         }
-    }))
+    });
+    Ok((total, stream))
 }
 
 /// The XLSX export, written to `path` row by row (rust_xlsxwriter's constant-memory mode).

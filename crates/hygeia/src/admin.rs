@@ -125,3 +125,64 @@ fn read_password(from_stdin: bool) -> Result<String> {
     }
     Ok(password)
 }
+
+#[derive(clap::Args)]
+pub struct SeedDemo {
+    /// Name of the demo account.
+    #[arg(long, default_value = "Demo")]
+    account: String,
+    /// A GeoPackage in Iaso's format to load (default: the Burkina Faso pyramid of the shared
+    /// data directory, 136 units with boundaries, if found).
+    #[arg(long)]
+    gpkg: Option<std::path::PathBuf>,
+}
+
+/// The shared data directory's Burkina Faso pyramid (an Iaso export), wherever it is found.
+fn demo_tree() -> Option<std::path::PathBuf> {
+    let relative = "openhexa/iaso_bfa_org_units.gpkg";
+    let roots =
+        [std::env::var("HYGEIA_SHARED_DATA").ok(), Some("../shared/data".into()), Some("/work/shared/data".into())];
+    roots.into_iter().flatten().map(|root| std::path::Path::new(&root).join(relative)).find(|p| p.exists())
+}
+
+/// An account, a project, an administrator (password printed once) and a real tree, so that a
+/// new installation has something to show.
+pub async fn seed_demo(store: &DynStore, args: SeedDemo) -> Result<()> {
+    let Some(tree) = args.gpkg.clone().or_else(demo_tree) else {
+        bail!(
+            "no tree to load: pass --gpkg FILE (a GeoPackage in Iaso's format), or set HYGEIA_SHARED_DATA to the shared data directory"
+        );
+    };
+    if store.accounts().find_by_name(&args.account).await?.is_some() {
+        bail!("an account named {:?} already exists: choose another with --account", args.account);
+    }
+    let file = tree.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let draft = hygeia_formats::gpkg::read(&tree, &file).await.context("reading the demo tree")?;
+    let account = store.accounts().create(hygeia_core::NewAccount::named(&args.account)).await?;
+    let slug: String = args.account.to_lowercase().chars().filter(char::is_ascii_alphanumeric).collect();
+    let app_id = format!("{}.hygeia", if slug.is_empty() { "demo" } else { &slug });
+    let project =
+        store.projects().create(account.id, NewProject::new(format!("{} project", args.account), app_id)).await?;
+    let password = hygeia_server::auth::jwt::random_hex(9);
+    let user = NewUser {
+        username: format!("{slug}-admin"),
+        password_hash: hygeia_server::auth::password::hash_password(password.clone()).await?,
+        is_superuser: true,
+        is_staff: true,
+        ..Default::default()
+    };
+    let admin = store.users().create(account.id, user).await.context("creating the administrator")?;
+    let target = hygeia_server::imports::ImportTarget {
+        account: account.id,
+        source_name: "Demo pyramid".into(),
+        version_number: None,
+        validation_status: hygeia_core::ValidationStatus::Valid,
+        actor: Some(admin.user_id),
+        audit_source: "seed_demo".into(),
+    };
+    let summary = hygeia_server::imports::import_draft(store, &target, &draft, &hygeia_jobs::NoProgress).await?;
+    println!("account {:?}, project {:?} (app id {})", account.name, project.name, project.app_id);
+    println!("tree from {}: {summary}", tree.display());
+    println!("log in as {} with password {password}  (shown once: change it after logging in)", admin.username);
+    Ok(())
+}

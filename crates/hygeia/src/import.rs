@@ -203,6 +203,10 @@ pub enum ExportCommand {
     /// A GeoJSON FeatureCollection (re-importable with `hygeia import geojson --id-property ref
     /// --parent-property parent_ref`).
     Geojson(ExportArgs),
+    /// Iaso's org-unit table as CSV (its columns and French titles).
+    Csv(ExportArgs),
+    /// Iaso's org-unit table as an XLSX workbook.
+    Xlsx(ExportArgs),
 }
 
 #[derive(Args)]
@@ -225,6 +229,8 @@ pub async fn export(store: &DynStore, command: ExportCommand) -> Result<()> {
     let (format, args) = match command {
         ExportCommand::Gpkg(args) => ("gpkg", args),
         ExportCommand::Geojson(args) => ("geojson", args),
+        ExportCommand::Csv(args) => ("csv", args),
+        ExportCommand::Xlsx(args) => ("xlsx", args),
     };
     let account = crate::admin::find_account(store, &args.account).await?;
     let sources = store.sources().sources(account.id).await?;
@@ -245,6 +251,8 @@ pub async fn export(store: &DynStore, command: ExportCommand) -> Result<()> {
     let bar = TerminalProgress::new(std::io::stderr());
     let result = match format {
         "gpkg" => exports::export_gpkg(store, scope, query, &args.output, &bar).await,
+        "xlsx" => exports::export_xlsx(store, scope, query, &args.output, &bar).await,
+        "csv" => write_csv(store, scope, query, &args.output).await,
         _ => match std::fs::File::create(&args.output) {
             Ok(file) => exports::export_geojson(store, scope, query, std::io::BufWriter::new(file), &bar).await,
             Err(err) => return Err(err).with_context(|| format!("creating {}", args.output.display())),
@@ -260,4 +268,23 @@ pub async fn export(store: &DynStore, command: ExportCommand) -> Result<()> {
     };
     println!("exported {written} org units of version {} to {}", version.number, args.output.display());
     Ok(())
+}
+
+async fn write_csv(
+    store: &DynStore,
+    scope: OrgUnitScope,
+    query: OrgUnitQuery,
+    path: &Path,
+) -> Result<u64, exports::ExportError> {
+    use futures_util::StreamExt;
+    use std::io::Write;
+    let io = |source| hygeia_formats::FormatError::Io { file: path.display().to_string(), source };
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).map_err(io)?);
+    let (total, chunks) = exports::csv_stream(store, scope, query).await?;
+    let mut chunks = std::pin::pin!(chunks);
+    while let Some(chunk) = chunks.next().await {
+        out.write_all(&chunk.map_err(io)?).map_err(io)?;
+    }
+    out.flush().map_err(io)?;
+    Ok(total)
 }

@@ -48,6 +48,9 @@ enum Command {
     CreateUser(admin::CreateUser),
     /// Create a data-collection project in an account.
     CreateProject(admin::CreateProject),
+    /// Create a demo account with a project, an administrator (its password printed) and a real
+    /// tree, so that a new installation shows data at once.
+    SeedDemo(admin::SeedDemo),
     /// Print the effective configuration (secrets hidden) and check the database is reachable.
     CheckConfig,
     /// Import a tree from a file into a version of a data source.
@@ -95,6 +98,7 @@ async fn run(command: Command, mut settings: Settings) -> Result<()> {
         Command::CreateAccount { name } => admin::create_account(&open(&settings).await?, &name).await,
         Command::CreateUser(args) => admin::create_user(&open(&settings).await?, args).await,
         Command::CreateProject(args) => admin::create_project(&open(&settings).await?, args).await,
+        Command::SeedDemo(args) => admin::seed_demo(&open(&settings).await?, args).await,
         Command::Bench(command) => bench::run(&open(&settings).await?, command).await,
         Command::Import(command) => import::run(&open(&settings).await?, command).await,
         Command::Export(command) => import::export(&open(&settings).await?, command).await,

@@ -291,7 +291,7 @@ async fn export(
         _ => "application/geopackage+sqlite3",
     };
     let body = if format == "csv" {
-        Body::from_stream(crate::exports::csv_stream(&state.store, scope, query).await?)
+        Body::from_stream(crate::exports::csv_stream(&state.store, scope, query).await?.1)
     } else {
         let path = std::env::temp_dir().join(format!("hygeia-export-{}.{format}", crate::auth::jwt::random_hex(8)));
         let progress = hygeia_jobs::NoProgress;

@@ -158,3 +158,31 @@ fn file_formats_on_sqlite() {
 fn file_formats_on_postgres() {
     on_postgres("formats-postgres", |dir, url| file_formats(dir, Some(url)));
 }
+
+/// `hygeia seed-demo`: an account with a project, an administrator and the Burkina Faso pyramid.
+#[test]
+fn seed_demo_creates_a_usable_account() {
+    let Some(tree) = shared("openhexa/iaso_bfa_org_units.gpkg") else { return };
+    let dir = scratch_dir("seed-demo");
+    let out = ok(&run(hygeia(&dir, None).args(["seed-demo", "--account", "DRC", "--gpkg"]).arg(&tree), None));
+    assert!(out.contains("project \"DRC project\" (app id drc.hygeia)"), "{out}");
+    assert!(out.contains("version 1: created 136,"), "{out}");
+    let password = out.split("with password ").nth(1).and_then(|rest| rest.split_whitespace().next()).unwrap();
+    assert_eq!(password.len(), 18, "{out}");
+    assert_eq!(unit_count(&dir, None), (136, 1));
+    let again = run(hygeia(&dir, None).args(["seed-demo", "--account", "DRC", "--gpkg"]).arg(&tree), None);
+    assert!(!again.status.success() && String::from_utf8_lossy(&again.stderr).contains("already exists"));
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let store =
+            hygeia_server::backend::connect(&format!("sqlite://{}/data/hygeia.db", dir.display())).await.unwrap();
+        let credentials = store.users().credentials("drc-admin").await.unwrap().expect("the administrator");
+        assert!(
+            hygeia_server::auth::password::verify_password(password.to_owned(), credentials.password_hash)
+                .await
+                .unwrap()
+        );
+        store.close().await;
+    });
+    std::fs::remove_dir_all(&dir).unwrap();
+}
