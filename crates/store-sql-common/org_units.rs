@@ -731,6 +731,9 @@ impl OrgUnitStore for SqlStore {
 
         let mut select = QueryBuilder::<Db>::new(COLUMNS);
         push_filters(&mut select, scope, &roots, filter, subtree_root.as_deref());
+        if let Some(after) = filter.after_id {
+            select.push(" AND o.id > ").push_bind(after.0);
+        }
         push_order(&mut select, &filter.order);
         if let Some((limit, offset)) = filter.page {
             let limit = i64::try_from(limit).unwrap_or(i64::MAX);

@@ -428,6 +428,9 @@ pub struct OrgUnitQuery {
     pub order: Vec<(OrgUnitOrder, bool)>,
     /// `(limit, offset)`; `None` returns every match.
     pub page: Option<(u64, u64)>,
+    /// Only units with a larger id (keyset paging for exports, with `order` by id); the count
+    /// ignores it.
+    pub after_id: Option<OrgUnitId>,
 }
 
 /// The units a bulk change applies to (Iaso's `selected_ids`, or `select_all` with `searches` minus

@@ -226,7 +226,7 @@ pub async fn read(connection: &Dhis2Connection) -> Result<TreeDraft, FormatError
                 Some(("geometry", from_geojson(geometry).map_err(|m| FormatError::invalid(at("geometry"), m))?))
             }
             (_, Some(text)) if !text.is_empty() => {
-                Some(("coordinates", from_coordinates(text).map_err(|m| FormatError::invalid(at("coordinates"), m))?))
+                Some(("coordinates", parse_coordinates(text).map_err(|m| FormatError::invalid(at("coordinates"), m))?))
             }
             _ => None,
         };
@@ -328,7 +328,7 @@ fn point(value: &Value) -> Result<Geometry<f64>, String> {
 
 /// The pre-2.32 `coordinates` string: `[x,y]`, `[[[x,y],...]]` (a polygon's rings) or
 /// `[[[[x,y],...]]]` (polygons), told apart by how deep the numbers lie.
-fn from_coordinates(text: &str) -> Result<Geometry<f64>, String> {
+pub fn parse_coordinates(text: &str) -> Result<Geometry<f64>, String> {
     let value: Value = serde_json::from_str(text).map_err(|e| format!("the coordinates are not JSON: {e}"))?;
     let mut depth = 0;
     let mut probe = &value;
@@ -373,14 +373,14 @@ mod tests {
 
     #[test]
     fn the_legacy_coordinates_string_reads_by_depth() {
-        assert_eq!(from_coordinates("[-11.3596,8.5317]").unwrap(), Geometry::Point(Point::new(-11.3596, 8.5317)));
+        assert_eq!(parse_coordinates("[-11.3596,8.5317]").unwrap(), Geometry::Point(Point::new(-11.3596, 8.5317)));
         let square = "[[[0,0],[1,0],[1,1],[0,0]]]";
-        assert!(matches!(from_coordinates(square).unwrap(), Geometry::MultiPolygon(m) if m.0.len() == 1));
+        assert!(matches!(parse_coordinates(square).unwrap(), Geometry::MultiPolygon(m) if m.0.len() == 1));
         let two = format!("[{square},{square}]");
-        assert!(matches!(from_coordinates(&two).unwrap(), Geometry::MultiPolygon(m) if m.0.len() == 2));
-        assert!(from_coordinates("[[1,2]]").unwrap_err().contains("neither"));
-        assert!(from_coordinates("[1,").unwrap_err().contains("not JSON"));
-        assert!(from_coordinates("[[[\"a\",1]]]").is_err());
+        assert!(matches!(parse_coordinates(&two).unwrap(), Geometry::MultiPolygon(m) if m.0.len() == 2));
+        assert!(parse_coordinates("[[1,2]]").unwrap_err().contains("neither"));
+        assert!(parse_coordinates("[1,").unwrap_err().contains("not JSON"));
+        assert!(parse_coordinates("[[[\"a\",1]]]").is_err());
         assert_eq!(date(Some("2023-05-10T00:00:00.000")), Ok(NaiveDate::from_ymd_opt(2023, 5, 10)));
     }
 }

@@ -17,6 +17,9 @@ use hygeia_store::{DynStore, StoreError};
 /// stays a few megabytes.
 const PAGE: u64 = 1000;
 
+/// Ancestors kept between pages (a unit is a few hundred bytes).
+const MAX_KNOWN_ANCESTORS: usize = 20_000;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
     #[error(transparent)]
@@ -62,7 +65,7 @@ pub struct UnitPages {
     scope: OrgUnitScope,
     query: OrgUnitQuery,
     with_shapes: bool,
-    offset: u64,
+    known: HashMap<OrgUnitId, OrgUnit>,
     pub total: u64,
     done: bool,
 }
@@ -76,17 +79,19 @@ impl UnitPages {
     ) -> Result<UnitPages, StoreError> {
         query.order = vec![(OrgUnitOrder::Id, false)];
         query.page = Some((0, 0));
+        query.after_id = None;
         let total = store.org_units().list(&scope, &query).await?.count;
-        Ok(UnitPages { store: store.clone(), scope, query, with_shapes, offset: 0, total, done: false })
+        Ok(UnitPages { store: store.clone(), scope, query, with_shapes, known: HashMap::new(), total, done: false })
     }
 
     pub async fn next(&mut self) -> Result<Option<UnitPage>, StoreError> {
         if self.done {
             return Ok(None);
         }
-        self.query.page = Some((PAGE, self.offset));
+        // Keyset paging: each page starts after the last id of the one before.
+        self.query.page = Some((PAGE, 0));
         let units = self.store.org_units().list(&self.scope, &self.query).await?.items;
-        self.offset += units.len() as u64;
+        self.query.after_id = units.last().map(|u| u.id);
         if (units.len() as u64) < PAGE {
             self.done = true;
         }
@@ -94,10 +99,22 @@ impl UnitPages {
             return Ok(None);
         }
         let account = self.scope.account;
-        let mut wanted: Vec<OrgUnitId> = units.iter().flat_map(|u| u.path.ids()).collect();
-        wanted.sort_unstable();
-        wanted.dedup();
-        let ancestors = self.store.org_units().by_ids(account, &wanted).await?.into_iter().map(|u| (u.id, u)).collect();
+        // Ancestors are mostly the same few units page after page: fetched once, kept (bounded).
+        let own: HashMap<OrgUnitId, &OrgUnit> = units.iter().map(|u| (u.id, u)).collect();
+        let mut path_ids: Vec<OrgUnitId> =
+            units.iter().flat_map(|u| u.path.ids()).filter(|id| !own.contains_key(id)).collect();
+        path_ids.sort_unstable();
+        path_ids.dedup();
+        let missing: Vec<OrgUnitId> = path_ids.iter().copied().filter(|id| !self.known.contains_key(id)).collect();
+        if self.known.len() + missing.len() > MAX_KNOWN_ANCESTORS {
+            self.known.clear();
+        }
+        let fetched =
+            self.store.org_units().by_ids(account, if self.known.is_empty() { &path_ids } else { &missing }).await?;
+        self.known.extend(fetched.into_iter().map(|u| (u.id, u)));
+        let mut ancestors: HashMap<OrgUnitId, OrgUnit> =
+            path_ids.iter().filter_map(|id| self.known.get(id).map(|u| (*id, u.clone()))).collect();
+        ancestors.extend(own.into_iter().map(|(id, u)| (id, u.clone())));
         let ids: Vec<OrgUnitId> = units.iter().map(|u| u.id).collect();
         let mut groups: HashMap<OrgUnitId, Vec<Group>> = HashMap::new();
         for (unit, group) in self.store.groups().groups_of(account, &ids).await? {
