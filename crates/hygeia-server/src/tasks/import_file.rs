@@ -58,21 +58,8 @@ pub fn mapping_of(import: &FileImport) -> Result<Mapping, FormatError> {
 }
 use Mapping::Csv;
 
-/// The launcher, still active in the task's account, still allowed to import.
 async fn launcher(state: &SharedState, task: &Task) -> Result<UserProfile, TaskError> {
-    let launcher = task.launcher_id.ok_or_else(|| TaskError::failed("The task has no launcher to act as."))?;
-    let user = state
-        .store
-        .users()
-        .profile_of_user(launcher)
-        .await
-        .map_err(TaskError::failed)?
-        .filter(|u| u.is_active && u.account_id == task.account_id)
-        .ok_or_else(|| TaskError::failed("The user who launched the task no longer exists or is inactive."))?;
-    if !user.has_permission(perm::SOURCES) {
-        return Err(TaskError::failed("The user who launched the task may no longer import into data sources."));
-    }
-    Ok(user)
+    super::launcher(state, task, perm::SOURCES, "import into data sources").await
 }
 
 fn failed(err: ImportError) -> TaskError {

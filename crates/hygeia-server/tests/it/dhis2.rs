@@ -15,7 +15,7 @@ use hygeia_jobs::NoProgress;
 use hygeia_server::imports::{ImportTarget, import_draft};
 use serde_json::Value;
 
-use crate::support::TestApp;
+use crate::support::{TestApp, wait_until_ended};
 
 #[derive(Clone, Copy, PartialEq)]
 enum Mode {
@@ -223,14 +223,7 @@ async fn dhis2_imports_run_as_tasks(app: &TestApp) {
         ..Default::default()
     };
     let pool = hygeia_jobs::WorkerPool::start(app.store.clone(), registry, config);
-    let mut task = Value::Null;
-    for _ in 0..500 {
-        task = app.get(&format!("/api/tasks/{id}/"), Some(&token)).await.json();
-        if !matches!(task["status"].as_str(), Some("QUEUED" | "RUNNING")) {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    let task = wait_until_ended(app, &token, id).await;
     pool.shutdown().await;
     assert_eq!(task["status"], "SUCCESS", "{task}");
     assert_eq!(task["result"]["data"]["created"], 8, "{task}");

@@ -12,7 +12,7 @@ use hygeia_server::imports::{ImportError, ImportSummary, ImportTarget, import_dr
 
 use axum::http::StatusCode;
 
-use crate::support::TestApp;
+use crate::support::{TestApp, wait_until_ended};
 
 fn shared(relative: &str) -> Option<PathBuf> {
     let root = std::env::var("HYGEIA_TEST_SHARED_DATA")
@@ -377,17 +377,6 @@ async fn post_multipart(app: &TestApp, path: &str, token: &str, body: (String, V
     app.send(request).await
 }
 
-async fn wait_for(app: &TestApp, token: &str, id: i64) -> serde_json::Value {
-    for _ in 0..1000 {
-        let task = app.get(&format!("/api/tasks/{id}/"), Some(token)).await.json();
-        if !matches!(task["status"].as_str(), Some("QUEUED" | "RUNNING")) {
-            return task;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    panic!("task {id} did not end");
-}
-
 /// Uploads queued as tasks: Iaso's GeoPackage form and the CSV form, run by a worker with progress;
 /// a refused file ends the task in error and writes nothing.
 async fn uploads_import_as_tasks(app: &TestApp) {
@@ -429,7 +418,7 @@ async fn uploads_import_as_tasks(app: &TestApp) {
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
     let task = &created.json()["task"];
     assert_eq!(task["name"], "import_gpkg_task");
-    let done = wait_for(app, &token, task["id"].as_i64().unwrap()).await;
+    let done = wait_until_ended(app, &token, task["id"].as_i64().unwrap()).await;
     assert_eq!(done["status"], "SUCCESS", "{done}");
     assert_eq!(done["result"]["data"]["created"], 3, "{done}");
     assert_eq!(done["progress_value"], done["end_value"]);
@@ -440,7 +429,7 @@ async fn uploads_import_as_tasks(app: &TestApp) {
     // A refused file: the task ends in error, naming the row; nothing is written.
     let bad = std::fs::read(&blank).unwrap();
     let created = post_multipart(app, "/api/tasks/create/importgpkg/", &token, form(&bad)).await;
-    let done = wait_for(app, &token, created.json()["task"]["id"].as_i64().unwrap()).await;
+    let done = wait_until_ended(app, &token, created.json()["task"]["id"].as_i64().unwrap()).await;
     assert_eq!(done["status"], "ERRORED", "{done}");
     let message = done["result"]["message"].as_str().unwrap_or_default().to_owned();
     assert!(message.contains("level-3-DS, row 1, column \"name\": the name is empty"), "{done}");
@@ -468,7 +457,7 @@ async fn uploads_import_as_tasks(app: &TestApp) {
     )
     .await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
-    let done = wait_for(app, &token, created.json()["task"]["id"].as_i64().unwrap()).await;
+    let done = wait_until_ended(app, &token, created.json()["task"]["id"].as_i64().unwrap()).await;
     assert_eq!(done["status"], "SUCCESS", "{done}");
     assert_eq!(done["result"]["data"]["created"], 4, "{done}");
     let schools = units(app, account).await.into_iter().filter(|u| u.name.starts_with("EP")).count();

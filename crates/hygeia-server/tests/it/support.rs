@@ -167,3 +167,15 @@ macro_rules! on_both_backends {
         }
     };
 }
+
+/// Polls `/api/tasks/{id}/` until the task has ended; returns it.
+pub async fn wait_until_ended(app: &TestApp, token: &str, id: i64) -> Value {
+    for _ in 0..1000 {
+        let task = app.get(&format!("/api/tasks/{id}/"), Some(token)).await.json();
+        if !matches!(task["status"].as_str(), Some("QUEUED" | "RUNNING")) {
+            return task;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("task {id} did not end");
+}

@@ -8,24 +8,13 @@ use serde_json::{Value, json};
 
 use crate::georegistry::{ok, send_json, setup};
 use crate::on_both_backends;
-use crate::support::TestApp;
+use crate::support::{TestApp, wait_until_ended};
 
 on_both_backends!(
     bulk_update_runs_as_a_task_followed_through_the_api,
     tasks_are_scoped_and_gated_by_permission,
     task_files_download_with_the_tasks_rights,
 );
-
-async fn wait_until_ended(app: &TestApp, token: &str, id: i64) -> Value {
-    for _ in 0..500 {
-        let task = ok(app.get(&format!("/api/tasks/{id}/"), Some(token)).await, StatusCode::OK);
-        if !matches!(task["status"].as_str(), Some("QUEUED" | "RUNNING")) {
-            return task;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("task {id} did not end");
-}
 
 async fn bulk_update_runs_as_a_task_followed_through_the_api(app: &TestApp) {
     let (_, token, _, [_, region, district]) = setup(app).await;
