@@ -7,18 +7,19 @@ use std::collections::{BTreeSet, HashMap};
 use hygeia_core::orgunit::{GROUP_CONTENT_TYPE, GROUP_SET_CONTENT_TYPE, ORG_UNIT_CONTENT_TYPE};
 use hygeia_core::{
     BulkOrgUnitChange, GroupId, GroupInput, NewOrgUnit, OrgUnit, OrgUnitId, OrgUnitScope, OrgUnitSelection,
-    ParentFilter, PlannedGroup, PlannedUnit, SourceVersionId, TreeChanges, TreeChangesApplied, UserId, ValidationError,
+    ParentFilter, PlannedGroup, PlannedUnit, ShapeData, SourceVersionId, TreeChanges, TreeChangesApplied, TreePath,
+    UserId, ValidationError,
 };
 use hygeia_store::{StoreError, StoreResult};
 use sqlx::QueryBuilder;
 use sqlx::types::Json;
 
-use super::super::{Db, begin_write};
+use super::super::{Db, begin_write, reserve_unit_ids};
 use hygeia_core::orgunit::MAX_TREE_DEPTH;
 
 use super::org_units::{
-    CODE_TAKEN, COLUMNS, UnitRow, check_parent, check_type, check_writable_version, push_filters, push_in, push_within,
-    record_change, unit_box, update_in_tx, visible_roots, visible_unit, write_shape,
+    CODE_TAKEN, COLUMNS, UnitRow, check_type, check_writable_version, push_filters, push_in, push_within,
+    record_change, unit_box, update_in_tx, visible_roots, visible_unit,
 };
 use super::{db_err, lock_tree, now, on_unique, sorted_dedup};
 
@@ -27,12 +28,12 @@ type Conn = <Db as sqlx::Database>::Connection;
 /// Statements touch at most this many units, well within the backends' bind-parameter limits.
 const CHUNK: usize = 1000;
 
-/// Rows a multi-row INSERT carries: 25 values each, within PostgreSQL's 65,535 parameters.
+/// Rows a multi-row INSERT carries: 27 values each, within SQLite's 32,766 and PostgreSQL's 65,535
+/// parameters.
 const INSERT_ROWS: usize = 1000;
 
-/// Paths of freshly inserted rows start with this marker and the row's index in the batch, until
-/// the batch's ids are known; '~' sorts after digits, so no real path lies in the marker range.
-const MARKER: &str = "~";
+/// Boundaries a multi-row INSERT carries: a statement of a few megabytes.
+const SHAPE_ROWS: usize = 64;
 
 pub(super) async fn create_many(
     pool: &sqlx::Pool<Db>,
@@ -48,7 +49,8 @@ pub(super) async fn create_many(
     }
     let mut tx = begin_write(pool).await.map_err(db_err)?;
     lock_tree(&mut tx, scope.account).await?;
-    let ids = insert_batch(&mut tx, scope, actor, units, "org_unit_api").await?;
+    let batch: Vec<(&NewOrgUnit, Option<OrgUnitId>)> = units.iter().map(|u| (u, u.parent_id)).collect();
+    let ids = insert_batch(&mut tx, scope, actor, &batch, "org_unit_api").await?;
     tx.commit().await.map_err(db_err)?;
     Ok(ids)
 }
@@ -285,15 +287,9 @@ async fn insert_generations(
     let mut ids = vec![OrgUnitId(0); units.len()];
     for level in 0..=generation.iter().copied().max().unwrap_or(0) {
         let indexes: Vec<usize> = (0..units.len()).filter(|&i| generation[i] == level).collect();
-        let batch: Vec<NewOrgUnit> = indexes
+        let batch: Vec<(&NewOrgUnit, Option<OrgUnitId>)> = indexes
             .iter()
-            .map(|&i| {
-                let mut unit = units[i].clone();
-                if let Some(j) = batch_parents[i] {
-                    unit.parent_id = Some(ids[j]);
-                }
-                unit
-            })
+            .map(|&i| (&units[i], batch_parents[i].map_or(units[i].parent_id, |j| Some(ids[j]))))
             .collect();
         let created = insert_batch(tx, scope, actor, &batch, source).await.map_err(|err| relocated(err, &indexes))?;
         for (k, &i) in indexes.iter().enumerate() {
@@ -321,12 +317,14 @@ fn relocated(err: StoreError, indexes: &[usize]) -> StoreError {
 }
 
 /// Checks and inserts `units` (whose parents all exist) inside the caller's transaction, which
-/// holds the tree lock; audits each.
+/// holds the tree lock; audits each. Each unit comes with its parent (which replaces its
+/// `parent_id`). The ids are reserved first, so each row is written once with its final path, and
+/// its audit entry is built from what was written.
 async fn insert_batch(
     tx: &mut Conn,
     scope: &OrgUnitScope,
     actor: Option<UserId>,
-    units: &[NewOrgUnit],
+    batch: &[(&NewOrgUnit, Option<OrgUnitId>)],
     source: &str,
 ) -> StoreResult<Vec<OrgUnitId>> {
     let account = scope.account;
@@ -338,7 +336,7 @@ async fn insert_batch(
         }
     };
     let (mut versions, mut types) = (BTreeSet::new(), BTreeSet::new());
-    for (i, unit) in units.iter().enumerate() {
+    for (i, (unit, _)) in batch.iter().enumerate() {
         if versions.insert(unit.version_id) {
             check_writable_version(tx, account, unit.version_id).await.map_err(locate(i))?;
         }
@@ -348,52 +346,81 @@ async fn insert_batch(
             check_type(tx, account, Some(org_unit_type)).await.map_err(locate(i))?;
         }
     }
-    // Parents: each distinct one checked once (visible, same version, room below it).
-    let mut parent_versions: HashMap<Option<OrgUnitId>, Option<(SourceVersionId, usize)>> = HashMap::new();
-    for (i, unit) in units.iter().enumerate() {
-        let known = match parent_versions.get(&unit.parent_id) {
-            Some(known) => *known,
-            None => {
-                let version = unit.version_id;
-                let parent = check_parent(tx, scope, version, unit.parent_id).await.map_err(locate(i))?;
-                let known = parent.map(|p| (p.version_id, p.path.depth()));
-                parent_versions.insert(unit.parent_id, known);
-                known
-            }
+    let parents = parent_paths(tx, scope, batch).await?;
+    let mut paths = Vec::with_capacity(batch.len());
+    let ids = reserve_unit_ids(tx, batch.len()).await.map_err(db_err)?;
+    for (i, ((unit, parent), id)) in batch.iter().zip(&ids).enumerate() {
+        let id = OrgUnitId(*id);
+        let path = match parent {
+            None => TreePath::root(id),
+            Some(parent) => match parents.get(parent) {
+                None => {
+                    let message = "Unknown parent: it does not exist or is out of reach.";
+                    return Err(located(i, ValidationError::field("parent_id", message)));
+                }
+                Some((version, _)) if *version != unit.version_id => {
+                    let message = "The parent belongs to another version.";
+                    return Err(located(i, ValidationError::field("parent_id", message)));
+                }
+                Some((_, path)) if path.depth() >= MAX_TREE_DEPTH => {
+                    let message = format!("The tree may not be deeper than {MAX_TREE_DEPTH} levels.");
+                    return Err(located(i, ValidationError::field("parent_id", message)));
+                }
+                Some((_, path)) => path.child(id),
+            },
         };
-        match known {
-            Some((version, _)) if version != unit.version_id => {
-                return Err(located(i, ValidationError::field("parent_id", "The parent belongs to another version.")));
-            }
-            Some((_, depth)) if depth >= MAX_TREE_DEPTH => {
-                let message = format!("The tree may not be deeper than {MAX_TREE_DEPTH} levels.");
-                return Err(located(i, ValidationError::field("parent_id", message)));
-            }
-            _ => {}
-        }
+        paths.push(path);
     }
 
     let at = now();
-    for (c, chunk) in units.chunks(INSERT_ROWS).enumerate() {
+    let created: Vec<OrgUnit> = batch
+        .iter()
+        .zip(&ids)
+        .zip(paths)
+        .map(|(((unit, parent), id), path)| OrgUnit {
+            id: OrgUnitId(*id),
+            account_id: account,
+            version_id: unit.version_id,
+            parent_id: *parent,
+            path,
+            name: unit.name.trim().to_owned(),
+            uuid: unit.uuid.clone(),
+            custom: unit.custom,
+            validation_status: unit.validation_status,
+            org_unit_type_id: unit.org_unit_type_id,
+            source_ref: unit.source_ref.clone(),
+            code: unit.code.trim().to_owned(),
+            location: unit.location,
+            has_shape: unit.shape.is_some(),
+            aliases: unit.aliases.clone(),
+            opening_date: unit.opening_date,
+            closed_date: unit.closed_date,
+            creator_id: actor,
+            created_at: at,
+            updated_at: at,
+        })
+        .collect();
+    for chunk in created.chunks(INSERT_ROWS).zip(batch.chunks(INSERT_ROWS)) {
         let mut insert = QueryBuilder::<Db>::new(
-            "INSERT INTO org_units (account_id, version_id, parent_id, path, depth, name, uuid, custom, \
+            "INSERT INTO org_units (id, account_id, version_id, parent_id, path, depth, name, uuid, custom, \
              validation_status, org_unit_type_id, source_ref, code, latitude, longitude, altitude, min_x, min_y, \
              max_x, max_y, aliases, opening_date, closed_date, creator_id, created_at, updated_at, has_shape) ",
         );
-        insert.push_values(chunk.iter().enumerate(), |mut row, (i, unit)| {
-            let [min_x, min_y, max_x, max_y] = unit_box(unit.location.as_ref(), unit.shape.as_ref());
-            row.push_bind(account.0)
+        insert.push_values(chunk.0.iter().zip(chunk.1), |mut row, (unit, (input, _))| {
+            let [min_x, min_y, max_x, max_y] = unit_box(unit.location.as_ref(), input.shape.as_ref());
+            row.push_bind(unit.id.0)
+                .push_bind(account.0)
                 .push_bind(unit.version_id.0)
                 .push_bind(unit.parent_id.map(|p| p.0))
-                .push_bind(format!("{MARKER}{}", c * INSERT_ROWS + i))
-                .push_bind(0_i64)
-                .push_bind(unit.name.trim().to_owned())
+                .push_bind(unit.path.0.clone())
+                .push_bind(unit.path.depth() as i64)
+                .push_bind(unit.name.clone())
                 .push_bind(unit.uuid.clone())
                 .push_bind(unit.custom)
                 .push_bind(unit.validation_status.as_str())
                 .push_bind(unit.org_unit_type_id.map(|t| t.0))
                 .push_bind(unit.source_ref.clone())
-                .push_bind(unit.code.trim().to_owned())
+                .push_bind(unit.code.clone())
                 .push_bind(unit.location.map(|l| l.latitude))
                 .push_bind(unit.location.map(|l| l.longitude))
                 .push_bind(unit.location.map(|l| l.altitude))
@@ -407,57 +434,55 @@ async fn insert_batch(
                 .push_bind(actor.map(|a| a.0))
                 .push_bind(at)
                 .push_bind(at)
-                .push_bind(unit.shape.is_some());
+                .push_bind(unit.has_shape);
         });
         insert.build().execute(&mut *tx).await.map_err(on_unique("code", CODE_TAKEN))?;
     }
 
-    // The marker tells which id each input row received; then the real paths, from the parents'.
-    let marked: Vec<(i64, String)> =
-        sqlx::query_as("SELECT id, path FROM org_units WHERE account_id = $1 AND path > $2 AND path < $3")
-            .bind(account.0)
-            .bind(MARKER)
-            .bind(format!("{MARKER}~"))
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(db_err)?;
-    let mut ids = vec![OrgUnitId(0); units.len()];
-    for (id, path) in marked {
-        if let Some(slot) = path.strip_prefix(MARKER).and_then(|i| i.parse::<usize>().ok()).and_then(|i| ids.get_mut(i))
-        {
-            *slot = OrgUnitId(id);
-        }
-    }
-    if ids.iter().any(|id| id.0 == 0) {
-        return Err(StoreError::backend(std::io::Error::other("inserted org units could not be matched to the batch")));
-    }
-    sqlx::query(
-        "UPDATE org_units SET \
-         path = COALESCE((SELECT p.path FROM org_units p WHERE p.id = org_units.parent_id) || '.', '') \
-             || CAST(id AS TEXT), \
-         depth = COALESCE((SELECT p.depth FROM org_units p WHERE p.id = org_units.parent_id), 0) + 1 \
-         WHERE account_id = $1 AND path > $2 AND path < $3",
-    )
-    .bind(account.0)
-    .bind(MARKER)
-    .bind(format!("{MARKER}~"))
-    .execute(&mut *tx)
-    .await
-    .map_err(db_err)?;
-
-    for (id, unit) in ids.iter().zip(units) {
-        if let Some(shape) = &unit.shape {
-            write_shape(tx, id.0, Some(shape)).await?;
-        }
+    let shapes: Vec<(i64, &ShapeData)> =
+        ids.iter().zip(batch).filter_map(|(id, (unit, _))| Some((*id, unit.shape.as_ref()?))).collect();
+    for chunk in shapes.chunks(SHAPE_ROWS) {
+        let mut insert = QueryBuilder::<Db>::new("INSERT INTO org_unit_shapes (org_unit_id, geom, simplified_geom) ");
+        insert.push_values(chunk, |mut row, (id, shape)| {
+            row.push_bind(*id).push_bind(shape.full_wkb.as_slice()).push_bind(shape.simplified_wkb.as_slice());
+        });
+        insert.build().execute(&mut *tx).await.map_err(db_err)?;
     }
 
-    let sorted = sorted_dedup(ids.iter().map(|id| id.0).collect());
-    for chunk in sorted.chunks(CHUNK / 4) {
-        let created = load(tx, scope, chunk).await?;
-        let entries: Vec<(&OrgUnit, Option<&OrgUnit>)> = created.iter().map(|u| (u, None)).collect();
+    for chunk in created.chunks(CHUNK / 4) {
+        let entries: Vec<(&OrgUnit, Option<&OrgUnit>)> = chunk.iter().map(|u| (u, None)).collect();
         record_many(tx, scope, actor, source, &entries, at).await?;
     }
-    Ok(ids)
+    Ok(ids.into_iter().map(OrgUnitId).collect())
+}
+
+/// The version and path of each distinct parent of `units` that the scope can see; a top-level
+/// unit is refused to a scope limited to subtrees.
+async fn parent_paths(
+    conn: &mut Conn,
+    scope: &OrgUnitScope,
+    batch: &[(&NewOrgUnit, Option<OrgUnitId>)],
+) -> StoreResult<HashMap<OrgUnitId, (SourceVersionId, TreePath)>> {
+    if !scope.roots.is_empty()
+        && let Some(i) = batch.iter().position(|(_, parent)| parent.is_none())
+    {
+        let message = "Users limited to part of the tree cannot create or move units to the top level.";
+        return Err(located(i, ValidationError::field("parent_id", message)));
+    }
+    let roots = visible_roots(conn, scope).await?;
+    let wanted = sorted_dedup(batch.iter().filter_map(|(_, parent)| parent.map(|p| p.0)).collect());
+    let mut found = HashMap::with_capacity(wanted.len());
+    for chunk in wanted.chunks(CHUNK) {
+        let mut query = QueryBuilder::<Db>::new("SELECT o.id, o.version_id, o.path FROM org_units o WHERE o.account_id = ");
+        query.push_bind(scope.account.0);
+        push_within(&mut query, &roots);
+        push_in(&mut query, "o.id", chunk.iter().copied());
+        let rows: Vec<(i64, i64, String)> = query.build_query_as().fetch_all(&mut *conn).await.map_err(db_err)?;
+        for (id, version, path) in rows {
+            found.insert(OrgUnitId(id), (SourceVersionId(version), TreePath(path)));
+        }
+    }
+    Ok(found)
 }
 
 /// A validation error of the batch's `index`th unit, its fields renamed `units[index].field`.
@@ -498,8 +523,8 @@ async fn record_many(
             .push_bind(new.id.0.to_string())
             .push_bind(actor.map(|a| a.0))
             .push_bind(source.to_owned())
-            .push_bind(past.map(|p| Json(serde_json::to_value(p).unwrap_or_default())))
-            .push_bind(Json(serde_json::to_value(new).unwrap_or_default()))
+            .push_bind(past.map(Json))
+            .push_bind(Json(*new))
             .push_bind(at);
     });
     insert.build().execute(&mut *conn).await.map_err(db_err)?;

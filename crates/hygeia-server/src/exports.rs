@@ -423,6 +423,61 @@ pub async fn export_xlsx(
     Ok(row as u64)
 }
 
+/// The export formats, by the name the API, the tasks and the CLI use.
+pub const FORMATS: &[&str] = &["csv", "xlsx", "gpkg", "geojson"];
+
+/// Writes the matching units to a new file at `path` in `format` (one of [`FORMATS`]); returns
+/// how many. A failed export removes what it wrote.
+pub async fn export_to_file(
+    store: &DynStore,
+    scope: OrgUnitScope,
+    query: OrgUnitQuery,
+    format: &str,
+    path: &Path,
+    progress: &dyn ProgressReporter,
+) -> Result<u64, ExportError> {
+    let io = |source| FormatError::Io { file: path.display().to_string(), source };
+    let written = match format {
+        "gpkg" => export_gpkg(store, scope, query, path, progress).await,
+        "xlsx" => export_xlsx(store, scope, query, path, progress).await,
+        "csv" => write_csv(store, scope, query, path, progress).await,
+        "geojson" => match std::fs::File::create(path) {
+            Ok(file) => export_geojson(store, scope, query, std::io::BufWriter::new(file), progress).await,
+            Err(err) => Err(io(err).into()),
+        },
+        other => Err(FormatError::mapping("format", format!("\"{other}\" is not one of {}.", FORMATS.join(", "))).into()),
+    };
+    if written.is_err() {
+        let _ = std::fs::remove_file(path);
+    }
+    written
+}
+
+async fn write_csv(
+    store: &DynStore,
+    scope: OrgUnitScope,
+    query: OrgUnitQuery,
+    path: &Path,
+    progress: &dyn ProgressReporter,
+) -> Result<u64, ExportError> {
+    use futures_util::StreamExt;
+    use std::io::Write;
+    let io = |source| FormatError::Io { file: path.display().to_string(), source };
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).map_err(io)?);
+    let (total, chunks) = csv_stream(store, scope, query).await?;
+    let mut chunks = std::pin::pin!(chunks);
+    // The header, then one chunk per page of units.
+    let mut chunks_written = 0u64;
+    while let Some(chunk) = chunks.next().await {
+        out.write_all(&chunk.map_err(io)?).map_err(io)?;
+        let units = (chunks_written * PAGE).min(total);
+        chunks_written += 1;
+        progress.step(units as i64, total as i64, "writing the CSV").await?;
+    }
+    out.flush().map_err(io)?;
+    Ok(total)
+}
+
 /// A file read in 64 KiB chunks, for a response body.
 pub fn file_chunks(
     file: tokio::fs::File,

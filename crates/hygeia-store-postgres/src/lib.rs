@@ -16,8 +16,13 @@ pub mod testing;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 const BACKEND: &str = "postgres";
-/// Autovacuum keeps statistics current; this catches up at once after bulk writes.
-const OPTIMIZE: &[&str] = &["ANALYZE"];
+/// Autovacuum keeps statistics current; this catches up at once after bulk writes, and merges the
+/// trigram indexes' pending lists (0007) so that searches need not scan them.
+const OPTIMIZE: &[&str] = &[
+    "ANALYZE",
+    "SELECT gin_clean_pending_list('org_units_name_trigrams'::regclass)",
+    "SELECT gin_clean_pending_list('org_units_alias_trigrams'::regclass)",
+];
 
 /// A [`Store`] on a PostgreSQL database.
 pub struct PostgresStore {
@@ -36,6 +41,19 @@ const QUEUED_CHANNEL: &str = "hygeia_tasks_queued";
 
 async fn begin_write(pool: &PgPool) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
     pool.begin().await
+}
+
+/// `n` fresh org-unit ids from the identity's sequence, in increasing order (concurrent writers
+/// draw from the same sequence, so they need not be consecutive).
+async fn reserve_unit_ids(conn: &mut sqlx::PgConnection, n: usize) -> Result<Vec<i64>, sqlx::Error> {
+    let mut ids: Vec<i64> = sqlx::query_scalar(
+        "SELECT nextval(pg_get_serial_sequence('org_units', 'id')) FROM generate_series(1, $1)",
+    )
+    .bind(n as i64)
+    .fetch_all(&mut *conn)
+    .await?;
+    ids.sort_unstable();
+    Ok(ids)
 }
 
 /// Name search: the shared `LOWER(name) LIKE` filter, which the trigram indexes answer.

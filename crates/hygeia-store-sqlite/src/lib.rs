@@ -40,6 +40,19 @@ async fn begin_write(pool: &SqlitePool) -> Result<Transaction<'static, Sqlite>, 
     pool.begin_with("BEGIN IMMEDIATE").await
 }
 
+/// `n` fresh org-unit ids, in order. The write transaction (`BEGIN IMMEDIATE`) excludes other
+/// writers, so the ids above both the highest in use and the highest ever handed out
+/// (AUTOINCREMENT's `sqlite_sequence`, which never reuses a deleted unit's id) stay free.
+async fn reserve_unit_ids(conn: &mut sqlx::SqliteConnection, n: usize) -> Result<Vec<i64>, sqlx::Error> {
+    let last: i64 = sqlx::query_scalar(
+        "SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'org_units'), 0), \
+         COALESCE((SELECT MAX(id) FROM org_units), 0))",
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok((1..=n as i64).map(|k| last + k).collect())
+}
+
 /// Name search through the trigram index (`org_units_search`): the text as an FTS5 phrase, which
 /// the trigram tokenizer matches as a substring, case-insensitively. Shorter than three characters,
 /// the text has no trigram: the shared `LIKE` scan answers instead.
@@ -78,6 +91,13 @@ impl SqliteStore {
             // 8 MiB of page cache per connection (SQLite's default is 2 MiB). A shared memory map
             // was tried too: it put the whole file in the server's resident memory (BENCHMARKS.md).
             .pragma("cache_size", "-8192")
+            // A write transaction keeps up to 128 MiB of changed pages before it spills them to
+            // the WAL mid-transaction (and reads them back): a 100,000-unit import fits. Only the
+            // one writer holds changed pages; they are released when it commits.
+            .pragma("cache_spill", "32768")
+            // The WAL grows to the largest transaction (an import's hundred megabytes); after a
+            // checkpoint it is cut back to this.
+            .pragma("journal_size_limit", "16777216")
             .pragma("temp_store", "memory");
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         let pool = if in_memory {

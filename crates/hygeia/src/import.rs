@@ -25,7 +25,7 @@ pub enum ImportCommand {
     Gpkg(FileImport),
     /// A GeoJSON FeatureCollection, one unit per feature, properties mapped by the options.
     Geojson(FeatureImport),
-    /// An ESRI Shapefile (`.shp` with its `.dbf`), mapped like GeoJSON.
+    /// An ESRI Shapefile (`.shp` with its `.dbf`, or a `.zip` of them), mapped like GeoJSON.
     Shp(FeatureImport),
     /// A DHIS2 server's organisation units, levels, groups and group sets (its Web API).
     Dhis2(Dhis2Import),
@@ -134,8 +134,12 @@ pub async fn run(store: &DynStore, command: ImportCommand) -> Result<()> {
         }
         ImportCommand::Shp(args) => {
             let (path, name, mapping) = (args.file.clone(), file_name(&args.file), args.mapping());
-            let draft = tokio::task::spawn_blocking(move || shapefile::read(&path, &name, &mapping))
-                .await?
+            let zipped = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("zip"));
+            let draft = tokio::task::spawn_blocking(move || match zipped {
+                true => shapefile::read_zip(&path, &name, &mapping),
+                false => shapefile::read(&path, &name, &mapping),
+            })
+            .await?
                 .context("the file was refused; nothing was written")?;
             (draft, args.target, "shapefile_import")
         }
@@ -249,42 +253,9 @@ pub async fn export(store: &DynStore, command: ExportCommand) -> Result<()> {
         std::fs::remove_file(&args.output).with_context(|| format!("replacing {}", args.output.display()))?;
     }
     let bar = TerminalProgress::new(std::io::stderr());
-    let result = match format {
-        "gpkg" => exports::export_gpkg(store, scope, query, &args.output, &bar).await,
-        "xlsx" => exports::export_xlsx(store, scope, query, &args.output, &bar).await,
-        "csv" => write_csv(store, scope, query, &args.output).await,
-        _ => match std::fs::File::create(&args.output) {
-            Ok(file) => exports::export_geojson(store, scope, query, std::io::BufWriter::new(file), &bar).await,
-            Err(err) => return Err(err).with_context(|| format!("creating {}", args.output.display())),
-        },
-    };
+    let result = exports::export_to_file(store, scope, query, format, &args.output, &bar).await;
     bar.finish();
-    let written = match result {
-        Ok(written) => written,
-        Err(err) => {
-            let _ = std::fs::remove_file(&args.output);
-            return Err(err).context("the export failed");
-        }
-    };
+    let written = result.context("the export failed")?;
     println!("exported {written} org units of version {} to {}", version.number, args.output.display());
     Ok(())
-}
-
-async fn write_csv(
-    store: &DynStore,
-    scope: OrgUnitScope,
-    query: OrgUnitQuery,
-    path: &Path,
-) -> Result<u64, exports::ExportError> {
-    use futures_util::StreamExt;
-    use std::io::Write;
-    let io = |source| hygeia_formats::FormatError::Io { file: path.display().to_string(), source };
-    let mut out = std::io::BufWriter::new(std::fs::File::create(path).map_err(io)?);
-    let (total, chunks) = exports::csv_stream(store, scope, query).await?;
-    let mut chunks = std::pin::pin!(chunks);
-    while let Some(chunk) = chunks.next().await {
-        out.write_all(&chunk.map_err(io)?).map_err(io)?;
-    }
-    out.flush().map_err(io)?;
-    Ok(total)
 }

@@ -86,29 +86,42 @@ async fn run(command: Command, mut settings: Settings) -> Result<()> {
             serve(settings, workers).await
         }
         Command::Worker { workers } => worker(settings, workers).await,
+        one_shot => {
+            // Closed at the end, so that SQLite checkpoints its WAL now rather than leaving the
+            // next command to recover it.
+            let store = open(&settings).await?;
+            let result = run_once(one_shot, &store, settings).await;
+            store.close().await;
+            result
+        }
+    }
+}
+
+/// A command that runs once against the database and ends.
+async fn run_once(command: Command, store: &DynStore, settings: Settings) -> Result<()> {
+    match command {
         Command::WorkerCheck(args) => {
-            let state = AppState::new(open(&settings).await?, settings).await?;
+            let state = AppState::new(store.clone(), settings).await?;
             workers::worker_check(&state, args).await
         }
         Command::Migrate => {
-            let store = open(&settings).await?;
             println!("database migrated ({})", store.backend());
             Ok(())
         }
-        Command::CreateAccount { name } => admin::create_account(&open(&settings).await?, &name).await,
-        Command::CreateUser(args) => admin::create_user(&open(&settings).await?, args).await,
-        Command::CreateProject(args) => admin::create_project(&open(&settings).await?, args).await,
-        Command::SeedDemo(args) => admin::seed_demo(&open(&settings).await?, args).await,
-        Command::Bench(command) => bench::run(&open(&settings).await?, command).await,
-        Command::Import(command) => import::run(&open(&settings).await?, command).await,
-        Command::Export(command) => import::export(&open(&settings).await?, command).await,
+        Command::CreateAccount { name } => admin::create_account(store, &name).await,
+        Command::CreateUser(args) => admin::create_user(store, args).await,
+        Command::CreateProject(args) => admin::create_project(store, args).await,
+        Command::SeedDemo(args) => admin::seed_demo(store, args).await,
+        Command::Bench(command) => bench::run(store, command).await,
+        Command::Import(command) => import::run(store, command).await,
+        Command::Export(command) => import::export(store, command).await,
         Command::CheckConfig => {
             println!("{settings:#?}");
-            let store = open(&settings).await?;
             store.ping().await.context("the database does not answer")?;
             println!("database reachable and migrated ({})", store.backend());
             Ok(())
         }
+        Command::Serve { .. } | Command::Worker { .. } => anyhow::bail!("`serve` and `worker` keep running: see `run`"),
     }
 }
 

@@ -1,6 +1,7 @@
 //! Writing Iaso's GeoPackage: a new SQLite file with the GeoPackage 1.2 tables, one layer per
 //! (depth, type) created when its first unit arrives, rows inserted as they come (the caller
-//! streams pages of units; nothing is held but the layers' extents), and the `groups` table.
+//! streams pages of units; nothing is held but the layers' extents and a few hundred rows waiting
+//! to be inserted together), and the `groups` table.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -48,7 +49,31 @@ struct Layer {
     points: bool,
     polygons: bool,
     extent: Option<[f64; 4]>,
+    /// Rows not inserted yet, and their geometries' size.
+    pending: Vec<Row>,
+    pending_bytes: usize,
 }
+
+/// A layer's row, as bound to the INSERT.
+struct Row {
+    geom: Option<Vec<u8>>,
+    name: String,
+    source_ref: String,
+    code: String,
+    parent: Option<String>,
+    parent_ref: Option<String>,
+    group_refs: String,
+    group_names: String,
+    uuid: Option<String>,
+    opening_date: Option<String>,
+    closed_date: Option<String>,
+    id: i64,
+}
+
+/// Rows go to SQLite a statement of this many at a time (each statement is a round trip to the
+/// driver's thread), or sooner when their geometries reach `FLUSH_BYTES`.
+const FLUSH_ROWS: usize = 500;
+const FLUSH_BYTES: usize = 4 << 20;
 
 pub struct GpkgWriter {
     conn: SqliteConnection,
@@ -133,28 +158,56 @@ impl GpkgWriter {
                 Some([a, b, c, d]) => [a.min(x0), b.min(y0), c.max(x1), d.max(y1)],
             });
         }
-        let insert = format!(
-            "INSERT INTO {} (geom, name, ref, code, parent, parent_ref, group_refs, group_names, uuid, opening_date, \
-             closed_date, id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-            quote_ident(&layer_name)
-        );
         let date = |d: Option<NaiveDate>| d.map(|d| d.format("%Y-%m-%d").to_string());
-        sqlx::query(sqlx::AssertSqlSafe(insert))
-            .bind(blob)
-            .bind(&unit.name)
-            .bind(&unit.source_ref)
-            .bind(&unit.code)
-            .bind(&unit.parent)
-            .bind(&unit.parent_ref)
-            .bind(unit.group_refs.join(", "))
-            .bind(unit.group_names.join(", "))
-            .bind(&unit.uuid)
-            .bind(date(unit.opening_date))
-            .bind(date(unit.closed_date))
-            .bind(unit.id)
-            .execute(&mut self.conn)
-            .await
-            .map_err(|e| write_error(&self.file, e))?;
+        let geom_bytes = blob.as_ref().map_or(0, Vec::len);
+        layer.pending.push(Row {
+            geom: blob,
+            name: unit.name.clone(),
+            source_ref: unit.source_ref.clone(),
+            code: unit.code.clone(),
+            parent: unit.parent.clone(),
+            parent_ref: unit.parent_ref.clone(),
+            group_refs: unit.group_refs.join(", "),
+            group_names: unit.group_names.join(", "),
+            uuid: unit.uuid.clone(),
+            opening_date: date(unit.opening_date),
+            closed_date: date(unit.closed_date),
+            id: unit.id,
+        });
+        layer.pending_bytes += geom_bytes;
+        if layer.pending.len() >= FLUSH_ROWS || layer.pending_bytes >= FLUSH_BYTES {
+            let rows = std::mem::take(&mut layer.pending);
+            layer.pending_bytes = 0;
+            self.insert(&layer_name, rows).await?;
+        }
+        Ok(())
+    }
+
+    async fn insert(&mut self, layer: &str, rows: Vec<Row>) -> Result<(), FormatError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let mut insert = sqlx::QueryBuilder::<sqlx::Sqlite>::new(format!(
+            "INSERT INTO {} (geom, name, ref, code, parent, parent_ref, group_refs, group_names, uuid, opening_date, \
+             closed_date, id) ",
+            quote_ident(layer)
+        ));
+        insert.push_values(rows, |mut values, row| {
+            values
+                .push_bind(row.geom)
+                .push_bind(row.name)
+                .push_bind(row.source_ref)
+                .push_bind(row.code)
+                .push_bind(row.parent)
+                .push_bind(row.parent_ref)
+                .push_bind(row.group_refs)
+                .push_bind(row.group_names)
+                .push_bind(row.uuid)
+                .push_bind(row.opening_date)
+                .push_bind(row.closed_date)
+                .push_bind(row.id);
+        });
+        insert.build().execute(&mut self.conn).await.map_err(|e| write_error(&self.file, e))?;
         Ok(())
     }
 
@@ -196,6 +249,11 @@ impl GpkgWriter {
 
     /// Records each layer's geometry type and extent, and closes the file.
     pub async fn finish(mut self) -> Result<(), FormatError> {
+        let pending: Vec<(String, Vec<Row>)> =
+            self.layers.iter_mut().map(|(name, layer)| (name.clone(), std::mem::take(&mut layer.pending))).collect();
+        for (name, rows) in pending {
+            self.insert(&name, rows).await?;
+        }
         let fail = |e: sqlx::Error| write_error(&self.file, e);
         for (name, layer) in &self.layers {
             let kind = match (layer.points, layer.polygons) {

@@ -97,3 +97,54 @@ fn the_malawi_areas_read_from_geojson_and_shapefile_alike() {
     let (a, b) = (bbox(&from_json).unwrap(), bbox(&from_shp).unwrap());
     assert!((a.min_x - b.min_x).abs() < 1e-9 && (a.max_y - b.max_y).abs() < 1e-9, "{a:?} {b:?}");
 }
+
+/// A zip of one Shapefile (as browsers upload it, in a folder, with a macOS copy) reads as the
+/// Shapefile itself; archives without exactly one layer, or not zips at all, are refused.
+#[test]
+fn zipped_shapefiles_read_as_the_shapefile() {
+    use std::io::Write;
+    let Some(shp) = shared("boundaries/malawi_naomi/shp/mwi_demo_areas.shp") else { return };
+    let mapping = hygeia_formats::features::FeatureMapping { type_name: "area_lev_1".into(), ..naomi() };
+    let direct = hygeia_formats::shapefile::read(&shp, "mwi_demo_areas.shp", &mapping).unwrap();
+    let dir = std::env::temp_dir().join(format!("hygeia-zip-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let zip_of = |name: &str, entries: &[(&str, Vec<u8>)]| {
+        let path = dir.join(name);
+        let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+        for (entry, bytes) in entries {
+            zip.start_file(*entry, zip::write::SimpleFileOptions::default()).unwrap();
+            zip.write_all(bytes).unwrap();
+        }
+        zip.finish().unwrap();
+        path
+    };
+    let companion = |ext: &str| std::fs::read(shp.with_extension(ext)).unwrap();
+    let mut entries: Vec<(&str, Vec<u8>)> =
+        ["shp", "shx", "dbf", "prj", "cpg"].iter().map(|ext| ("", companion(ext))).collect();
+    let names = ["mwi/areas.shp", "mwi/areas.shx", "mwi/areas.dbf", "mwi/areas.prj", "mwi/areas.cpg"];
+    for (entry, name) in entries.iter_mut().zip(names) {
+        entry.0 = name;
+    }
+    entries.push(("__MACOSX/mwi/._areas.shp", b"resource fork".to_vec()));
+    let good = zip_of("areas.zip", &entries);
+    let zipped = hygeia_formats::shapefile::read_zip(&good, "areas.zip", &mapping).unwrap();
+    assert_eq!(zipped.counts_by_level(), direct.counts_by_level());
+    assert_eq!(zipped.nodes.len(), 69);
+    let names = |d: &hygeia_formats::TreeDraft| d.nodes.iter().map(|n| n.name.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&zipped), names(&direct));
+
+    let refused = |path: &std::path::Path| {
+        hygeia_formats::shapefile::read_zip(path, "upload.zip", &mapping).unwrap_err().to_string()
+    };
+    let empty = zip_of("empty.zip", &[("readme.txt", b"no layer".to_vec())]);
+    assert!(refused(&empty).contains("upload.zip") && refused(&empty).contains("no .shp file"), "{}", refused(&empty));
+    let two = zip_of("two.zip", &[("a.shp", companion("shp")), ("b.shp", companion("shp"))]);
+    assert!(refused(&two).contains("2 .shp files"), "{}", refused(&two));
+    let not_zip = dir.join("not.zip");
+    std::fs::write(&not_zip, b"PK but not really").unwrap();
+    assert!(refused(&not_zip).contains("not a readable zip archive"), "{}", refused(&not_zip));
+    // A .shp without its .dbf is named as the layer's problem, inside the zip.
+    let lonely = zip_of("lonely.zip", &[("areas.shp", companion("shp")), ("areas.shx", companion("shx"))]);
+    assert!(refused(&lonely).contains("upload.zip (areas.shp)"), "{}", refused(&lonely));
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -48,7 +48,7 @@ const MAX_IDS: usize = 100_000;
 const MAX_SEARCHES: usize = 20;
 
 /// A search object's values as the query-string parameters the list parses.
-fn as_params(search: &HashMap<String, Value>) -> HashMap<String, String> {
+pub(crate) fn as_params(search: &HashMap<String, Value>) -> HashMap<String, String> {
     search
         .iter()
         .filter_map(|(key, value)| {

@@ -1,5 +1,6 @@
 //! Imports started from the API: `POST /api/tasks/create/importgpkg/` (Iaso's) and
-//! `POST /api/tasks/create/importfile/` (CSV, GeoJSON or GeoPackage) take a multipart upload, keep
+//! `POST /api/tasks/create/importfile/` (CSV, GeoJSON, GeoPackage or a zipped Shapefile) take a
+//! multipart upload, keep
 //! the file in file storage, and queue a task that a worker runs with progress; `POST
 //! /api/dhis2ouimporter/` queues a DHIS2 import. Everything that can be checked before the task
 //! runs (the source, the version, the mapping) is checked here, so that mistakes answer 400.
@@ -30,14 +31,14 @@ pub const DHIS2_TASK: &str = "dhis2_ou_importer";
 /// What a file import task reads from its parameters.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FileImport {
-    /// `csv`, `gpkg` or `geojson`.
+    /// `csv`, `gpkg`, `geojson` or `shp` (a zip).
     pub format: String,
     pub file_key: String,
     pub file_name: String,
     pub source_name: String,
     pub version_number: Option<i64>,
     pub validation_status: String,
-    /// CSV: the data dictionary (Iaso's `data_dict.json`); GeoJSON: the property mapping
+    /// CSV: the data dictionary (Iaso's `data_dict.json`); GeoJSON and Shapefile: the property mapping
     /// (`id`, `parent`, `name`, `type`, `level`).
     #[serde(default)]
     pub mapping: Option<Value>,
@@ -60,9 +61,10 @@ pub async fn import_gpkg(
     queue_upload(state, user, multipart, Some("gpkg")).await
 }
 
-/// `POST /api/tasks/create/importfile/`: `file`, `format` (csv, gpkg, geojson), `data_source` (id)
-/// or `source_name`, `version_number`, `validation_status` (or `default_valid`), and for CSV
-/// `data_dict` (JSON) and `leaf_type`, for GeoJSON `mapping` (JSON).
+/// `POST /api/tasks/create/importfile/`: `file`, `format` (csv, gpkg, geojson, shp: a zip of the
+/// Shapefile), `data_source` (id) or `source_name`, `version_number`, `validation_status` (or
+/// `default_valid`), and for CSV `data_dict` (JSON) and `leaf_type`, for GeoJSON and Shapefile
+/// `mapping` (JSON).
 #[utoipa::path(post, path = "/api/tasks/create/importfile/", tag = "tasks", security(("bearer" = [])),
     request_body(content_type = "multipart/form-data", description = "file, format, data_source or source_name, version_number, validation_status, data_dict, leaf_type, mapping"),
     responses((status = 201, description = "`{\"task\": ...}`: the queued import", body = Object),
@@ -123,9 +125,11 @@ async fn check_and_queue(
     file_name: String,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let format = match format.or(fields.get("format").map(String::as_str)) {
-        Some(f @ ("csv" | "gpkg" | "geojson")) => f.to_owned(),
-        Some(other) => return Err(ApiError::field("format", format!("\"{other}\" is not one of csv, gpkg, geojson."))),
-        None => return Err(ApiError::field("format", "Say which format the file is in: csv, gpkg or geojson.")),
+        Some(f @ ("csv" | "gpkg" | "geojson" | "shp")) => f.to_owned(),
+        Some(other) => {
+            return Err(ApiError::field("format", format!("\"{other}\" is not one of csv, gpkg, geojson, shp.")));
+        }
+        None => return Err(ApiError::field("format", "Say which format the file is in: csv, gpkg, geojson or shp.")),
     };
     let source_name = source_name(state, user, fields.get("data_source"), fields.get("source_name")).await?;
     let version_number = match fields.get("version_number").map(|v| v.trim()).filter(|v| !v.is_empty()) {
@@ -150,7 +154,7 @@ async fn check_and_queue(
     };
     let mapping = match format.as_str() {
         "csv" => json_field("data_dict")?,
-        "geojson" => json_field("mapping")?,
+        "geojson" | "shp" => json_field("mapping")?,
         _ => None,
     };
     let import = FileImport {

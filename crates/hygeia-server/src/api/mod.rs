@@ -3,6 +3,7 @@
 pub mod accounts;
 pub mod bulkupdate;
 pub mod catalog;
+pub mod exports;
 pub mod group_sets;
 pub mod groups;
 pub mod health;
@@ -73,6 +74,7 @@ pub fn router() -> OpenApiRouter<SharedState> {
         .routes(routes!(bulkupdate::bulk_update))
         .routes(routes!(bulkupdate::create_task))
         .routes(routes!(imports::dhis2_import))
+        .routes(routes!(exports::create_task))
         .routes(routes!(tasks::list))
         .routes(routes!(tasks::detail, tasks::update))
         .routes(routes!(tasks::relaunch))

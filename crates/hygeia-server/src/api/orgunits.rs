@@ -32,16 +32,17 @@ pub fn scope_of(user: &UserProfile) -> OrgUnitScope {
 }
 
 /// Reading the tree takes one of Iaso's org-unit, form, submission or registry permissions.
+pub const TREE_READERS: &[&str] = &[
+    perm::ORG_UNITS,
+    perm::ORG_UNITS_READ,
+    perm::FORMS_MANAGE,
+    perm::SUBMISSIONS,
+    perm::REGISTRY_READ,
+    perm::REGISTRY_WRITE,
+];
+
 pub fn require_read(user: &CurrentUser) -> ApiResult<()> {
-    let readers = [
-        perm::ORG_UNITS,
-        perm::ORG_UNITS_READ,
-        perm::FORMS_MANAGE,
-        perm::SUBMISSIONS,
-        perm::REGISTRY_READ,
-        perm::REGISTRY_WRITE,
-    ];
-    if readers.iter().any(|p| user.0.has_permission(p)) { Ok(()) } else { Err(ApiError::Forbidden) }
+    if TREE_READERS.iter().any(|p| user.0.has_permission(p)) { Ok(()) } else { Err(ApiError::Forbidden) }
 }
 
 /// Loads what the serialisers need for `units`: the catalog, their ancestors and groups.
@@ -295,10 +296,7 @@ async fn export(
     } else {
         let path = std::env::temp_dir().join(format!("hygeia-export-{}.{format}", crate::auth::jwt::random_hex(8)));
         let progress = hygeia_jobs::NoProgress;
-        let written = match format {
-            "xlsx" => crate::exports::export_xlsx(&state.store, scope, query, &path, &progress).await,
-            _ => crate::exports::export_gpkg(&state.store, scope, query, &path, &progress).await,
-        };
+        let written = crate::exports::export_to_file(&state.store, scope, query, format, &path, &progress).await;
         let opened = match written {
             Ok(_) => tokio::fs::File::open(&path).await.map_err(|e| ApiError::Internal(e.to_string())),
             Err(err) => Err(ApiError::Internal(err.to_string())),

@@ -16,7 +16,7 @@ impl TaskHandler for BulkUpdateTask {
     async fn run(&self, task: &Task, progress: &dyn ProgressReporter) -> Result<TaskSuccess, TaskError> {
         let body: BulkUpdateBody = serde_json::from_value(task.params["body"].clone())
             .map_err(|err| TaskError::failed(format!("The task's parameters are not a bulk update: {err}")))?;
-        let user = super::launcher(&self.0, task, perm::ORG_UNITS, "change org units").await?;
+        let user = super::launcher(&self.0, task, &[perm::ORG_UNITS], "change org units").await?;
         progress.step(0, 1, "Applying the change").await?;
         let count = apply(&self.0, &user, &body).await.map_err(TaskError::failed)?;
         let message = format!("{count} modified");

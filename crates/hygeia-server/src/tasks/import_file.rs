@@ -7,7 +7,7 @@ use hygeia_core::permission as perm;
 use hygeia_core::{Task, UserProfile, ValidationStatus};
 use hygeia_formats::csv_tree::{self, DataDict};
 use hygeia_formats::features::FeatureMapping;
-use hygeia_formats::{FormatError, TreeDraft, dhis2, geojson, gpkg};
+use hygeia_formats::{FormatError, TreeDraft, dhis2, geojson, gpkg, shapefile};
 use hygeia_jobs::{ProgressReporter, TaskError, TaskHandler, TaskSuccess};
 use tokio::io::AsyncWriteExt;
 
@@ -35,7 +35,7 @@ pub fn mapping_of(import: &FileImport) -> Result<Mapping, FormatError> {
             };
             Csv(dict, import.leaf_type.clone().unwrap_or_else(|| "Facility".into()))
         }
-        "geojson" => {
+        "geojson" | "shp" => {
             let mut mapping = FeatureMapping::default();
             if let Some(given) = &import.mapping {
                 let object = given.as_object().ok_or_else(|| FormatError::mapping("mapping", "Give an object."))?;
@@ -59,7 +59,7 @@ pub fn mapping_of(import: &FileImport) -> Result<Mapping, FormatError> {
 use Mapping::Csv;
 
 async fn launcher(state: &SharedState, task: &Task) -> Result<UserProfile, TaskError> {
-    super::launcher(state, task, perm::SOURCES, "import into data sources").await
+    super::launcher(state, task, &[perm::SOURCES], "import into data sources").await
 }
 
 fn failed(err: ImportError) -> TaskError {
@@ -108,7 +108,7 @@ impl TaskHandler for ImportFileTask {
         };
         let _ = tokio::fs::remove_file(&local).await;
         let draft = draft?;
-        let audit = format!("{}_import", import.format);
+        let audit = if import.format == "shp" { "shapefile_import".to_owned() } else { format!("{}_import", import.format) };
         let params =
             (import.source_name.as_str(), import.version_number, import.validation_status.as_str(), audit.as_str());
         let outcome = run_import(state, task, &user, &draft, params, progress).await;
@@ -150,6 +150,13 @@ async fn read(import: &FileImport, local: &std::path::Path) -> Result<TreeDraft,
         ("geojson", Mapping::Features(mapping)) => {
             let bytes = tokio::fs::read(local).await.map_err(TaskError::failed)?;
             tokio::task::spawn_blocking(move || geojson::read(&bytes, &name, &mapping))
+                .await
+                .map_err(TaskError::failed)?
+                .map_err(refused)
+        }
+        ("shp", Mapping::Features(mapping)) => {
+            let local = local.to_owned();
+            tokio::task::spawn_blocking(move || shapefile::read_zip(&local, &name, &mapping))
                 .await
                 .map_err(TaskError::failed)?
                 .map_err(refused)

@@ -462,7 +462,124 @@ async fn uploads_import_as_tasks(app: &TestApp) {
     assert_eq!(done["result"]["data"]["created"], 4, "{done}");
     let schools = units(app, account).await.into_iter().filter(|u| u.name.starts_with("EP")).count();
     assert_eq!(schools, 2);
+
+    // A zipped Shapefile (the Malawi areas) with its property mapping.
+    if let Some(shp) = shared("boundaries/malawi_naomi/shp/mwi_demo_areas.shp") {
+        use std::io::Write;
+        let mut zipped = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        for ext in ["shp", "shx", "dbf", "prj", "cpg"] {
+            zipped.start_file(format!("mwi_demo_areas.{ext}"), zip::write::SimpleFileOptions::default()).unwrap();
+            zipped.write_all(&std::fs::read(shp.with_extension(ext)).unwrap()).unwrap();
+        }
+        let bytes = zipped.finish().unwrap().into_inner();
+        let mapping = r#"{"id": "area_id", "parent": "parent_area_id", "name": "area_name", "type": "area_lev_1", "level": "area_level"}"#;
+        let fields = [("format", "shp"), ("source_name", "Malawi"), ("mapping", mapping)];
+        let created =
+            post_multipart(app, "/api/tasks/create/importfile/", &token, multipart(&fields, Some(("mwi.zip", &bytes))))
+                .await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
+        let done = wait_until_ended(app, &token, created.json()["task"]["id"].as_i64().unwrap()).await;
+        assert_eq!(done["status"], "SUCCESS", "{done}");
+        assert_eq!(done["result"]["data"]["created"], 69, "{done}");
+        // Not a zip: the task names the file and writes nothing.
+        let before = units(app, account).await.len();
+        let created = post_multipart(
+            app,
+            "/api/tasks/create/importfile/",
+            &token,
+            multipart(&fields, Some(("mwi.zip", b"not a zip".as_slice()))),
+        )
+        .await;
+        let done = wait_until_ended(app, &token, created.json()["task"]["id"].as_i64().unwrap()).await;
+        assert_eq!(done["status"], "ERRORED", "{done}");
+        assert!(done["result"]["message"].as_str().unwrap_or_default().contains("mwi.zip"), "{done}");
+        assert_eq!(units(app, account).await.len(), before);
+    }
     pool.shutdown().await;
+}
+
+/// Exports queued as tasks: the list's filters and the launcher's subtree apply, the worker reports
+/// progress, and the file is downloaded from the task by those who may see it.
+async fn exports_run_as_tasks(app: &TestApp) {
+    let Some(path) = shared("openhexa/iaso_bfa_org_units.gpkg") else { return };
+    let account = app.account("Burkina").await;
+    let draft = gpkg::read(&path, "iaso_bfa_org_units.gpkg").await.unwrap();
+    let summary = import_draft(&app.store, &target(account, "BFA", None), &draft, &NoProgress).await.unwrap();
+    let tree = units(app, account).await;
+    let nouna = tree.iter().find(|u| u.name == "DS Nouna").unwrap();
+    let facility_type = tree.iter().find(|u| u.name == "CSPS Madouba").unwrap().org_unit_type_id.unwrap();
+    app.user(account, "admin", |u| u.is_superuser = true).await;
+    app.user(account, "nouna", |u| {
+        u.permissions = vec!["iaso_org_units_read".into()];
+        u.org_units = vec![nouna.id.0];
+    })
+    .await;
+    let other = app.account("Other").await;
+    app.user(other, "stranger", |u| u.is_superuser = true).await;
+    let (admin, restricted, stranger) =
+        (app.token("admin").await, app.token("nouna").await, app.token("stranger").await);
+    let version = summary.version_id.0;
+
+    let refused = app
+        .send(json_post("/api/tasks/create/exportorgunits/", &admin, serde_json::json!({ "format": "pdf" })))
+        .await;
+    let body = refused.error(StatusCode::BAD_REQUEST, "validation_error");
+    assert_eq!(body["fields"]["format"][0], "\"pdf\" is not one of csv, xlsx, gpkg, geojson.", "{body}");
+    let bad_filter = serde_json::json!({ "format": "csv", "filters": { "validation_status": "MAYBE" } });
+    let refused = app.send(json_post("/api/tasks/create/exportorgunits/", &admin, bad_filter)).await;
+    refused.error(StatusCode::BAD_REQUEST, "validation_error");
+
+    let registry = hygeia_server::tasks::registry(app.state.clone());
+    let config = hygeia_jobs::WorkerConfig {
+        workers: 1,
+        poll_interval: std::time::Duration::from_millis(50),
+        ..Default::default()
+    };
+    let pool = hygeia_jobs::WorkerPool::start(app.store.clone(), registry, config);
+
+    // The admin's CSV of one type.
+    let filters = serde_json::json!({ "version": version, "orgUnitTypeId": facility_type.0 });
+    let body = serde_json::json!({ "format": "csv", "filters": filters });
+    let created = app.send(json_post("/api/tasks/create/exportorgunits/", &admin, body)).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
+    assert_eq!(created.json()["task"]["name"], "export_org_units");
+    let id = created.json()["task"]["id"].as_i64().unwrap();
+    let done = wait_until_ended(app, &admin, id).await;
+    assert_eq!(done["status"], "SUCCESS", "{done}");
+    assert_eq!(done["result"]["message"], "83 org units exported as CSV", "{done}");
+    assert_eq!((done["progress_value"].as_i64(), done["end_value"].as_i64()), (Some(83), Some(83)), "{done}");
+    let file = app.get(&format!("/api/tasks/{id}/download/"), Some(&admin)).await;
+    assert_eq!(file.status, StatusCode::OK, "{}", file.text());
+    assert_eq!(file.header("content-type"), Some("text/csv; charset=utf-8"));
+    assert_eq!(csv::Reader::from_reader(file.bytes.as_slice()).records().count(), 83);
+    // Another account's user does not see the task or its file.
+    assert_eq!(app.get(&format!("/api/tasks/{id}/download/"), Some(&stranger)).await.status, StatusCode::NOT_FOUND);
+
+    // The district user's GeoPackage: their district only, whatever the filters ask.
+    let body = serde_json::json!({ "format": "gpkg", "filters": { "version": version.to_string() } });
+    let created = app.send(json_post("/api/tasks/create/exportorgunits/", &restricted, body)).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
+    let id = created.json()["task"]["id"].as_i64().unwrap();
+    let done = wait_until_ended(app, &restricted, id).await;
+    assert_eq!(done["status"], "SUCCESS", "{done}");
+    let file = app.get(&format!("/api/tasks/{id}/download/"), Some(&restricted)).await;
+    assert_eq!(file.header("content-type"), Some("application/geopackage+sqlite3"));
+    let dir = tempdir("task-gpkg");
+    std::fs::write(dir.join("district.gpkg"), &file.bytes).unwrap();
+    let exported = gpkg::read(&dir.join("district.gpkg"), "district.gpkg").await.unwrap();
+    let in_nouna = tree.iter().filter(|u| u.path.is_within(&nouna.path)).count();
+    assert_eq!(exported.nodes.len(), in_nouna);
+    assert!(exported.nodes.iter().all(|n| n.name != "Burkina Faso"));
+    std::fs::remove_dir_all(dir).unwrap();
+    pool.shutdown().await;
+}
+
+fn json_post(path: &str, token: &str, body: serde_json::Value) -> axum::http::Request<axum::body::Body> {
+    axum::http::Request::post(path)
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from(body.to_string()))
+        .unwrap()
 }
 
 fn tempdir(name: &str) -> PathBuf {
@@ -478,5 +595,6 @@ crate::on_both_backends!(
     geopackage_exports_round_trip,
     geojson_versions_update_and_round_trip,
     list_exports_follow_the_filters_and_the_scope,
-    uploads_import_as_tasks
+    uploads_import_as_tasks,
+    exports_run_as_tasks
 );

@@ -6,8 +6,9 @@ use hygeia_core::orgunit::ORG_UNIT_CONTENT_TYPE;
 use hygeia_core::{
     AccountId, BoundingBox, BulkOrgUnitChange, DataSourceInput, Geography, GroupBelonging, GroupId, GroupInput,
     GroupSetInput, Location, NewOrgUnit, NewProject, OrgUnit, OrgUnitId, OrgUnitOrder, OrgUnitQuery, OrgUnitScope,
-    OrgUnitSearch, OrgUnitSelection, OrgUnitTypeId, OrgUnitTypeInput, OrgUnitUpdate, ParentFilter, ShapeData,
-    SourceVersionId, TreePath, ValidationStatus,
+    OrgUnitSearch, OrgUnitSelection, OrgUnitTypeId, OrgUnitTypeInput, OrgUnitUpdate, ParentFilter, PlannedGroup,
+    PlannedGroupInput, PlannedGroupSet, PlannedUnit, PlannedUpdate, ShapeData, SourceVersionId, TreeChanges, TreePath,
+    ValidationStatus,
 };
 
 use super::{account, assert_conflict, assert_invalid, assert_not_found, user};
@@ -1258,4 +1259,110 @@ pub async fn whole_trees_are_created_in_one_transaction(store: &dyn Store) {
     assert_invalid(store.org_units().create_tree(&t.scope, None, &late[..2], &[None]).await, "units");
     let after = store.org_units().list(&t.scope, &OrgUnitQuery::default()).await.unwrap().count;
     assert_eq!(after, before_conflict, "refused trees leave nothing behind");
+}
+
+/// An import's plan applied by the store: new units a generation at a time (ids above every id
+/// handed out before), an existing unit moved under a new one, groups, memberships and a group
+/// set, all audited under the import's source; a plan refused at its last step writes nothing.
+pub async fn import_changes_apply_whole_or_not_at_all(store: &dyn Store) {
+    let t = tree(store, "A").await;
+    let country = unit(store, &t, "Country", None).await;
+    let old = unit(store, &t, "Old district", Some(country.id)).await;
+    let existing = store
+        .groups()
+        .create(
+            t.account,
+            None,
+            GroupInput { version_id: t.version, name: "Rural".into(), source_ref: None, block_of_countries: false },
+        )
+        .await
+        .unwrap();
+    let new = |name: &str| {
+        let mut unit = NewOrgUnit::new(t.version, name);
+        unit.validation_status = ValidationStatus::Valid;
+        unit
+    };
+    let mut region = new("Region");
+    region.parent_id = Some(country.id);
+    let mut changes = TreeChanges::new(t.version, "test_import");
+    changes.creates = vec![region, new("School")];
+    changes.create_parents = vec![None, Some(0)];
+    changes.updates = vec![PlannedUpdate {
+        id: old.id,
+        update: OrgUnitUpdate { name: Some("District".into()), ..Default::default() },
+        new_parent: Some(0),
+    }];
+    changes.new_groups = vec![PlannedGroupInput { name: "Public".into(), source_ref: Some("pub".into()) }];
+    changes.memberships = vec![
+        (PlannedUnit::New(1), vec![PlannedGroup::New(0), PlannedGroup::Existing(existing.id)]),
+        (PlannedUnit::Existing(old.id), vec![PlannedGroup::New(0)]),
+    ];
+    changes.new_group_sets =
+        vec![PlannedGroupSet { name: "Ownership".into(), source_ref: None, groups: vec![PlannedGroup::New(0)] }];
+
+    let applied = store.org_units().apply_changes(&t.scope, None, &changes).await.unwrap();
+    let (region_id, school_id) = (applied.created[0], applied.created[1]);
+    assert!(region_id > old.id && school_id > region_id, "fresh ids, in input order: {:?}", applied.created);
+    let by_id: HashMap<OrgUnitId, OrgUnit> = store
+        .org_units()
+        .by_ids(t.account, &[region_id, school_id, old.id])
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| (u.id, u))
+        .collect();
+    assert_eq!(by_id[&region_id].path, country.path.child(region_id));
+    assert_eq!(by_id[&school_id].path, by_id[&region_id].path.child(school_id));
+    assert_eq!(by_id[&old.id].path, by_id[&region_id].path.child(old.id), "moved under the new region");
+    assert_eq!(by_id[&old.id].name, "District");
+    let groups_of = store.groups().groups_of(t.account, &[school_id, old.id]).await.unwrap();
+    let mut memberships: Vec<(OrgUnitId, String)> = groups_of.into_iter().map(|(u, g)| (u, g.name)).collect();
+    memberships.sort();
+    let mut expected =
+        vec![(old.id, "Public".to_owned()), (school_id, "Public".to_owned()), (school_id, "Rural".to_owned())];
+    expected.sort();
+    assert_eq!(memberships, expected);
+    let sets = store.group_sets().list(t.account, &[t.version]).await.unwrap();
+    assert_eq!(sets.len(), 1);
+    assert_eq!((sets[0].name.as_str(), sets[0].group_ids.as_slice()), ("Ownership", applied.created_groups.as_slice()));
+    let history = store.org_units().history(t.account, ORG_UNIT_CONTENT_TYPE, &school_id.to_string()).await.unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].source, "test_import");
+    assert_eq!(history[0].new_value.as_ref().unwrap()["path"], by_id[&school_id].path.0.as_str());
+    let history = store.org_units().history(t.account, ORG_UNIT_CONTENT_TYPE, &old.id.to_string()).await.unwrap();
+    assert_eq!((history.len(), history[0].source.as_str()), (2, "test_import"));
+
+    // Refused at the last step (a membership in another account's group): nothing of it stays.
+    let other = tree(store, "B").await;
+    let foreign = store
+        .groups()
+        .create(
+            other.account,
+            None,
+            GroupInput { version_id: other.version, name: "Theirs".into(), source_ref: None, block_of_countries: false },
+        )
+        .await
+        .unwrap();
+    let before = store.org_units().list(&t.scope, &OrgUnitQuery::default()).await.unwrap().count;
+    let mut refused = TreeChanges::new(t.version, "test_import");
+    refused.creates = vec![new("Second region"), new("Second school")];
+    refused.create_parents = vec![None, Some(0)];
+    refused.new_groups = vec![PlannedGroupInput { name: "Private".into(), source_ref: None }];
+    refused.memberships = vec![(PlannedUnit::New(1), vec![PlannedGroup::Existing(foreign.id)])];
+    assert_invalid(store.org_units().apply_changes(&t.scope, None, &refused).await, "memberships[0]");
+    assert_eq!(store.org_units().list(&t.scope, &OrgUnitQuery::default()).await.unwrap().count, before);
+    let groups = store.groups().list(t.account, &[t.version]).await.unwrap();
+    assert!(groups.iter().all(|g| g.name != "Private"), "the plan's new group was rolled back");
+
+    // A scope limited to a subtree creates below it only.
+    let limited = OrgUnitScope { account: t.account, roots: vec![region_id] };
+    let mut top = TreeChanges::new(t.version, "test_import");
+    top.creates = vec![new("Top")];
+    top.create_parents = vec![None];
+    assert_invalid(store.org_units().apply_changes(&limited, None, &top).await, "units[0].parent_id");
+    top.creates[0].parent_id = Some(country.id);
+    assert_invalid(store.org_units().apply_changes(&limited, None, &top).await, "units[0].parent_id");
+    top.creates[0].parent_id = Some(school_id);
+    let inside = store.org_units().apply_changes(&limited, None, &top).await.unwrap();
+    assert_eq!(inside.created.len(), 1);
 }

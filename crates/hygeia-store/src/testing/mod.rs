@@ -85,6 +85,7 @@ macro_rules! conformance_suite {
             bulk_updates_apply_to_the_selection_or_to_nothing,
             batches_of_units_are_created_whole_or_not_at_all,
             whole_trees_are_created_in_one_transaction,
+            import_changes_apply_whole_or_not_at_all,
             list_counts_follow_every_tree_change,
             name_search_takes_any_text_literally,
             tasks_are_queued_claimed_once_and_finished,
