@@ -473,7 +473,8 @@ async fn parent_paths(
     let wanted = sorted_dedup(batch.iter().filter_map(|(_, parent)| parent.map(|p| p.0)).collect());
     let mut found = HashMap::with_capacity(wanted.len());
     for chunk in wanted.chunks(CHUNK) {
-        let mut query = QueryBuilder::<Db>::new("SELECT o.id, o.version_id, o.path FROM org_units o WHERE o.account_id = ");
+        let mut query =
+            QueryBuilder::<Db>::new("SELECT o.id, o.version_id, o.path FROM org_units o WHERE o.account_id = ");
         query.push_bind(scope.account.0);
         push_within(&mut query, &roots);
         push_in(&mut query, "o.id", chunk.iter().copied());

@@ -445,7 +445,9 @@ pub async fn export_to_file(
             Ok(file) => export_geojson(store, scope, query, std::io::BufWriter::new(file), progress).await,
             Err(err) => Err(io(err).into()),
         },
-        other => Err(FormatError::mapping("format", format!("\"{other}\" is not one of {}.", FORMATS.join(", "))).into()),
+        other => {
+            Err(FormatError::mapping("format", format!("\"{other}\" is not one of {}.", FORMATS.join(", "))).into())
+        }
     };
     if written.is_err() {
         let _ = std::fs::remove_file(path);

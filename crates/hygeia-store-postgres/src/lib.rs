@@ -46,12 +46,11 @@ async fn begin_write(pool: &PgPool) -> Result<Transaction<'static, Postgres>, sq
 /// `n` fresh org-unit ids from the identity's sequence, in increasing order (concurrent writers
 /// draw from the same sequence, so they need not be consecutive).
 async fn reserve_unit_ids(conn: &mut sqlx::PgConnection, n: usize) -> Result<Vec<i64>, sqlx::Error> {
-    let mut ids: Vec<i64> = sqlx::query_scalar(
-        "SELECT nextval(pg_get_serial_sequence('org_units', 'id')) FROM generate_series(1, $1)",
-    )
-    .bind(n as i64)
-    .fetch_all(&mut *conn)
-    .await?;
+    let mut ids: Vec<i64> =
+        sqlx::query_scalar("SELECT nextval(pg_get_serial_sequence('org_units', 'id')) FROM generate_series(1, $1)")
+            .bind(n as i64)
+            .fetch_all(&mut *conn)
+            .await?;
     ids.sort_unstable();
     Ok(ids)
 }

@@ -140,7 +140,7 @@ pub async fn run(store: &DynStore, command: ImportCommand) -> Result<()> {
                 false => shapefile::read(&path, &name, &mapping),
             })
             .await?
-                .context("the file was refused; nothing was written")?;
+            .context("the file was refused; nothing was written")?;
             (draft, args.target, "shapefile_import")
         }
         ImportCommand::Dhis2(args) => {

@@ -108,7 +108,8 @@ impl TaskHandler for ImportFileTask {
         };
         let _ = tokio::fs::remove_file(&local).await;
         let draft = draft?;
-        let audit = if import.format == "shp" { "shapefile_import".to_owned() } else { format!("{}_import", import.format) };
+        let audit =
+            if import.format == "shp" { "shapefile_import".to_owned() } else { format!("{}_import", import.format) };
         let params =
             (import.source_name.as_str(), import.version_number, import.validation_status.as_str(), audit.as_str());
         let outcome = run_import(state, task, &user, &draft, params, progress).await;

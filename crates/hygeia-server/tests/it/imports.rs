@@ -520,9 +520,8 @@ async fn exports_run_as_tasks(app: &TestApp) {
         (app.token("admin").await, app.token("nouna").await, app.token("stranger").await);
     let version = summary.version_id.0;
 
-    let refused = app
-        .send(json_post("/api/tasks/create/exportorgunits/", &admin, serde_json::json!({ "format": "pdf" })))
-        .await;
+    let refused =
+        app.send(json_post("/api/tasks/create/exportorgunits/", &admin, serde_json::json!({ "format": "pdf" }))).await;
     let body = refused.error(StatusCode::BAD_REQUEST, "validation_error");
     assert_eq!(body["fields"]["format"][0], "\"pdf\" is not one of csv, xlsx, gpkg, geojson.", "{body}");
     let bad_filter = serde_json::json!({ "format": "csv", "filters": { "validation_status": "MAYBE" } });

@@ -1339,7 +1339,12 @@ pub async fn import_changes_apply_whole_or_not_at_all(store: &dyn Store) {
         .create(
             other.account,
             None,
-            GroupInput { version_id: other.version, name: "Theirs".into(), source_ref: None, block_of_countries: false },
+            GroupInput {
+                version_id: other.version,
+                name: "Theirs".into(),
+                source_ref: None,
+                block_of_countries: false,
+            },
         )
         .await
         .unwrap();
