@@ -62,6 +62,14 @@ enum Command {
     /// Benchmark helpers (synthetic data).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Convert an XLSForm (`.xlsx`, `.xls`, `.ods`, or a `.md` of markdown tables) to an XForm,
+    /// without a server; a broken form exits non-zero with the sheet, row and column at fault.
+    Xlsform {
+        file: PathBuf,
+        /// Where to write the XForm (default: standard output).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
 }
 
 /// glibc's allocator serialised the server's threads on its arena locks (a third of a list request's
@@ -86,6 +94,7 @@ async fn run(command: Command, mut settings: Settings) -> Result<()> {
             serve(settings, workers).await
         }
         Command::Worker { workers } => worker(settings, workers).await,
+        Command::Xlsform { file, output } => xlsform(&file, output.as_deref()),
         one_shot => {
             // Closed at the end, so that SQLite checkpoints its WAL now rather than leaving the
             // next command to recover it.
@@ -121,8 +130,20 @@ async fn run_once(command: Command, store: &DynStore, settings: Settings) -> Res
             println!("database reachable and migrated ({})", store.backend());
             Ok(())
         }
-        Command::Serve { .. } | Command::Worker { .. } => anyhow::bail!("`serve` and `worker` keep running: see `run`"),
+        Command::Serve { .. } | Command::Worker { .. } | Command::Xlsform { .. } => {
+            anyhow::bail!("this command runs without a database: see `run`")
+        }
     }
+}
+
+fn xlsform(file: &std::path::Path, output: Option<&std::path::Path>) -> Result<()> {
+    let conversion =
+        hygeia_xlsform::convert_file(file).with_context(|| format!("{} was not converted", file.display()))?;
+    match output {
+        Some(path) => std::fs::write(path, &conversion.xform).with_context(|| format!("writing {}", path.display()))?,
+        None => println!("{}", conversion.xform),
+    }
+    Ok(())
 }
 
 /// Connects to the configured database and brings its schema up to date.

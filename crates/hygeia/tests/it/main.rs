@@ -5,6 +5,7 @@
 mod http;
 mod imports;
 mod workers;
+mod xlsform;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,606 @@
+//! The survey sheet, the choices and the settings read into a form model: a tree of groups,
+//! repeats and questions, each field's text per language, with every alias resolved. Names and
+//! references are checked here; the XForm writer only writes.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::error::XlsFormError;
+use crate::types::{self, Kind, TypeInfo};
+use crate::workbook::{Sheet, Workbook};
+
+/// Text in each language; the language of unsuffixed columns (`label`) is `default`.
+pub type Text = BTreeMap<String, String>;
+
+pub const DEFAULT_LANGUAGE: &str = "default";
+
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    pub form_title: Option<String>,
+    pub form_id: Option<String>,
+    pub version: Option<String>,
+    pub instance_name: Option<String>,
+    pub default_language: Option<String>,
+    pub root_name: Option<String>,
+    pub public_key: Option<String>,
+    pub submission_url: Option<String>,
+    pub auto_send: Option<String>,
+    pub auto_delete: Option<String>,
+    pub style: Option<String>,
+    pub allow_choice_duplicates: bool,
+}
+
+#[derive(Debug, Clone)]
+pub enum Node {
+    Question(Question),
+    Group(Group),
+}
+
+impl Node {
+    pub fn name(&self) -> &str {
+        match self {
+            Node::Question(q) => &q.name,
+            Node::Group(g) => &g.name,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Fields {
+    pub label: Text,
+    pub hint: Text,
+    pub guidance_hint: Text,
+    pub required: Option<String>,
+    pub required_message: Text,
+    pub relevant: Option<String>,
+    pub constraint: Option<String>,
+    pub constraint_message: Text,
+    pub calculation: Option<String>,
+    pub default: Option<String>,
+    pub read_only: Option<String>,
+    pub appearance: Option<String>,
+    pub choice_filter: Option<String>,
+    pub parameters: Vec<(String, String)>,
+    pub trigger: Option<String>,
+    /// `image`, `audio`, `video`, `big-image` media per language.
+    pub media: BTreeMap<String, Text>,
+    pub repeat_count: Option<String>,
+    /// Raw `bind::x`, `body::x` and `instance::x` attributes.
+    pub bind_extra: Vec<(String, String)>,
+    pub body_extra: Vec<(String, String)>,
+    pub instance_extra: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Question {
+    pub name: String,
+    pub kind: TypeInfo,
+    /// The choice list of a select (a list name, or a file for `*_from_file`).
+    pub list: Option<String>,
+    pub or_other: bool,
+    pub fields: Fields,
+    pub row: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct Group {
+    pub name: String,
+    pub repeat: bool,
+    pub fields: Fields,
+    pub children: Vec<Node>,
+    pub row: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct Choice {
+    pub name: String,
+    pub label: Text,
+    pub media: BTreeMap<String, Text>,
+    /// Other columns (used by choice filters), in sheet order.
+    pub extra: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Form {
+    pub settings: Settings,
+    pub children: Vec<Node>,
+    /// Choice lists in sheet order.
+    pub choices: Vec<(String, Vec<Choice>)>,
+    /// Every language a translatable column names, in first-seen order (`default` included when
+    /// unsuffixed columns sit beside suffixed ones).
+    pub languages: Vec<String>,
+}
+
+/// A header cell resolved: the column it means and its language, if any.
+#[derive(Debug, Clone, PartialEq)]
+struct Column {
+    key: String,
+    language: Option<String>,
+}
+
+/// `label::French (fr)`, `media::image::fr`, `bind:relevant`, `jr:count`, `TYPE` ... to one key.
+fn column(header: &str) -> Column {
+    let header = header.trim();
+    let lower = header.to_ascii_lowercase();
+    let raw = |prefix: &str, key: &str| {
+        let rest = header[prefix.len()..].to_owned();
+        Column { key: format!("{key}{rest}"), language: None }
+    };
+    for (prefix, key) in [("bind::", "bind::"), ("body::", "body::"), ("instance::", "instance::")] {
+        if lower.starts_with(prefix)
+            && !matches!(
+                &lower[prefix.len()..],
+                "relevant"
+                    | "required"
+                    | "constraint"
+                    | "calculate"
+                    | "readonly"
+                    | "jr:constraintmsg"
+                    | "jr:requiredmsg"
+                    | "jr:count"
+            )
+        {
+            return raw(prefix, key);
+        }
+    }
+    let (base, language) = match header.split_once("::") {
+        Some((base, rest)) if !base.eq_ignore_ascii_case("bind") && !base.eq_ignore_ascii_case("media") => {
+            (base.to_owned(), Some(rest.to_owned()))
+        }
+        Some((media, rest)) if media.eq_ignore_ascii_case("media") => match rest.split_once("::") {
+            Some((kind, language)) => (format!("media::{kind}"), Some(language.to_owned())),
+            None => (format!("media::{rest}"), None),
+        },
+        Some((bind, rest)) => (format!("{bind}::{rest}"), None),
+        None => match header.split_once(':') {
+            // The legacy single colon: `label:English`, `media:image`, `bind:relevant`.
+            Some((base, rest))
+                if ["label", "hint", "constraint_message", "required_message", "image", "audio", "video"]
+                    .contains(&base.to_ascii_lowercase().as_str()) =>
+            {
+                (base.to_owned(), Some(rest.to_owned()))
+            }
+            _ => (header.to_owned(), None),
+        },
+    };
+    let key = match base.to_ascii_lowercase().replace('_', " ").trim() {
+        "caption" | "label" => "label",
+        "hint" => "hint",
+        "guidance hint" => "guidance_hint",
+        "required" | "bind::required" | "bind:required" => "required",
+        "required message" | "bind::jr:requiredmsg" | "bind:jr:requiredmsg" => "required_message",
+        "relevant" | "relevance" | "bind::relevant" | "bind:relevant" => "relevant",
+        "constraint" | "bind::constraint" | "bind:constraint" => "constraint",
+        "constraint message" | "bind::jr:constraintmsg" | "bind:jr:constraintmsg" => "constraint_message",
+        "calculation" | "bind::calculate" | "bind:calculate" => "calculation",
+        "default" => "default",
+        "read only" | "bind::readonly" | "bind:readonly" => "read_only",
+        "appearance" | "control::appearance" | "control:appearance" => "appearance",
+        "choice filter" => "choice_filter",
+        "parameters" => "parameters",
+        "trigger" => "trigger",
+        "repeat count" => "repeat_count",
+        "jr:count" | "bind::jr:count" | "bind:jr:count" | "control::jr:count" => "jr:count",
+        "media::image" | "image" | "media:image" => "media::image",
+        "media::big-image" | "big-image" | "media::big image" => "media::big-image",
+        "media::audio" | "audio" | "media:audio" => "media::audio",
+        "media::video" | "video" | "media:video" => "media::video",
+        "type" => "type",
+        "name" | "value" => "name",
+        "list name" => "list_name",
+        _ => return Column { key: base.to_ascii_lowercase(), language },
+    };
+    Column { key: key.to_owned(), language }
+}
+
+/// A sheet's header and data rows, as maps from column to cell.
+struct Table<'a> {
+    sheet: &'a Sheet,
+    columns: Vec<Column>,
+    header_row: usize,
+}
+
+impl<'a> Table<'a> {
+    fn new(sheet: &'a Sheet) -> Option<Table<'a>> {
+        let header = sheet.rows.iter().find(|r| r.cells.iter().any(|c| !c.is_empty()))?;
+        Some(Table { sheet, columns: header.cells.iter().map(|h| column(h)).collect(), header_row: header.number })
+    }
+
+    fn rows(&self) -> impl Iterator<Item = (usize, Vec<(&Column, &str)>)> + '_ {
+        self.sheet.rows.iter().filter(move |r| r.number > self.header_row).filter_map(move |r| {
+            let cells: Vec<(&Column, &str)> = self
+                .columns
+                .iter()
+                .zip(&r.cells)
+                .map(|(c, v)| (c, v.trim()))
+                .filter(|(c, v)| !v.is_empty() && !c.key.is_empty())
+                .collect();
+            (!cells.is_empty()).then_some((r.number, cells))
+        })
+    }
+
+    fn has(&self, key: &str) -> bool {
+        self.columns.iter().any(|c| c.key == key)
+    }
+}
+
+fn value<'a>(cells: &[(&Column, &'a str)], key: &str) -> Option<&'a str> {
+    cells.iter().find(|(c, _)| c.key == key && c.language.is_none()).map(|(_, v)| *v)
+}
+
+fn text_of(cells: &[(&Column, &str)], key: &str) -> Text {
+    cells
+        .iter()
+        .filter(|(c, _)| c.key == key)
+        .map(|(c, v)| (c.language.clone().unwrap_or_else(|| DEFAULT_LANGUAGE.into()), (*v).to_owned()))
+        .collect()
+}
+
+fn media_of(cells: &[(&Column, &str)]) -> BTreeMap<String, Text> {
+    let mut media = BTreeMap::new();
+    for form in ["image", "big-image", "audio", "video"] {
+        let text = text_of(cells, &format!("media::{form}"));
+        if !text.is_empty() {
+            media.insert(form.to_owned(), text);
+        }
+    }
+    media
+}
+
+/// `k=v` pairs separated by spaces, commas or semicolons.
+pub fn parameters(text: &str) -> Vec<(String, String)> {
+    let normalised = text.replace([',', ';'], " ");
+    let mut pairs = Vec::new();
+    let tokens: Vec<&str> = normalised.split_whitespace().collect();
+    let mut i = 0;
+    while i < tokens.len() {
+        let token = tokens[i];
+        if let Some((k, v)) = token.split_once('=') {
+            if v.is_empty() && i + 1 < tokens.len() {
+                pairs.push((k.trim().to_ascii_lowercase(), tokens[i + 1].to_owned()));
+                i += 1;
+            } else {
+                pairs.push((k.trim().to_ascii_lowercase(), v.to_owned()));
+            }
+        } else if i + 2 < tokens.len() && tokens[i + 1] == "=" {
+            pairs.push((token.to_ascii_lowercase(), tokens[i + 2].to_owned()));
+            i += 2;
+        }
+        i += 1;
+    }
+    pairs
+}
+
+fn fields_of(cells: &[(&Column, &str)]) -> Fields {
+    let repeat_count = value(cells, "repeat_count").or_else(|| value(cells, "jr:count")).map(str::to_owned);
+    let extras = |prefix: &str| -> Vec<(String, String)> {
+        cells.iter().filter_map(|(c, v)| c.key.strip_prefix(prefix).map(|k| (k.to_owned(), (*v).to_owned()))).collect()
+    };
+    Fields {
+        label: text_of(cells, "label"),
+        hint: text_of(cells, "hint"),
+        guidance_hint: text_of(cells, "guidance_hint"),
+        required: value(cells, "required").map(str::to_owned),
+        required_message: text_of(cells, "required_message"),
+        relevant: value(cells, "relevant").map(str::to_owned),
+        constraint: value(cells, "constraint").map(str::to_owned),
+        constraint_message: text_of(cells, "constraint_message"),
+        calculation: value(cells, "calculation").map(str::to_owned),
+        default: value(cells, "default").map(str::to_owned),
+        read_only: value(cells, "read_only").map(str::to_owned),
+        appearance: value(cells, "appearance").map(str::to_owned),
+        choice_filter: value(cells, "choice_filter").map(str::to_owned),
+        parameters: value(cells, "parameters").map(parameters).unwrap_or_default(),
+        trigger: value(cells, "trigger").map(str::to_owned),
+        media: media_of(cells),
+        repeat_count,
+        bind_extra: extras("bind::"),
+        body_extra: extras("body::"),
+        instance_extra: extras("instance::"),
+    }
+}
+
+/// An XML name, as XForms needs for instance elements.
+pub fn is_xml_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    let Some(first) = chars.next() else { return false };
+    (first.is_alphabetic() || first == '_')
+        && chars.all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        && !name.to_ascii_lowercase().starts_with("xml")
+}
+
+pub fn read(workbook: &Workbook, form_name: Option<&str>) -> Result<Form, XlsFormError> {
+    let survey_sheet =
+        workbook.sheet("survey").ok_or_else(|| XlsFormError::workbook("The workbook has no 'survey' sheet."))?;
+    let mut form = Form { settings: read_settings(workbook), ..Default::default() };
+    if form.settings.root_name.is_none() {
+        form.settings.root_name = form_name.map(str::to_owned);
+    }
+    form.choices = read_choices(workbook, form.settings.allow_choice_duplicates)?;
+    let Some(table) = Table::new(survey_sheet) else {
+        return Err(XlsFormError::workbook("The 'survey' sheet is empty."));
+    };
+    if table.has("repeat_count") && table.has("jr:count") {
+        return Err(XlsFormError::at(
+            "survey",
+            table.header_row,
+            None,
+            "The columns 'repeat_count' and 'jr:count' mean the same; keep one.",
+        ));
+    }
+    if !table.has("type") {
+        return Err(XlsFormError::at("survey", table.header_row, None, "The survey sheet needs a 'type' column."));
+    }
+    // Groups open on a stack; each row lands in the innermost open one.
+    let mut stack: Vec<Group> =
+        vec![Group { name: String::new(), repeat: false, fields: Fields::default(), children: Vec::new(), row: 0 }];
+    for (row, cells) in table.rows() {
+        let Some(type_text) = value(&cells, "type") else {
+            if value(&cells, "name").is_some() || !text_of(&cells, "label").is_empty() {
+                return Err(XlsFormError::at("survey", row, Some("type"), "The question has no type."));
+            }
+            continue;
+        };
+        let name = value(&cells, "name").unwrap_or_default().to_owned();
+        let parsed = types::parse(type_text).ok_or_else(|| {
+            XlsFormError::at("survey", row, Some("type"), format!("Unknown question type '{type_text}'."))
+        })?;
+        match parsed.kind.clone() {
+            Kind::BeginGroup | Kind::BeginRepeat => {
+                check_name(&name, row)?;
+                stack.push(Group {
+                    name,
+                    repeat: parsed.kind == Kind::BeginRepeat,
+                    fields: fields_of(&cells),
+                    children: Vec::new(),
+                    row,
+                });
+            }
+            Kind::EndGroup | Kind::EndRepeat => {
+                let closing_repeat = parsed.kind == Kind::EndRepeat;
+                if stack.len() < 2 {
+                    return Err(XlsFormError::at(
+                        "survey",
+                        row,
+                        Some("type"),
+                        format!("Unmatched '{type_text}': no group or repeat is open."),
+                    ));
+                }
+                let group = stack.pop().expect("checked above");
+                if group.repeat != closing_repeat {
+                    let what = if group.repeat { "repeat" } else { "group" };
+                    return Err(XlsFormError::at(
+                        "survey",
+                        row,
+                        Some("type"),
+                        format!(
+                            "Unmatched '{type_text}': the open {what} '{}' (row {}) is closed by it.",
+                            group.name, group.row
+                        ),
+                    ));
+                }
+                stack.last_mut().expect("the root stays").children.push(Node::Group(group));
+            }
+            Kind::Question => {
+                check_name(&name, row)?;
+                let fields = fields_of(&cells);
+                if parsed.info.name == "calculate" && fields.calculation.is_none() && fields.default.is_none() {
+                    return Err(XlsFormError::at(
+                        "survey",
+                        row,
+                        Some("calculation"),
+                        "A calculate question needs a calculation.",
+                    ));
+                }
+                if let Some(list) = &parsed.list
+                    && !parsed.from_file
+                    && !form.choices.iter().any(|(n, _)| n == list)
+                {
+                    return Err(XlsFormError::at(
+                        "survey",
+                        row,
+                        Some("type"),
+                        format!("List name not in choices sheet: {list}"),
+                    ));
+                }
+                let other = parsed.or_other.then(|| specify_other(&name, row));
+                if let (Some(list), true) = (&parsed.list, parsed.or_other)
+                    && let Some((_, choices)) = form.choices.iter_mut().find(|(n, _)| n == list)
+                    && !choices.iter().any(|c| c.name == "other")
+                {
+                    let label = Text::from([(DEFAULT_LANGUAGE.to_owned(), "Other".to_owned())]);
+                    choices.push(Choice { name: "other".into(), label, media: BTreeMap::new(), extra: Vec::new() });
+                }
+                let parent = stack.last_mut().expect("the root stays");
+                parent.children.push(Node::Question(Question {
+                    name,
+                    kind: parsed.info,
+                    list: parsed.list,
+                    or_other: parsed.or_other,
+                    fields,
+                    row,
+                }));
+                if let Some(other) = other {
+                    parent.children.push(Node::Question(other));
+                }
+            }
+        }
+    }
+    if stack.len() > 1 {
+        let open = stack.last().expect("more than one");
+        let what = if open.repeat { "repeat" } else { "group" };
+        return Err(XlsFormError::at(
+            "survey",
+            open.row,
+            Some("type"),
+            format!("Unmatched 'begin_{what}': '{}' is never closed.", open.name),
+        ));
+    }
+    form.children = stack.pop().expect("the root").children;
+    check_siblings(&form.children)?;
+    form.languages = languages(&form);
+    Ok(form)
+}
+
+/// The text question `or_other` adds after a select: shown when "other" is chosen.
+fn specify_other(select: &str, row: usize) -> Question {
+    let info = types::parse("text").expect("a known type").info;
+    let fields = Fields {
+        label: Text::from([(DEFAULT_LANGUAGE.to_owned(), "Specify other.".to_owned())]),
+        relevant: Some(format!("selected(../{select}, 'other')")),
+        ..Default::default()
+    };
+    Question { name: format!("{select}_other"), kind: info, list: None, or_other: false, fields, row }
+}
+
+fn check_name(name: &str, row: usize) -> Result<(), XlsFormError> {
+    if name.is_empty() {
+        return Err(XlsFormError::at("survey", row, Some("name"), "Questions must have a name."));
+    }
+    if !is_xml_name(name) {
+        return Err(XlsFormError::at(
+            "survey",
+            row,
+            Some("name"),
+            format!(
+                "Invalid question name '{name}'. Names must begin with a letter or underscore and contain only letters, digits, hyphens, underscores and periods."
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Two siblings of the same name would be one element of the instance.
+fn check_siblings(children: &[Node]) -> Result<(), XlsFormError> {
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for child in children {
+        let row = match child {
+            Node::Question(q) => q.row,
+            Node::Group(g) => g.row,
+        };
+        let name = child.name().to_ascii_lowercase();
+        if let Some(first) = seen.insert(name, row) {
+            return Err(XlsFormError::at(
+                "survey",
+                row,
+                Some("name"),
+                format!(
+                    "Question or group with the name '{}' already exists at row {first} at the same level.",
+                    child.name()
+                ),
+            ));
+        }
+        if let Node::Group(group) = child {
+            check_siblings(&group.children)?;
+        }
+    }
+    Ok(())
+}
+
+fn read_settings(workbook: &Workbook) -> Settings {
+    let mut settings = Settings::default();
+    let Some(sheet) = workbook.sheet("settings") else { return settings };
+    let Some(table) = Table::new(sheet) else { return settings };
+    let Some((_, cells)) = table.rows().next() else { return settings };
+    let get = |keys: &[&str]| {
+        cells.iter().find(|(c, _)| keys.contains(&c.key.as_str()) && c.language.is_none()).map(|(_, v)| (*v).to_owned())
+    };
+    settings.form_title = get(&["form_title", "title"]);
+    settings.form_id = get(&["form_id", "id_string"]);
+    settings.version = get(&["version"]);
+    settings.instance_name = get(&["instance_name"]);
+    settings.default_language = get(&["default_language"]);
+    settings.root_name = get(&["name"]);
+    settings.public_key = get(&["public_key"]);
+    settings.submission_url = get(&["submission_url"]);
+    settings.auto_send = get(&["auto_send"]);
+    settings.auto_delete = get(&["auto_delete"]);
+    settings.style = get(&["style"]);
+    settings.allow_choice_duplicates = get(&["allow_choice_duplicates"])
+        .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "yes" | "true" | "true()"));
+    settings
+}
+
+fn read_choices(workbook: &Workbook, allow_duplicates: bool) -> Result<Vec<(String, Vec<Choice>)>, XlsFormError> {
+    let mut lists: Vec<(String, Vec<Choice>)> = Vec::new();
+    let Some(sheet) = workbook.sheet("choices") else { return Ok(lists) };
+    let Some(table) = Table::new(sheet) else { return Ok(lists) };
+    for (row, cells) in table.rows() {
+        let Some(list) = value(&cells, "list_name") else { continue };
+        let Some(name) = value(&cells, "name") else {
+            return Err(XlsFormError::at("choices", row, Some("name"), "Choices must have a name."));
+        };
+        let label = text_of(&cells, "label");
+        let extra = cells
+            .iter()
+            .filter(|(c, _)| {
+                c.language.is_none()
+                    && !matches!(c.key.as_str(), "list_name" | "name" | "label")
+                    && !c.key.starts_with("media::")
+            })
+            .map(|(c, v)| (c.key.clone(), (*v).to_owned()))
+            .collect();
+        let choice = Choice { name: name.to_owned(), label, media: media_of(&cells), extra };
+        match lists.iter_mut().find(|(n, _)| n == list) {
+            Some((_, choices)) => {
+                if !allow_duplicates && choices.iter().any(|c| c.name == choice.name) {
+                    return Err(XlsFormError::at(
+                        "choices",
+                        row,
+                        Some("name"),
+                        format!(
+                            "The choice name '{name}' is used twice in the list '{list}'. Rename it, or set allow_choice_duplicates in the settings."
+                        ),
+                    ));
+                }
+                choices.push(choice);
+            }
+            None => lists.push((list.to_owned(), vec![choice])),
+        }
+    }
+    Ok(lists)
+}
+
+/// The languages the form's texts are in, in first-seen order.
+fn languages(form: &Form) -> Vec<String> {
+    let mut found: Vec<String> = Vec::new();
+    let mut add = |text: &Text| {
+        for language in text.keys() {
+            if !found.contains(language) {
+                found.push(language.clone());
+            }
+        }
+    };
+    fn walk(nodes: &[Node], add: &mut dyn FnMut(&Text)) {
+        for node in nodes {
+            let fields = match node {
+                Node::Question(q) => &q.fields,
+                Node::Group(g) => &g.fields,
+            };
+            for text in [
+                &fields.label,
+                &fields.hint,
+                &fields.guidance_hint,
+                &fields.required_message,
+                &fields.constraint_message,
+            ] {
+                add(text);
+            }
+            for text in fields.media.values() {
+                add(text);
+            }
+            if let Node::Group(g) = node {
+                walk(&g.children, add);
+            }
+        }
+    }
+    walk(&form.children, &mut add);
+    for (_, choices) in &form.choices {
+        for choice in choices {
+            add(&choice.label);
+            for text in choice.media.values() {
+                add(text);
+            }
+        }
+    }
+    found
+}

@@ -1,0 +1,591 @@
+//! The form model written as an ODK XForm, in pyxform's layout: head (title, model with itext,
+//! the primary instance, secondary instances, binds, actions, submission) then body.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write;
+
+use crate::error::XlsFormError;
+use crate::survey::{Choice, DEFAULT_LANGUAGE, Fields, Form, Group, Node, Question, Text};
+use crate::types::Control;
+use crate::xpath::{self, Piece};
+
+const NAMESPACES: &str = r#" xmlns="http://www.w3.org/2002/xforms" xmlns:h="http://www.w3.org/1999/xhtml" xmlns:ev="http://www.w3.org/2001/xml-events" xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:jr="http://openrosa.org/javarosa" xmlns:orx="http://openrosa.org/xforms" xmlns:odk="http://www.opendatakit.org/xforms""#;
+
+/// Where each name lives: its path, and the innermost repeat around it.
+#[derive(Default)]
+struct Names {
+    paths: HashMap<String, Vec<(String, Option<String>)>>,
+}
+
+struct Writer<'a> {
+    form: &'a Form,
+    root: String,
+    names: Names,
+    /// itext entries per language: id → values by form (`""` for the text itself).
+    itext: BTreeMap<String, Vec<(String, Vec<(String, String)>)>>,
+    binds: Vec<String>,
+    actions: Vec<String>,
+    file_instances: Vec<(String, String)>,
+}
+
+pub struct Identity<'a> {
+    pub root: &'a str,
+    pub form_id: &'a str,
+    pub title: &'a str,
+}
+
+pub fn write(form: &Form, identity: &Identity) -> Result<String, XlsFormError> {
+    let root = format!("/{}", identity.root);
+    let mut names = Names::default();
+    collect_names(&form.children, &root, None, &mut names);
+    let mut w = Writer {
+        form,
+        root: root.clone(),
+        names,
+        itext: BTreeMap::new(),
+        binds: Vec::new(),
+        actions: Vec::new(),
+        file_instances: Vec::new(),
+    };
+    w.choice_texts()?;
+    let mut instance = String::new();
+    let mut body = String::new();
+    w.nodes(&form.children, &root, None, &mut instance, &mut body, false)?;
+    let settings = &form.settings;
+    instance.push_str("<meta><instanceID/>");
+    if settings.instance_name.is_some() {
+        instance.push_str("<instanceName/>");
+    }
+    instance.push_str("</meta>");
+    w.binds
+        .push(format!(r#"<bind nodeset="{root}/meta/instanceID" type="string" readonly="true()" jr:preload="uid"/>"#));
+    if let Some(expression) = &settings.instance_name {
+        let value = w.expression(expression, &format!("{root}/meta/instanceName"), "settings", 0)?;
+        w.binds
+            .push(format!(r#"<bind nodeset="{root}/meta/instanceName" type="string" calculate="{}"/>"#, attr(&value)));
+    }
+
+    let mut out = String::new();
+    out.push_str("<?xml version=\"1.0\"?>\n");
+    let _ = write!(out, "<h:html{NAMESPACES}><h:head><h:title>{}</h:title>", esc(identity.title));
+    out.push_str(r#"<model odk:xforms-version="1.0.0">"#);
+    if !w.itext.is_empty() {
+        out.push_str("<itext>");
+        let default_language = settings
+            .default_language
+            .clone()
+            .or_else(|| w.itext.contains_key(DEFAULT_LANGUAGE).then(|| DEFAULT_LANGUAGE.to_owned()));
+        for (language, texts) in &w.itext {
+            let default = if Some(language) == default_language.as_ref() { r#" default="true()""# } else { "" };
+            let _ = write!(out, r#"<translation lang="{}"{default}>"#, attr(language));
+            for (id, values) in texts {
+                let _ = write!(out, r#"<text id="{}">"#, attr(id));
+                for (form_kind, value) in values {
+                    if form_kind.is_empty() {
+                        let _ = write!(out, "<value>{value}</value>");
+                    } else {
+                        let _ = write!(out, r#"<value form="{form_kind}">{}</value>"#, esc(value));
+                    }
+                }
+                out.push_str("</text>");
+            }
+            out.push_str("</translation>");
+        }
+        out.push_str("</itext>");
+    }
+    let mut root_attrs = format!(r#" id="{}""#, attr(identity.form_id));
+    if let Some(version) = &settings.version {
+        let _ = write!(root_attrs, r#" version="{}""#, attr(version));
+    }
+    let _ = write!(out, "<instance><{0}{root_attrs}>{instance}</{0}></instance>", identity.root);
+    for (id, src) in &w.file_instances {
+        let _ = write!(out, r#"<instance id="{}" src="{}"/>"#, attr(id), attr(src));
+    }
+    for (list, choices) in &form.choices {
+        let translated = list_is_translated(choices);
+        let _ = write!(out, r#"<instance id="{}"><root>"#, attr(list));
+        for (i, choice) in choices.iter().enumerate() {
+            out.push_str("<item>");
+            if translated {
+                let _ = write!(out, "<itextId>{}-{i}</itextId>", esc(list));
+                let _ = write!(out, "<name>{}</name>", esc(&choice.name));
+            } else {
+                let _ = write!(out, "<name>{}</name>", esc(&choice.name));
+                if let Some(label) = choice.label.get(DEFAULT_LANGUAGE) {
+                    let _ = write!(out, "<label>{}</label>", esc(label));
+                }
+            }
+            for (key, value) in &choice.extra {
+                if crate::survey::is_xml_name(key) {
+                    let _ = write!(out, "<{key}>{}</{key}>", esc(value));
+                }
+            }
+            out.push_str("</item>");
+        }
+        out.push_str("</root></instance>");
+    }
+    for bind in &w.binds {
+        out.push_str(bind);
+    }
+    for action in &w.actions {
+        out.push_str(action);
+    }
+    if settings.submission_url.is_some()
+        || settings.public_key.is_some()
+        || settings.auto_send.is_some()
+        || settings.auto_delete.is_some()
+    {
+        out.push_str("<submission");
+        if let Some(url) = &settings.submission_url {
+            let _ = write!(out, r#" action="{}""#, attr(url));
+        }
+        if let Some(key) = &settings.public_key {
+            let _ = write!(out, r#" base64RsaPublicKey="{}""#, attr(key));
+        }
+        if let Some(send) = &settings.auto_send {
+            let _ = write!(out, r#" orx:auto-send="{}""#, attr(send));
+        }
+        if let Some(delete) = &settings.auto_delete {
+            let _ = write!(out, r#" orx:auto-delete="{}""#, attr(delete));
+        }
+        if settings.submission_url.is_some() {
+            out.push_str(r#" method="post""#);
+        }
+        out.push_str("/>");
+    }
+    out.push_str("</model></h:head>");
+    match &settings.style {
+        Some(style) => {
+            let _ = write!(out, r#"<h:body class="{}">"#, attr(style));
+        }
+        None => out.push_str("<h:body>"),
+    }
+    out.push_str(&body);
+    out.push_str("</h:body></h:html>");
+    Ok(out)
+}
+
+fn list_is_translated(choices: &[Choice]) -> bool {
+    choices.iter().any(|c| {
+        c.label.keys().any(|l| l != DEFAULT_LANGUAGE)
+            || !c.media.is_empty()
+            || c.label.values().any(|v| v.contains("${"))
+    })
+}
+
+fn collect_names(nodes: &[Node], parent: &str, repeat: Option<&str>, names: &mut Names) {
+    for node in nodes {
+        let path = format!("{parent}/{}", node.name());
+        names.paths.entry(node.name().to_owned()).or_default().push((path.clone(), repeat.map(str::to_owned)));
+        if let Node::Group(group) = node {
+            let inner = if group.repeat { Some(path.as_str()) } else { repeat };
+            collect_names(&group.children, &path, inner, names);
+        }
+    }
+}
+
+impl Writer<'_> {
+    /// `${name}` replaced by the path of `name` seen from `from`, padded with spaces as pyxform does.
+    fn expression(&self, text: &str, from: &str, column: &str, row: usize) -> Result<String, XlsFormError> {
+        let pieces = xpath::references(text).map_err(|m| XlsFormError::at("survey", row, Some(column), m))?;
+        let mut out = String::new();
+        for piece in pieces {
+            match piece {
+                Piece::Text(t) => out.push_str(t),
+                Piece::Reference(name) => {
+                    let target = self.target(name, column, row)?;
+                    let _ = write!(out, " {} ", xpath::path_between(from, &target.0, target.1.as_deref()));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn target(&self, name: &str, column: &str, row: usize) -> Result<(String, Option<String>), XlsFormError> {
+        match self.names.paths.get(name).map(Vec::as_slice) {
+            Some([one]) => Ok(one.clone()),
+            Some([]) | None => Err(XlsFormError::at(
+                "survey",
+                row,
+                Some(column),
+                format!("There is no question named '{name}' for the reference '${{{name}}}'."),
+            )),
+            Some(_) => Err(XlsFormError::at(
+                "survey",
+                row,
+                Some(column),
+                format!(
+                    "The name '{name}' is used more than once; reference variables names must be unique anywhere in the form."
+                ),
+            )),
+        }
+    }
+
+    /// A label or hint's text: `${x}` becomes `<output value=" /data/x "/>`.
+    fn rich_text(&self, text: &str, from: &str, column: &str, row: usize) -> Result<String, XlsFormError> {
+        let pieces = xpath::references(text).map_err(|m| XlsFormError::at("survey", row, Some(column), m))?;
+        let mut out = String::new();
+        for piece in pieces {
+            match piece {
+                Piece::Text(t) => out.push_str(&esc(t)),
+                Piece::Reference(name) => {
+                    let target = self.target(name, column, row)?;
+                    let _ = write!(
+                        out,
+                        r#"<output value=" {} "/>"#,
+                        attr(&xpath::path_between(from, &target.0, target.1.as_deref()))
+                    );
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn itext_entry(&mut self, id: String, values: Vec<(String, String, String)>) {
+        // (language, form, value)
+        for (language, form_kind, value) in values {
+            let texts = self.itext.entry(language).or_default();
+            match texts.iter_mut().find(|(i, _)| *i == id) {
+                Some((_, list)) => list.push((form_kind, value)),
+                None => texts.push((id.clone(), vec![(form_kind, value)])),
+            }
+        }
+    }
+
+    /// A label, hint ... element: plain text when the form has one language and no media, else
+    /// an itext reference (every form language gets a value: `-` where the sheet has none).
+    fn text_element(
+        &mut self,
+        element: &str,
+        text: &Text,
+        media: &BTreeMap<String, Text>,
+        path: &str,
+        row: usize,
+    ) -> Result<String, XlsFormError> {
+        if text.is_empty() && media.is_empty() {
+            return Ok(String::new());
+        }
+        let translated = text.keys().any(|l| l != DEFAULT_LANGUAGE) || !media.is_empty();
+        if !translated {
+            let value = self.rich_text(&text[DEFAULT_LANGUAGE], path, element, row)?;
+            return Ok(format!("<{element}>{value}</{element}>"));
+        }
+        let id = format!("{path}:{element}");
+        let mut values = Vec::new();
+        let languages: Vec<String> = self.form.languages.clone();
+        for language in &languages {
+            if let Some(value) = text.get(language) {
+                values.push((language.clone(), String::new(), self.rich_text(value, path, element, row)?));
+            } else if !text.is_empty() && language != DEFAULT_LANGUAGE {
+                values.push((language.clone(), String::new(), "-".to_owned()));
+            }
+            for (kind, by_language) in media {
+                if let Some(file) = by_language.get(language) {
+                    values.push((language.clone(), kind.clone(), media_uri(kind, file)));
+                }
+            }
+        }
+        self.itext_entry(id.clone(), values);
+        Ok(format!(r#"<{element} ref="jr:itext('{}')"/>"#, attr(&id)))
+    }
+
+    /// A bind message (`jr:constraintMsg`): plain, or an itext reference when translated.
+    fn message(&mut self, text: &Text, path: &str, name: &str) -> Option<String> {
+        if text.is_empty() {
+            return None;
+        }
+        if text.keys().all(|l| l == DEFAULT_LANGUAGE) {
+            return Some(text[DEFAULT_LANGUAGE].clone());
+        }
+        let id = format!("{path}:{name}");
+        let values = text.iter().map(|(l, v)| (l.clone(), String::new(), esc(v))).collect();
+        self.itext_entry(id.clone(), values);
+        Some(format!("jr:itext('{id}')"))
+    }
+
+    /// The itext of every translated choice list (`list-i` ids), whether a select uses it or not.
+    fn choice_texts(&mut self) -> Result<(), XlsFormError> {
+        let root = self.root.clone();
+        for (list, choices) in &self.form.choices {
+            if !list_is_translated(choices) {
+                continue;
+            }
+            for (i, choice) in choices.iter().enumerate() {
+                let mut values = Vec::new();
+                for language in &self.form.languages {
+                    if let Some(label) = choice.label.get(language) {
+                        values.push((language.clone(), String::new(), self.rich_text(label, &root, "label", 0)?));
+                    } else if !choice.label.is_empty() && language != DEFAULT_LANGUAGE {
+                        values.push((language.clone(), String::new(), "-".to_owned()));
+                    }
+                    for (kind, by_language) in &choice.media {
+                        if let Some(file) = by_language.get(language) {
+                            values.push((language.clone(), kind.clone(), media_uri(kind, file)));
+                        }
+                    }
+                }
+                self.itext_entry(format!("{list}-{i}"), values);
+            }
+        }
+        Ok(())
+    }
+
+    fn nodes(
+        &mut self,
+        nodes: &[Node],
+        parent: &str,
+        repeat: Option<&str>,
+        instance: &mut String,
+        body: &mut String,
+        template: bool,
+    ) -> Result<(), XlsFormError> {
+        for node in nodes {
+            match node {
+                Node::Question(q) => self.question(q, parent, instance, body, template)?,
+                Node::Group(g) => self.group(g, parent, repeat, instance, body, template)?,
+            }
+        }
+        Ok(())
+    }
+
+    fn bind(
+        &mut self,
+        path: &str,
+        bind_type: Option<&str>,
+        fields: &Fields,
+        row: usize,
+        extra: &[(&str, String)],
+    ) -> Result<(), XlsFormError> {
+        let mut attrs: Vec<(String, String)> = Vec::new();
+        if let Some(t) = bind_type {
+            attrs.push(("type".into(), t.to_owned()));
+        }
+        let truthy = |v: &str| matches!(v.trim().to_ascii_lowercase().as_str(), "yes" | "true" | "true()");
+        let falsy = |v: &str| matches!(v.trim().to_ascii_lowercase().as_str(), "no" | "false" | "false()");
+        if let Some(v) = &fields.read_only {
+            if truthy(v) {
+                attrs.push(("readonly".into(), "true()".into()));
+            } else if !falsy(v) {
+                attrs.push(("readonly".into(), self.expression(v, path, "read_only", row)?));
+            }
+        }
+        if let Some(v) = &fields.required {
+            if truthy(v) {
+                attrs.push(("required".into(), "true()".into()));
+            } else if falsy(v) {
+                attrs.push(("required".into(), "false()".into()));
+            } else {
+                attrs.push(("required".into(), self.expression(v, path, "required", row)?));
+            }
+        }
+        if let Some(v) = &fields.relevant {
+            attrs.push(("relevant".into(), self.expression(v, path, "relevant", row)?));
+        }
+        if let Some(v) = &fields.constraint {
+            attrs.push(("constraint".into(), self.expression(v, path, "constraint", row)?));
+        }
+        if let Some(v) = &fields.calculation {
+            attrs.push(("calculate".into(), self.expression(v, path, "calculation", row)?));
+        }
+        if let Some(message) = self.message(&fields.constraint_message.clone(), path, "jr:constraintMsg") {
+            attrs.push(("jr:constraintMsg".into(), message));
+        }
+        if let Some(message) = self.message(&fields.required_message.clone(), path, "jr:requiredMsg") {
+            attrs.push(("jr:requiredMsg".into(), message));
+        }
+        for (k, v) in extra {
+            attrs.push(((*k).to_owned(), v.clone()));
+        }
+        for (k, v) in &fields.bind_extra {
+            attrs.push((k.clone(), v.clone()));
+        }
+        if attrs.is_empty() {
+            return Ok(());
+        }
+        let mut bind = format!(r#"<bind nodeset="{}""#, attr(path));
+        for (k, v) in attrs {
+            let _ = write!(bind, r#" {k}="{}""#, attr(&v));
+        }
+        bind.push_str("/>");
+        self.binds.push(bind);
+        Ok(())
+    }
+
+    fn question(
+        &mut self,
+        q: &Question,
+        parent: &str,
+        instance: &mut String,
+        body: &mut String,
+        template: bool,
+    ) -> Result<(), XlsFormError> {
+        let path = format!("{parent}/{}", q.name);
+        let fields = &q.fields;
+        // A static default is the node's text; an expression is set when the form loads.
+        let dynamic = fields.default.as_ref().is_some_and(|d| d.contains("${") || d.contains('(') || d.contains('/'));
+        match (&fields.default, dynamic) {
+            (Some(default), false) if q.kind.preload.is_none() => {
+                let _ = write!(instance, "<{0}>{1}</{0}>", q.name, esc(default));
+            }
+            _ => {
+                let _ = write!(instance, "<{}/>", q.name);
+            }
+        }
+        if template {
+            return Ok(());
+        }
+        if let (Some(default), true) = (&fields.default, dynamic) {
+            let value = self.expression(default, &path, "default", q.row)?;
+            self.actions.push(format!(
+                r#"<setvalue event="odk-instance-first-load" ref="{}" value="{}"/>"#,
+                attr(&path),
+                attr(&value)
+            ));
+        }
+        let mut extra: Vec<(&str, String)> = Vec::new();
+        if q.kind.read_only && fields.read_only.is_none() {
+            extra.push(("readonly", "true()".into()));
+        }
+        if let Some((preload, params)) = q.kind.preload {
+            extra.push(("jr:preload", preload.into()));
+            extra.push(("jr:preloadParams", params.into()));
+        }
+        self.bind(&path, q.kind.bind_type, fields, q.row, &extra)?;
+        if q.kind.control == Control::None {
+            return Ok(());
+        }
+        let label = self.text_element("label", &fields.label, &fields.media, &path, q.row)?;
+        let hint = self.text_element("hint", &fields.hint, &BTreeMap::new(), &path, q.row)?;
+        let mut attrs = format!(r#" ref="{}""#, attr(&path));
+        if let Some(appearance) = &fields.appearance {
+            let _ = write!(attrs, r#" appearance="{}""#, attr(appearance));
+        }
+        for (k, v) in &fields.body_extra {
+            let _ = write!(attrs, r#" {k}="{}""#, attr(v));
+        }
+        let (element, inner) = match q.kind.control {
+            Control::Input => ("input", String::new()),
+            Control::Trigger => ("trigger", String::new()),
+            Control::Upload(media) => {
+                attrs = format!(r#" mediatype="{media}"{attrs}"#);
+                ("upload", String::new())
+            }
+            Control::Range => {
+                for (key, default) in [("start", "1"), ("end", "10"), ("step", "1")] {
+                    let value = fields.parameters.iter().find(|(k, _)| k == key).map_or(default, |(_, v)| v.as_str());
+                    let _ = write!(attrs, r#" {key}="{}""#, attr(value));
+                }
+                ("range", String::new())
+            }
+            Control::Select1 | Control::Select | Control::Rank => {
+                let element = match q.kind.control {
+                    Control::Select1 => "select1",
+                    Control::Select => "select",
+                    _ => "odk:rank",
+                };
+                (element, self.itemset(q, &path)?)
+            }
+            // Returned above: no control.
+            Control::None => return Ok(()),
+        };
+        let _ = write!(body, "<{element}{attrs}>{label}{hint}{inner}</{element}>");
+        Ok(())
+    }
+
+    fn itemset(&mut self, q: &Question, path: &str) -> Result<String, XlsFormError> {
+        let list = q.list.clone().unwrap_or_default();
+        let (id, value_ref, label_ref) = if q.kind.name.ends_with("from_file") || list.contains('.') {
+            let (stem, extension) = list.rsplit_once('.').unwrap_or((&list, ""));
+            let src = match extension {
+                "csv" => format!("jr://file-csv/{list}"),
+                _ => format!("jr://file/{list}"),
+            };
+            if !self.file_instances.iter().any(|(i, _)| i == stem) {
+                self.file_instances.push((stem.to_owned(), src));
+            }
+            let param = |k: &str, d: &str| {
+                q.fields.parameters.iter().find(|(key, _)| key == k).map_or(d.to_owned(), |(_, v)| v.clone())
+            };
+            (stem.to_owned(), param("value", "name"), param("label", "label"))
+        } else {
+            let choices =
+                self.form.choices.iter().find(|(n, _)| *n == list).map(|(_, c)| c.as_slice()).unwrap_or_default();
+            let label = if list_is_translated(choices) { "jr:itext(itextId)" } else { "label" };
+            (list.clone(), "name".to_owned(), label.to_owned())
+        };
+        let filter = match &q.fields.choice_filter {
+            Some(filter) => {
+                let expression = self.expression(filter, path, "choice_filter", q.row)?;
+                format!("[{}]", expression.replace(" ../", " current()/../"))
+            }
+            None => String::new(),
+        };
+        Ok(format!(
+            r#"<itemset nodeset="instance('{}')/root/item{}"><value ref="{}"/><label ref="{}"/></itemset>"#,
+            attr(&id),
+            attr(&filter),
+            attr(&value_ref),
+            attr(&label_ref)
+        ))
+    }
+
+    fn group(
+        &mut self,
+        g: &Group,
+        parent: &str,
+        repeat: Option<&str>,
+        instance: &mut String,
+        body: &mut String,
+        template: bool,
+    ) -> Result<(), XlsFormError> {
+        let path = format!("{parent}/{}", g.name);
+        let inner_repeat = if g.repeat { Some(path.as_str()) } else { repeat };
+        if g.repeat && !template {
+            let mut copy = String::new();
+            self.nodes(&g.children, &path, inner_repeat, &mut copy, &mut String::new(), true)?;
+            let _ = write!(instance, r#"<{0} jr:template="">{copy}</{0}>"#, g.name);
+        }
+        let mut children_instance = String::new();
+        let mut children_body = String::new();
+        self.nodes(&g.children, &path, inner_repeat, &mut children_instance, &mut children_body, template)?;
+        let _ = write!(instance, "<{0}>{children_instance}</{0}>", g.name);
+        if template {
+            return Ok(());
+        }
+        self.bind(&path, None, &g.fields, g.row, &[])?;
+        let label = self.text_element("label", &g.fields.label, &g.fields.media, &path, g.row)?;
+        let mut attrs = format!(r#" ref="{}""#, attr(&path));
+        if let Some(appearance) = &g.fields.appearance {
+            let _ = write!(attrs, r#" appearance="{}""#, attr(appearance));
+        }
+        if g.repeat {
+            let mut repeat_attrs = format!(r#" nodeset="{}""#, attr(&path));
+            if let Some(count) = &g.fields.repeat_count {
+                let value = self.expression(count, &path, "repeat_count", g.row)?;
+                let _ = write!(repeat_attrs, r#" jr:count="{}""#, attr(&value));
+            }
+            let label = if label.is_empty() { "<label/>".to_owned() } else { label };
+            let _ = write!(body, "<group{attrs}>{label}<repeat{repeat_attrs}>{children_body}</repeat></group>");
+        } else {
+            let _ = write!(body, "<group{attrs}>{label}{children_body}</group>");
+        }
+        Ok(())
+    }
+}
+
+fn media_uri(kind: &str, file: &str) -> String {
+    let prefix = match kind {
+        "audio" => "jr://audio/",
+        "video" => "jr://video/",
+        _ => "jr://images/",
+    };
+    format!("{prefix}{file}")
+}
+
+pub fn esc(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+pub fn attr(text: &str) -> String {
+    esc(text).replace('"', "&quot;")
+}
