@@ -25,6 +25,8 @@ struct Writer<'a> {
     itext: BTreeMap<String, Vec<(String, Vec<(String, String)>)>>,
     binds: Vec<String>,
     actions: Vec<String>,
+    /// `trigger` column: setvalues to write inside the triggering question's control, by its path.
+    triggered: HashMap<String, Vec<String>>,
     file_instances: Vec<(String, String)>,
 }
 
@@ -45,9 +47,11 @@ pub fn write(form: &Form, identity: &Identity) -> Result<String, XlsFormError> {
         itext: BTreeMap::new(),
         binds: Vec::new(),
         actions: Vec::new(),
+        triggered: HashMap::new(),
         file_instances: Vec::new(),
     };
     w.choice_texts()?;
+    w.triggers(&form.children, &root)?;
     let mut instance = String::new();
     let mut body = String::new();
     w.nodes(&form.children, &root, None, &mut instance, &mut body, false)?;
@@ -303,6 +307,47 @@ impl Writer<'_> {
         Some(format!("jr:itext('{id}')"))
     }
 
+    /// Collects the `trigger` column's setvalues: when the named question changes, this one takes
+    /// its calculation (which then is no bind `calculate`).
+    fn triggers(&mut self, nodes: &[Node], parent: &str) -> Result<(), XlsFormError> {
+        for node in nodes {
+            let path = format!("{parent}/{}", node.name());
+            match node {
+                Node::Group(g) => self.triggers(&g.children, &path)?,
+                Node::Question(q) => {
+                    let Some(trigger) = &q.fields.trigger else { continue };
+                    let pieces = xpath::references(trigger).map_err(|m| XlsFormError::at("survey", q.row, Some("trigger"), m))?;
+                    let value = match &q.fields.calculation {
+                        Some(calculation) => {
+                            format!(r#" value="{}""#, attr(&self.expression(calculation, &path, "calculation", q.row)?))
+                        }
+                        None => String::new(),
+                    };
+                    let setvalue = format!(r#"<setvalue ref="{}" event="xforms-value-changed"{value}/>"#, attr(&path));
+                    let mut any = false;
+                    for piece in pieces {
+                        match piece {
+                            Piece::Reference(name) => {
+                                let (target, _) = self.target(name, "trigger", q.row)?;
+                                self.triggered.entry(target).or_default().push(setvalue.clone());
+                                any = true;
+                            }
+                            Piece::Text(t) if t.trim().trim_matches(',').trim().is_empty() => {}
+                            Piece::Text(t) => {
+                                let message = format!("The trigger '{}' is not a reference like ${{question}}.", t.trim());
+                                return Err(XlsFormError::at("survey", q.row, Some("trigger"), message));
+                            }
+                        }
+                    }
+                    if !any {
+                        return Err(XlsFormError::at("survey", q.row, Some("trigger"), "Name the triggering question as ${question}."));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The itext of every translated choice list (`list-i` ids), whether a select uses it or not.
     fn choice_texts(&mut self) -> Result<(), XlsFormError> {
         let root = self.root.clone();
@@ -384,7 +429,9 @@ impl Writer<'_> {
         if let Some(v) = &fields.constraint {
             attrs.push(("constraint".into(), self.expression(v, path, "constraint", row)?));
         }
-        if let Some(v) = &fields.calculation {
+        if let Some(v) = &fields.calculation
+            && fields.trigger.is_none()
+        {
             attrs.push(("calculate".into(), self.expression(v, path, "calculation", row)?));
         }
         if let Some(message) = self.message(&fields.constraint_message.clone(), path, "jr:constraintMsg") {
@@ -451,7 +498,10 @@ impl Writer<'_> {
             extra.push(("jr:preloadParams", params.into()));
         }
         self.bind(&path, q.kind.bind_type, fields, q.row, &extra)?;
-        if q.kind.control == Control::None {
+        // A computed question nobody is asked (no label, no hint) has no control.
+        let computed = fields.calculation.is_some() || fields.trigger.is_some();
+        let unlabelled = fields.label.is_empty() && fields.hint.is_empty() && fields.media.is_empty();
+        if q.kind.control == Control::None || (computed && unlabelled) {
             return Ok(());
         }
         let label = self.text_element("label", &fields.label, &fields.media, &path, q.row)?;
@@ -488,7 +538,9 @@ impl Writer<'_> {
             // Returned above: no control.
             Control::None => return Ok(()),
         };
-        let _ = write!(body, "<{element}{attrs}>{label}{hint}{inner}</{element}>");
+        let label = if label.is_empty() && !hint.is_empty() { "<label/>".to_owned() } else { label };
+        let setvalues = self.triggered.remove(&path).unwrap_or_default().concat();
+        let _ = write!(body, "<{element}{attrs}>{label}{hint}{inner}{setvalues}</{element}>");
         Ok(())
     }
 
