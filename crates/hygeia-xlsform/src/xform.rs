@@ -489,7 +489,19 @@ impl Writer<'_> {
                 attr(&value)
             ));
         }
+        let parameter = |key: &str| fields.parameters.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
         let mut extra: Vec<(&str, String)> = Vec::new();
+        for (key, attribute) in
+            [("max-pixels", "orx:max-pixels"), ("quality", "odk:quality"), ("allow-mock-accuracy", "odk:allow-mock-accuracy")]
+        {
+            if let Some(value) = parameter(key) {
+                extra.push((attribute, value.to_owned()));
+            }
+        }
+        // A range is decimal when any of its bounds or its step is.
+        let decimal_range = q.kind.control == Control::Range
+            && ["start", "end", "step"].iter().any(|k| parameter(k).is_some_and(|v| v.contains('.')));
+        let bind_type = if decimal_range { Some("decimal") } else { q.kind.bind_type };
         if q.kind.read_only && fields.read_only.is_none() {
             extra.push(("readonly", "true()".into()));
         }
@@ -497,7 +509,7 @@ impl Writer<'_> {
             extra.push(("jr:preload", preload.into()));
             extra.push(("jr:preloadParams", params.into()));
         }
-        self.bind(&path, q.kind.bind_type, fields, q.row, &extra)?;
+        self.bind(&path, bind_type, fields, q.row, &extra)?;
         // A computed question nobody is asked (no label, no hint) has no control.
         let computed = fields.calculation.is_some() || fields.trigger.is_some();
         let unlabelled = fields.label.is_empty() && fields.hint.is_empty() && fields.media.is_empty();
@@ -514,6 +526,23 @@ impl Writer<'_> {
             let _ = write!(attrs, r#" {k}="{}""#, attr(v));
         }
         let (element, inner) = match q.kind.control {
+            Control::Input if matches!(q.kind.name, "geopoint" | "geotrace" | "geoshape") => {
+                if let Some(value) = parameter("incremental") {
+                    let _ = write!(attrs, r#" incremental="{}""#, attr(value));
+                }
+                for (key, attribute) in
+                    [("capture-accuracy", "accuracyThreshold"), ("warning-accuracy", "unacceptableAccuracyThreshold")]
+                {
+                    if let Some(value) = parameter(key) {
+                        let _ = write!(attrs, r#" {attribute}="{}""#, attr(value));
+                    }
+                }
+                let geometry = match parameter("reference-geometry") {
+                    Some(list) => self.itemset(q, &path, list.to_owned())?,
+                    None => String::new(),
+                };
+                ("input", geometry)
+            }
             Control::Input => ("input", String::new()),
             Control::Trigger => ("trigger", String::new()),
             Control::Upload(media) => {
@@ -522,10 +551,19 @@ impl Writer<'_> {
             }
             Control::Range => {
                 for (key, default) in [("start", "1"), ("end", "10"), ("step", "1")] {
-                    let value = fields.parameters.iter().find(|(k, _)| k == key).map_or(default, |(_, v)| v.as_str());
+                    let value = parameter(key).unwrap_or(default);
                     let _ = write!(attrs, r#" {key}="{}""#, attr(value));
                 }
-                ("range", String::new())
+                for (key, attribute) in [("tick_interval", "odk:tick-interval"), ("placeholder", "odk:placeholder")] {
+                    if let Some(value) = parameter(key) {
+                        let _ = write!(attrs, r#" {attribute}="{}""#, attr(value));
+                    }
+                }
+                let ticks = match parameter("tick_labelset") {
+                    Some(list) => self.itemset(q, &path, list.to_owned())?,
+                    None => String::new(),
+                };
+                ("range", ticks)
             }
             Control::Select1 | Control::Select | Control::Rank => {
                 let element = match q.kind.control {
@@ -533,7 +571,7 @@ impl Writer<'_> {
                     Control::Select => "select",
                     _ => "odk:rank",
                 };
-                (element, self.itemset(q, &path)?)
+                (element, self.itemset(q, &path, q.list.clone().unwrap_or_default())?)
             }
             // Returned above: no control.
             Control::None => return Ok(()),
@@ -544,8 +582,8 @@ impl Writer<'_> {
         Ok(())
     }
 
-    fn itemset(&mut self, q: &Question, path: &str) -> Result<String, XlsFormError> {
-        let list = q.list.clone().unwrap_or_default();
+    /// The `<itemset>` over `list` (a choice list, or a file for `*_from_file`).
+    fn itemset(&mut self, q: &Question, path: &str, list: String) -> Result<String, XlsFormError> {
         let (id, value_ref, label_ref) = if q.kind.name.ends_with("from_file") || list.contains('.') {
             let (stem, extension) = list.rsplit_once('.').unwrap_or((&list, ""));
             let src = match extension {
