@@ -381,6 +381,12 @@ pub fn read(workbook: &Workbook, form_name: Option<&str>) -> Result<Form, XlsFor
                 stack.last_mut().expect("the root stays").children.push(Node::Group(group));
             }
             Kind::Question => {
+                // A note needs no name: pyxform names it after its row.
+                let name = if name.is_empty() && parsed.info.name == "note" {
+                    format!("generated_note_name_{row}")
+                } else {
+                    name
+                };
                 check_name(&name, row)?;
                 let fields = fields_of(&cells);
                 if parsed.info.name == "calculate" && fields.calculation.is_none() && fields.default.is_none() {

@@ -190,7 +190,8 @@ fn collect_names(nodes: &[Node], parent: &str, repeat: Option<&str>, names: &mut
 
 impl Writer<'_> {
     /// `${name}` replaced by the path of `name` seen from `from`, padded with spaces as pyxform does.
-    fn expression(&self, text: &str, from: &str, column: &str, row: usize) -> Result<String, XlsFormError> {
+    fn expression(&mut self, text: &str, from: &str, column: &str, row: usize) -> Result<String, XlsFormError> {
+        self.pulldata_instances(text);
         let pieces = xpath::references(text).map_err(|m| XlsFormError::at("survey", row, Some(column), m))?;
         let mut out = String::new();
         for piece in pieces {
@@ -203,6 +204,23 @@ impl Writer<'_> {
             }
         }
         Ok(out)
+    }
+
+    /// `pulldata('fruits', ...)` reads `fruits.csv`, declared as an external instance.
+    fn pulldata_instances(&mut self, text: &str) {
+        let mut rest = text;
+        while let Some(at) = rest.find("pulldata(") {
+            rest = &rest[at + "pulldata(".len()..];
+            let trimmed = rest.trim_start();
+            let Some(quote) = trimmed.chars().next().filter(|c| *c == '\'' || *c == '"') else { continue };
+            if let Some(end) = trimmed[1..].find(quote) {
+                let name = trimmed[1..1 + end].to_owned();
+                if !self.file_instances.iter().any(|(id, _)| *id == name) {
+                    let src = format!("jr://file-csv/{name}.csv");
+                    self.file_instances.push((name, src));
+                }
+            }
+        }
     }
 
     fn target(&self, name: &str, column: &str, row: usize) -> Result<(String, Option<String>), XlsFormError> {
@@ -316,7 +334,8 @@ impl Writer<'_> {
                 Node::Group(g) => self.triggers(&g.children, &path)?,
                 Node::Question(q) => {
                     let Some(trigger) = &q.fields.trigger else { continue };
-                    let pieces = xpath::references(trigger).map_err(|m| XlsFormError::at("survey", q.row, Some("trigger"), m))?;
+                    let pieces = xpath::references(trigger)
+                        .map_err(|m| XlsFormError::at("survey", q.row, Some("trigger"), m))?;
                     let value = match &q.fields.calculation {
                         Some(calculation) => {
                             format!(r#" value="{}""#, attr(&self.expression(calculation, &path, "calculation", q.row)?))
@@ -334,13 +353,19 @@ impl Writer<'_> {
                             }
                             Piece::Text(t) if t.trim().trim_matches(',').trim().is_empty() => {}
                             Piece::Text(t) => {
-                                let message = format!("The trigger '{}' is not a reference like ${{question}}.", t.trim());
+                                let message =
+                                    format!("The trigger '{}' is not a reference like ${{question}}.", t.trim());
                                 return Err(XlsFormError::at("survey", q.row, Some("trigger"), message));
                             }
                         }
                     }
                     if !any {
-                        return Err(XlsFormError::at("survey", q.row, Some("trigger"), "Name the triggering question as ${question}."));
+                        return Err(XlsFormError::at(
+                            "survey",
+                            q.row,
+                            Some("trigger"),
+                            "Name the triggering question as ${question}.",
+                        ));
                     }
                 }
             }
@@ -491,9 +516,11 @@ impl Writer<'_> {
         }
         let parameter = |key: &str| fields.parameters.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
         let mut extra: Vec<(&str, String)> = Vec::new();
-        for (key, attribute) in
-            [("max-pixels", "orx:max-pixels"), ("quality", "odk:quality"), ("allow-mock-accuracy", "odk:allow-mock-accuracy")]
-        {
+        for (key, attribute) in [
+            ("max-pixels", "orx:max-pixels"),
+            ("quality", "odk:quality"),
+            ("allow-mock-accuracy", "odk:allow-mock-accuracy"),
+        ] {
             if let Some(value) = parameter(key) {
                 extra.push((attribute, value.to_owned()));
             }
@@ -514,6 +541,8 @@ impl Writer<'_> {
         let computed = fields.calculation.is_some() || fields.trigger.is_some();
         let unlabelled = fields.label.is_empty() && fields.hint.is_empty() && fields.media.is_empty();
         if q.kind.control == Control::None || (computed && unlabelled) {
+            // Translated labels of questions without a control still get their itext.
+            self.text_element("label", &fields.label, &fields.media, &path, q.row)?;
             return Ok(());
         }
         let label = self.text_element("label", &fields.label, &fields.media, &path, q.row)?;
