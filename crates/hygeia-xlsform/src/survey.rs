@@ -64,6 +64,8 @@ pub struct Fields {
     /// `image`, `audio`, `video`, `big-image` media per language.
     pub media: BTreeMap<String, Text>,
     pub repeat_count: Option<String>,
+    /// The entity property this answer is saved to.
+    pub save_to: Option<String>,
     /// Raw `bind::x`, `body::x` and `instance::x` attributes.
     pub bind_extra: Vec<(String, String)>,
     pub body_extra: Vec<(String, String)>,
@@ -99,9 +101,21 @@ pub struct Choice {
     pub extra: Vec<(String, String)>,
 }
 
+/// The entities sheet's declaration: the form creates or updates an entity of `dataset`.
+#[derive(Debug, Clone)]
+pub struct Entity {
+    pub dataset: String,
+    pub label: Option<String>,
+    pub create_if: Option<String>,
+    pub update_if: Option<String>,
+    pub entity_id: Option<String>,
+    pub row: usize,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Form {
     pub settings: Settings,
+    pub entity: Option<Entity>,
     pub children: Vec<Node>,
     /// Choice lists in sheet order.
     pub choices: Vec<(String, Vec<Choice>)>,
@@ -293,6 +307,7 @@ fn fields_of(cells: &[(&Column, &str)]) -> Fields {
         trigger: value(cells, "trigger").map(str::to_owned),
         media: media_of(cells),
         repeat_count,
+        save_to: value(cells, "save_to").map(str::to_owned),
         bind_extra: extras("bind::"),
         body_extra: extras("body::"),
         instance_extra: extras("instance::"),
@@ -316,6 +331,7 @@ pub fn read(workbook: &Workbook, form_name: Option<&str>) -> Result<Form, XlsFor
         form.settings.root_name = form_name.map(str::to_owned);
     }
     form.choices = read_choices(workbook, form.settings.allow_choice_duplicates)?;
+    form.entity = read_entity(workbook)?;
     let Some(table) = Table::new(survey_sheet) else {
         return Err(XlsFormError::workbook("The 'survey' sheet is empty."));
     };
@@ -500,6 +516,54 @@ fn check_siblings(children: &[Node]) -> Result<(), XlsFormError> {
         }
     }
     Ok(())
+}
+
+const NAME_RULE: &str = "Names must begin with a letter or underscore. After the first character, names may contain letters, digits, underscores, hyphens, or periods.";
+
+fn read_entity(workbook: &Workbook) -> Result<Option<Entity>, XlsFormError> {
+    let Some(sheet) = workbook.sheet("entities") else { return Ok(None) };
+    let Some(table) = Table::new(sheet) else { return Ok(None) };
+    let rows: Vec<_> = table.rows().collect();
+    let mut entity = None;
+    for (row, cells) in rows {
+        let get = |key: &str| {
+            cells
+                .iter()
+                .find(|(c, _)| c.key == key || (key == "list_name" && c.key == "dataset"))
+                .map(|(_, v)| (*v).to_owned())
+        };
+        let Some(dataset) = get("list_name") else {
+            return Err(XlsFormError::at("entities", row, Some("list_name"), "Entity lists must have a name."));
+        };
+        if entity.is_some() {
+            return Err(XlsFormError::at(
+                "entities",
+                row,
+                None,
+                "Currently, you can only declare a single entity per form.",
+            ));
+        }
+        if !is_xml_name(&dataset) {
+            return Err(XlsFormError::at("entities", row, Some("dataset"), NAME_RULE));
+        }
+        if dataset.starts_with("__") {
+            return Err(XlsFormError::at(
+                "entities",
+                row,
+                Some("dataset"),
+                "Names used here must not begin with two underscores.",
+            ));
+        }
+        entity = Some(Entity {
+            dataset,
+            label: get("label"),
+            create_if: get("create_if"),
+            update_if: get("update_if"),
+            entity_id: get("entity_id"),
+            row,
+        });
+    }
+    Ok(entity)
 }
 
 fn read_settings(workbook: &Workbook) -> Settings {

@@ -56,7 +56,11 @@ pub fn write(form: &Form, identity: &Identity) -> Result<String, XlsFormError> {
     let mut body = String::new();
     w.nodes(&form.children, &root, None, &mut instance, &mut body, false)?;
     let settings = &form.settings;
-    instance.push_str("<meta><instanceID/>");
+    instance.push_str("<meta>");
+    if let Some(entity) = &form.entity {
+        w.entity(entity, &root, &mut instance)?;
+    }
+    instance.push_str("<instanceID/>");
     if settings.instance_name.is_some() {
         instance.push_str("<instanceName/>");
     }
@@ -71,8 +75,14 @@ pub fn write(form: &Form, identity: &Identity) -> Result<String, XlsFormError> {
 
     let mut out = String::new();
     out.push_str("<?xml version=\"1.0\"?>\n");
-    let _ = write!(out, "<h:html{NAMESPACES}><h:head><h:title>{}</h:title>", esc(identity.title));
-    out.push_str(r#"<model odk:xforms-version="1.0.0">"#);
+    let entities =
+        if form.entity.is_some() { r#" xmlns:entities="http://www.opendatakit.org/xforms/entities""# } else { "" };
+    let _ = write!(out, "<h:html{NAMESPACES}{entities}><h:head><h:title>{}</h:title>", esc(identity.title));
+    if form.entity.is_some() {
+        out.push_str(r#"<model odk:xforms-version="1.0.0" entities:entities-version="2024.1.0">"#);
+    } else {
+        out.push_str(r#"<model odk:xforms-version="1.0.0">"#);
+    }
     if !w.itext.is_empty() {
         out.push_str("<itext>");
         let default_language = settings
@@ -373,6 +383,79 @@ impl Writer<'_> {
         Ok(())
     }
 
+    /// `meta/entity` and its binds: created (a new id when the form opens) or updated (the id,
+    /// and the versions read from the dataset's attachment).
+    fn entity(
+        &mut self,
+        entity: &crate::survey::Entity,
+        root: &str,
+        instance: &mut String,
+    ) -> Result<(), XlsFormError> {
+        let path = format!("{root}/meta/entity");
+        let update = entity.entity_id.is_some();
+        let create = !update || entity.create_if.is_some();
+        let sheet_error = |m: String| XlsFormError::at("entities", entity.row, None, m);
+        let mut attributes = format!(r#" dataset="{}""#, attr(&entity.dataset));
+        if create {
+            attributes.push_str(r#" create="1""#);
+        }
+        if update {
+            attributes.push_str(r#" update="1" baseVersion="" trunkVersion="" branchId="""#);
+        }
+        attributes.push_str(r#" id="""#);
+        match &entity.label {
+            Some(_) => {
+                let _ = write!(instance, "<entity{attributes}><label/></entity>");
+            }
+            None => {
+                let _ = write!(instance, "<entity{attributes}/>");
+            }
+        }
+        let expression = |w: &mut Self, text: &str, column: &str| {
+            w.expression(text, &path, column, entity.row).map_err(|e| sheet_error(e.message))
+        };
+        let readonly = |nodeset: &str, calculate: Option<String>| match calculate {
+            Some(c) => format!(
+                r#"<bind nodeset="{}" calculate="{}" readonly="true()" type="string"/>"#,
+                attr(nodeset),
+                attr(&c)
+            ),
+            None => format!(r#"<bind nodeset="{}" readonly="true()" type="string"/>"#, attr(nodeset)),
+        };
+        if let Some(condition) = &entity.create_if {
+            let value = expression(self, condition, "create_if")?;
+            self.binds.push(readonly(&format!("{path}/@create"), Some(value)));
+        }
+        if let Some(condition) = &entity.update_if {
+            let value = expression(self, condition, "update_if")?;
+            self.binds.push(readonly(&format!("{path}/@update"), Some(value)));
+        }
+        match &entity.entity_id {
+            Some(id) => {
+                let id = expression(self, id, "entity_id")?;
+                for (attribute, column) in
+                    [("baseVersion", "__version"), ("trunkVersion", "__trunkVersion"), ("branchId", "__branchId")]
+                {
+                    let lookup = format!("instance('{}')/root/item[name={id}]/{column}", entity.dataset);
+                    self.binds.push(readonly(&format!("{path}/@{attribute}"), Some(lookup)));
+                }
+                self.binds.push(readonly(&format!("{path}/@id"), Some(id)));
+            }
+            None => {
+                self.binds.push(readonly(&format!("{path}/@id"), None));
+                self.actions.push(format!(
+                    r#"<setvalue ref="{}" event="odk-instance-first-load" value="uuid()"/>"#,
+                    attr(&format!("{path}/@id"))
+                ));
+            }
+        }
+        if let Some(label) = &entity.label {
+            let value = expression(self, label, "label")?;
+            self.binds.push(readonly(&format!("{path}/label"), Some(value)));
+        }
+        Ok(())
+    }
+
     /// The itext of every translated choice list (`list-i` ids), whether a select uses it or not.
     fn choice_texts(&mut self) -> Result<(), XlsFormError> {
         let root = self.root.clone();
@@ -467,6 +550,9 @@ impl Writer<'_> {
         }
         for (k, v) in extra {
             attrs.push(((*k).to_owned(), v.clone()));
+        }
+        if let Some(property) = &fields.save_to {
+            attrs.push(("entities:saveto".into(), property.clone()));
         }
         for (k, v) in &fields.bind_extra {
             attrs.push((k.clone(), v.clone()));
