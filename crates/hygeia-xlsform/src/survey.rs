@@ -260,8 +260,19 @@ fn media_of(cells: &[(&Column, &str)]) -> BTreeMap<String, Text> {
     media
 }
 
-/// `k=v` pairs separated by spaces, commas or semicolons.
-pub fn parameters(text: &str) -> Vec<(String, String)> {
+/// `k=v` pairs separated by spaces, commas or semicolons; anything else is refused.
+pub fn parameters(text: &str) -> Result<Vec<(String, String)>, String> {
+    let pairs = parameter_pairs(text);
+    let well_formed = text
+        .replace([',', ';'], " ")
+        .replace(" =", "=")
+        .replace("= ", "=")
+        .split_whitespace()
+        .all(|token| token.matches('=').count() == 1 && !token.starts_with('=') && !token.ends_with('='));
+    if well_formed { Ok(pairs) } else { Err("Parameters must be in the form of 'key1=value1 key2=value2'.".to_owned()) }
+}
+
+fn parameter_pairs(text: &str) -> Vec<(String, String)> {
     let normalised = text.replace([',', ';'], " ");
     let mut pairs = Vec::new();
     let tokens: Vec<&str> = normalised.split_whitespace().collect();
@@ -284,12 +295,16 @@ pub fn parameters(text: &str) -> Vec<(String, String)> {
     pairs
 }
 
-fn fields_of(cells: &[(&Column, &str)]) -> Fields {
+fn fields_of(cells: &[(&Column, &str)], row: usize) -> Result<Fields, XlsFormError> {
     let repeat_count = value(cells, "repeat_count").or_else(|| value(cells, "jr:count")).map(str::to_owned);
     let extras = |prefix: &str| -> Vec<(String, String)> {
         cells.iter().filter_map(|(c, v)| c.key.strip_prefix(prefix).map(|k| (k.to_owned(), (*v).to_owned()))).collect()
     };
-    Fields {
+    let parameters = match value(cells, "parameters") {
+        Some(text) => parameters(text).map_err(|m| XlsFormError::at("survey", row, Some("parameters"), m))?,
+        None => Vec::new(),
+    };
+    Ok(Fields {
         label: text_of(cells, "label"),
         hint: text_of(cells, "hint"),
         guidance_hint: text_of(cells, "guidance_hint"),
@@ -303,7 +318,7 @@ fn fields_of(cells: &[(&Column, &str)]) -> Fields {
         read_only: value(cells, "read_only").map(str::to_owned),
         appearance: value(cells, "appearance").map(str::to_owned),
         choice_filter: value(cells, "choice_filter").map(str::to_owned),
-        parameters: value(cells, "parameters").map(parameters).unwrap_or_default(),
+        parameters,
         trigger: value(cells, "trigger").map(str::to_owned),
         media: media_of(cells),
         repeat_count,
@@ -311,7 +326,7 @@ fn fields_of(cells: &[(&Column, &str)]) -> Fields {
         bind_extra: extras("bind::"),
         body_extra: extras("body::"),
         instance_extra: extras("instance::"),
-    }
+    })
 }
 
 /// An XML name, as XForms needs for instance elements.
@@ -327,7 +342,17 @@ pub fn read(workbook: &Workbook, form_name: Option<&str>) -> Result<Form, XlsFor
     let survey_sheet =
         workbook.sheet("survey").ok_or_else(|| XlsFormError::workbook("The workbook has no 'survey' sheet."))?;
     let mut form = Form { settings: read_settings(workbook), ..Default::default() };
+    if let Some(name) = &form.settings.root_name
+        && !is_xml_name(name)
+    {
+        return Err(XlsFormError::at("settings", 1, Some("name"), NAME_RULE));
+    }
     if form.settings.root_name.is_none() {
+        if let Some(name) = form_name
+            && !is_xml_name(name)
+        {
+            return Err(XlsFormError::workbook(format!("The 'form_name' value is invalid. {NAME_RULE}")));
+        }
         form.settings.root_name = form_name.map(str::to_owned);
     }
     form.choices = read_choices(workbook, form.settings.allow_choice_duplicates)?;
@@ -366,7 +391,7 @@ pub fn read(workbook: &Workbook, form_name: Option<&str>) -> Result<Form, XlsFor
                 stack.push(Group {
                     name,
                     repeat: parsed.kind == Kind::BeginRepeat,
-                    fields: fields_of(&cells),
+                    fields: fields_of(&cells, row)?,
                     children: Vec::new(),
                     row,
                 });
@@ -404,7 +429,8 @@ pub fn read(workbook: &Workbook, form_name: Option<&str>) -> Result<Form, XlsFor
                     name
                 };
                 check_name(&name, row)?;
-                let fields = fields_of(&cells);
+                let fields = fields_of(&cells, row)?;
+                check_question(&parsed, &fields, type_text, row)?;
                 if parsed.info.name == "calculate" && fields.calculation.is_none() && fields.default.is_none() {
                     return Err(XlsFormError::at(
                         "survey",
@@ -474,7 +500,54 @@ fn specify_other(select: &str, row: usize) -> Question {
     Question { name: format!("{select}_other"), kind: info, list: None, or_other: false, fields, row }
 }
 
+/// pyxform's checks of a question's own cells.
+fn check_question(parsed: &types::Parsed, fields: &Fields, type_text: &str, row: usize) -> Result<(), XlsFormError> {
+    if parsed.from_file {
+        let list = parsed.list.as_deref().unwrap_or_default();
+        let extension = list.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
+        if !matches!(extension.as_deref(), Some("csv" | "xml" | "geojson")) {
+            return Err(XlsFormError::at(
+                "survey",
+                row,
+                Some("type"),
+                format!(
+                    "File name for '{type_text}' should end with one of the supported file extensions: '.csv', '.xml', '.geojson'"
+                ),
+            ));
+        }
+        for key in ["value", "label"] {
+            if let Some((_, name)) = fields.parameters.iter().find(|(k, _)| k == key)
+                && !is_xml_name(name)
+            {
+                return Err(XlsFormError::at("survey", row, Some(&format!("parameters ({key})")), NAME_RULE));
+            }
+        }
+    }
+    if let Some(property) = &fields.save_to {
+        let (_, name) = property.split_once('#').unwrap_or(("", property));
+        if property.matches('#').count() > 1 || !is_xml_name(name) {
+            return Err(XlsFormError::at("survey", row, Some("save_to"), NAME_RULE));
+        }
+        if name.eq_ignore_ascii_case("name") || name.eq_ignore_ascii_case("label") {
+            let message = "Names used here must not be 'name' or 'label' (case-insensitive).";
+            return Err(XlsFormError::at("survey", row, Some("save_to"), message));
+        }
+    }
+    if let Some(trigger) = &fields.trigger {
+        let between: Vec<&str> =
+            trigger.split("${").skip(1).filter_map(|p| p.split_once('}').map(|(_, rest)| rest)).collect();
+        if between.len() > 1 && between[..between.len() - 1].iter().any(|gap| !gap.contains(',')) {
+            let message = "Reference variable lists must have a comma between each variable.";
+            return Err(XlsFormError::at("survey", row, Some("trigger"), message));
+        }
+    }
+    Ok(())
+}
+
 fn check_name(name: &str, row: usize) -> Result<(), XlsFormError> {
+    if name == "meta" {
+        return Err(XlsFormError::at("survey", row, Some("name"), "The name 'meta' is reserved for form metadata."));
+    }
     if name.is_empty() {
         return Err(XlsFormError::at("survey", row, Some("name"), "Questions must have a name."));
     }
