@@ -60,6 +60,24 @@ pub fn write(form: &Form, identity: &Identity) -> Result<String, XlsFormError> {
     if let Some(entity) = &form.entity {
         w.entity(entity, &root, &mut instance)?;
     }
+    let audit = form.children.iter().find_map(|n| match n {
+        Node::Question(q) if q.kind.name == "audit" => Some(q),
+        _ => None,
+    });
+    if let Some(audit) = audit {
+        instance.push_str("<audit/>");
+        let mut attributes = format!(r#"<bind nodeset="{root}/meta/audit" type="binary""#);
+        for (key, value) in &audit.fields.parameters {
+            if matches!(
+                key.as_str(),
+                "location-priority" | "location-min-interval" | "location-max-age" | "track-changes" | "identify-user" | "track-changes-reasons"
+            ) {
+                let _ = write!(attributes, r#" odk:{key}="{}""#, attr(value));
+            }
+        }
+        attributes.push_str("/>");
+        w.binds.push(attributes);
+    }
     instance.push_str("<instanceID/>");
     if settings.instance_name.is_some() {
         instance.push_str("<instanceName/>");
@@ -579,6 +597,22 @@ impl Writer<'_> {
     ) -> Result<(), XlsFormError> {
         let path = format!("{parent}/{}", q.name);
         let fields = &q.fields;
+        // External data and the audit log are no questions: an instance to read, a `meta` node.
+        match q.kind.name {
+            "csv-external" | "xml-external" => {
+                if !template && !self.file_instances.iter().any(|(id, _)| *id == q.name) {
+                    let src = if q.kind.name == "csv-external" {
+                        format!("jr://file-csv/{}.csv", q.name)
+                    } else {
+                        format!("jr://file/{}.xml", q.name)
+                    };
+                    self.file_instances.push((q.name.clone(), src));
+                }
+                return Ok(());
+            }
+            "audit" => return Ok(()),
+            _ => {}
+        }
         // A static default is the node's text; an expression is set when the form loads.
         let dynamic = fields.default.as_ref().is_some_and(|d| d.contains("${") || d.contains('(') || d.contains('/'));
         match (&fields.default, dynamic) {
