@@ -572,8 +572,8 @@ fn check_siblings(children: &[Node]) -> Result<(), XlsFormError> {
             Node::Question(q) => q.row,
             Node::Group(g) => g.row,
         };
-        let name = child.name().to_ascii_lowercase();
-        if let Some(first) = seen.insert(name, row) {
+        // Case matters (pyxform only warns about names that differ by case).
+        if let Some(first) = seen.insert(child.name().to_owned(), row) {
             return Err(XlsFormError::at(
                 "survey",
                 row,
