@@ -70,7 +70,12 @@ pub fn write(form: &Form, identity: &Identity) -> Result<String, XlsFormError> {
         for (key, value) in &audit.fields.parameters {
             if matches!(
                 key.as_str(),
-                "location-priority" | "location-min-interval" | "location-max-age" | "track-changes" | "identify-user" | "track-changes-reasons"
+                "location-priority"
+                    | "location-min-interval"
+                    | "location-max-age"
+                    | "track-changes"
+                    | "identify-user"
+                    | "track-changes-reasons"
             ) {
                 let _ = write!(attributes, r#" odk:{key}="{}""#, attr(value));
             }
@@ -273,6 +278,31 @@ impl Writer<'_> {
 
     /// A label or hint's text: `${x}` becomes `<output value=" /data/x "/>`.
     fn rich_text(&self, text: &str, from: &str, column: &str, row: usize) -> Result<String, XlsFormError> {
+        // `instance('list')/root/item[...]/label` in a label is shown as one output.
+        let mut out = String::new();
+        let mut rest = text;
+        while let Some((start, end)) = xpath::instance_expression(rest) {
+            out.push_str(&self.plain_rich_text(&rest[..start], from, column, row)?);
+            let mut expression = String::new();
+            for piece in
+                xpath::references(&rest[start..end]).map_err(|m| XlsFormError::at("survey", row, Some(column), m))?
+            {
+                match piece {
+                    Piece::Text(t) => expression.push_str(t),
+                    Piece::Reference(name) => {
+                        let target = self.target(name, column, row)?;
+                        let _ = write!(expression, " {} ", xpath::path_between(from, &target.0, target.1.as_deref()));
+                    }
+                }
+            }
+            let _ = write!(out, r#"<output value="{}"/>"#, attr(&expression));
+            rest = &rest[end..];
+        }
+        out.push_str(&self.plain_rich_text(rest, from, column, row)?);
+        Ok(out)
+    }
+
+    fn plain_rich_text(&self, text: &str, from: &str, column: &str, row: usize) -> Result<String, XlsFormError> {
         let pieces = xpath::references(text).map_err(|m| XlsFormError::at("survey", row, Some(column), m))?;
         let mut out = String::new();
         for piece in pieces {

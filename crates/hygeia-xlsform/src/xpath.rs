@@ -50,6 +50,74 @@ pub fn path_between(from: &str, to: &str, repeat: Option<&str>) -> String {
     }
 }
 
+/// The first `instance('name')/path[predicate]/path` in `text`, as a byte range: the part of a
+/// label that pyxform shows as an `<output>`.
+pub fn instance_expression(text: &str) -> Option<(usize, usize)> {
+    let start = text.find("instance(")?;
+    let bytes = text.as_bytes();
+    let mut i = start + "instance(".len();
+    let mut depth_round = 1;
+    let mut depth_square = 0;
+    let mut quote: Option<u8> = None;
+    while i < bytes.len() {
+        let c = bytes[i];
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None => match c {
+                b'\'' | b'"' => quote = Some(c),
+                b'(' => depth_round += 1,
+                b')' => {
+                    depth_round -= 1;
+                    if depth_round == 0 && depth_square == 0 {
+                        i += 1;
+                        break;
+                    }
+                }
+                b'[' => depth_square += 1,
+                b']' => depth_square -= 1,
+                _ => {}
+            },
+        }
+        i += 1;
+    }
+    if depth_round != 0 {
+        return None;
+    }
+    // Then the path: names, `/`, and bracketed predicates.
+    let mut depth = 0;
+    let mut quote: Option<u8> = None;
+    while i < bytes.len() {
+        let c = bytes[i];
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None if c == b'\'' || c == b'"' => {
+                if depth == 0 {
+                    break;
+                }
+                quote = Some(c);
+            }
+            None if c == b'[' => depth += 1,
+            None if c == b']' => {
+                if depth == 0 {
+                    break;
+                }
+                depth -= 1;
+            }
+            None if depth > 0 => {}
+            None if c.is_ascii_alphanumeric() || matches!(c, b'/' | b'_' | b'-' | b'.' | b':' | b'@') => {}
+            None => break,
+        }
+        i += 1;
+    }
+    // A trailing period ends the sentence, not the path.
+    while i > start && bytes[i - 1] == b'.' {
+        i -= 1;
+    }
+    Some((start, i))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -65,5 +133,8 @@ mod tests {
         assert_eq!(path_between("/data/r/q2", "/data/r/g/q1", Some("/data/r")), "../g/q1");
         assert_eq!(path_between("/data/q2", "/data/r/q1", Some("/data/r")), "/data/r/q1");
         assert_eq!(path_between("/data/q2", "/data/q1", None), "/data/q1");
+        let text = "See instance('c1')/root/item[name = ${q1}]/label here.";
+        let (start, end) = instance_expression(text).unwrap();
+        assert_eq!(&text[start..end], "instance('c1')/root/item[name = ${q1}]/label");
     }
 }
