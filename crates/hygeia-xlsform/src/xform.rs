@@ -232,7 +232,9 @@ impl Writer<'_> {
                 Piece::Text(t) => out.push_str(t),
                 Piece::Reference(name) => {
                     let target = self.target(name, column, row)?;
-                    let _ = write!(out, " {} ", xpath::path_between(from, &target.0, target.1.as_deref()));
+                    // Arguments of indexed-repeat() name the repeat's nodes from the root.
+                    let repeat = if xpath::inside_call(&out, "indexed-repeat(") { None } else { target.1.as_deref() };
+                    let _ = write!(out, " {} ", xpath::path_between(from, &target.0, repeat));
                 }
             }
         }
@@ -809,7 +811,15 @@ impl Writer<'_> {
     ) -> Result<(), XlsFormError> {
         let path = format!("{parent}/{}", g.name);
         let inner_repeat = if g.repeat { Some(path.as_str()) } else { repeat };
-        if g.repeat && !template {
+        // A repeat's template holds the templates of the repeats inside it; its one ordinary
+        // instance holds their ordinary instances.
+        if g.repeat && template {
+            let mut copy = String::new();
+            self.nodes(&g.children, &path, inner_repeat, &mut copy, &mut String::new(), true)?;
+            let _ = write!(instance, r#"<{0} jr:template="">{copy}</{0}>"#, g.name);
+            return Ok(());
+        }
+        if g.repeat && repeat.is_none() {
             let mut copy = String::new();
             self.nodes(&g.children, &path, inner_repeat, &mut copy, &mut String::new(), true)?;
             let _ = write!(instance, r#"<{0} jr:template="">{copy}</{0}>"#, g.name);

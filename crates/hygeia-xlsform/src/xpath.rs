@@ -50,6 +50,23 @@ pub fn path_between(from: &str, to: &str, repeat: Option<&str>) -> String {
     }
 }
 
+/// Whether the end of `text` lies inside an unclosed call that `text` opened with `call`.
+pub fn inside_call(text: &str, call: &str) -> bool {
+    let Some(at) = text.rfind(call) else { return false };
+    let mut depth = 1i32;
+    for c in text[at + call.len()..].chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            _ => {}
+        }
+        if depth == 0 {
+            return false;
+        }
+    }
+    true
+}
+
 /// The first `instance('name')/path[predicate]/path` in `text`, as a byte range: the part of a
 /// label that pyxform shows as an `<output>`.
 pub fn instance_expression(text: &str) -> Option<(usize, usize)> {
