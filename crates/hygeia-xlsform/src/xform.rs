@@ -811,6 +811,15 @@ impl Writer<'_> {
     ) -> Result<(), XlsFormError> {
         let path = format!("{parent}/{}", g.name);
         let inner_repeat = if g.repeat { Some(path.as_str()) } else { repeat };
+        // A count that is not a plain `${question}` is calculated in a node of its own.
+        let generated_count = g.repeat
+            && g.fields
+                .repeat_count
+                .as_deref()
+                .is_some_and(|c| !matches!(xpath::references(c.trim()).as_deref(), Ok([Piece::Reference(_)])));
+        if generated_count {
+            let _ = write!(instance, "<{}_count/>", g.name);
+        }
         // A repeat's template holds the templates of the repeats inside it; its one ordinary
         // instance holds their ordinary instances.
         if g.repeat && template {
@@ -841,6 +850,17 @@ impl Writer<'_> {
             let mut repeat_attrs = format!(r#" nodeset="{}""#, attr(&path));
             if let Some(count) = &g.fields.repeat_count {
                 let value = self.expression(count, &path, "repeat_count", g.row)?;
+                let value = if generated_count {
+                    let count_path = format!("{parent}/{}_count", g.name);
+                    self.binds.push(format!(
+                        r#"<bind nodeset="{}" type="string" readonly="true()" calculate="{}"/>"#,
+                        attr(&count_path),
+                        attr(&value)
+                    ));
+                    format!(" {count_path} ")
+                } else {
+                    value
+                };
                 let _ = write!(repeat_attrs, r#" jr:count="{}""#, attr(&value));
             }
             let label = if label.is_empty() { "<label/>".to_owned() } else { label };
