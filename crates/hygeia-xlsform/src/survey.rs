@@ -201,9 +201,9 @@ fn column(header: &str) -> Column {
         "type" => "type",
         "name" | "value" => "name",
         "list name" => "list_name",
-        _ => return Column { key: base.to_ascii_lowercase(), language },
+        _ => return Column { key: base.to_ascii_lowercase(), language: language.map(|l| l.trim().to_owned()) },
     };
-    Column { key: key.to_owned(), language }
+    Column { key: key.to_owned(), language: language.map(|l| l.trim().to_owned()) }
 }
 
 /// A sheet's header and data rows, as maps from column to cell.

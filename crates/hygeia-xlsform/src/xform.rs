@@ -371,6 +371,27 @@ impl Writer<'_> {
         Ok(format!(r#"<{element} ref="jr:itext('{}')"/>"#, attr(&id)))
     }
 
+    /// The hint, and the guidance hint (shown on request) as its `guidance` form.
+    fn hint(&mut self, fields: &Fields, path: &str, row: usize) -> Result<String, XlsFormError> {
+        if fields.guidance_hint.is_empty() {
+            return self.text_element("hint", &fields.hint, &BTreeMap::new(), path, row);
+        }
+        let id = format!("{path}:hint");
+        let mut values = Vec::new();
+        for language in self.form.languages.clone() {
+            if let Some(hint) = fields.hint.get(&language) {
+                values.push((language.clone(), String::new(), self.rich_text(hint, path, "hint", row)?));
+            } else if !fields.hint.is_empty() && language != DEFAULT_LANGUAGE {
+                values.push((language.clone(), String::new(), "-".to_owned()));
+            }
+            if let Some(guidance) = fields.guidance_hint.get(&language) {
+                values.push((language.clone(), "guidance".to_owned(), guidance.clone()));
+            }
+        }
+        self.itext_entry(id.clone(), values);
+        Ok(format!(r#"<hint ref="jr:itext('{}')"/>"#, attr(&id)))
+    }
+
     /// A bind message (`jr:constraintMsg`): plain, or an itext reference when translated.
     fn message(&mut self, text: &Text, path: &str, name: &str) -> Option<String> {
         if text.is_empty() {
@@ -698,7 +719,7 @@ impl Writer<'_> {
             return Ok(());
         }
         let label = self.text_element("label", &fields.label, &fields.media, &path, q.row)?;
-        let hint = self.text_element("hint", &fields.hint, &BTreeMap::new(), &path, q.row)?;
+        let hint = self.hint(fields, &path, q.row)?;
         let mut attrs = format!(r#" ref="{}""#, attr(&path));
         if let Some(appearance) = &fields.appearance {
             let _ = write!(attrs, r#" appearance="{}""#, attr(appearance));
