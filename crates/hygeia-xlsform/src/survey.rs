@@ -431,6 +431,9 @@ pub fn read(workbook: &Workbook, form_name: Option<&str>) -> Result<Form, XlsFor
                 check_name(&name, row)?;
                 let fields = fields_of(&cells, row)?;
                 check_question(&parsed, &fields, type_text, row)?;
+                if parsed.info.name == "range" {
+                    check_range(&fields, &form.choices, row)?;
+                }
                 if parsed.info.name == "calculate" && fields.calculation.is_none() && fields.default.is_none() {
                     return Err(XlsFormError::at(
                         "survey",
@@ -539,6 +542,101 @@ fn check_question(parsed: &types::Parsed, fields: &Fields, type_text: &str, row:
         if between.len() > 1 && between[..between.len() - 1].iter().any(|gap| !gap.contains(',')) {
             let message = "Reference variable lists must have a comma between each variable.";
             return Err(XlsFormError::at("survey", row, Some("trigger"), message));
+        }
+    }
+    Ok(())
+}
+
+/// pyxform's rules for a range's parameters: numbers, a non-zero step, ticks that fit the range,
+/// tick labels at values the range can take.
+fn check_range(fields: &Fields, choices: &[(String, Vec<Choice>)], row: usize) -> Result<(), XlsFormError> {
+    const KEYS: [&str; 6] = ["end", "placeholder", "start", "step", "tick_interval", "tick_labelset"];
+    let fail = |message: String| XlsFormError::at("survey", row, Some("parameters"), message);
+    let invalid: Vec<&str> = fields.parameters.iter().map(|(k, _)| k.as_str()).filter(|k| !KEYS.contains(k)).collect();
+    if !invalid.is_empty() {
+        return Err(fail(format!(
+            "The accepted parameter keys for this question type are '{}'. The following are invalid parameter key(s): '{}'.",
+            KEYS.join(", "),
+            invalid.join(", ")
+        )));
+    }
+    let get = |key: &str| fields.parameters.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+    let number =
+        |key: &str, default: Option<f64>| -> Result<Option<f64>, XlsFormError> {
+            match get(key) {
+                None => Ok(default),
+                Some(text) => text.parse::<f64>().ok().filter(|n| n.is_finite()).map(Some).ok_or_else(|| {
+                    fail(format!("For the 'range' question type, the parameter '{key}' must be a number."))
+                }),
+            }
+        };
+    let start = number("start", Some(1.0))?.unwrap_or(1.0);
+    let end = number("end", Some(10.0))?.unwrap_or(10.0);
+    let step = number("step", Some(1.0))?.unwrap_or(1.0);
+    let tick_interval = number("tick_interval", None)?;
+    let placeholder = number("placeholder", None)?;
+    let (low, high) = if start <= end { (start, end) } else { (end, start) };
+    let multiple = |value: f64, of: f64| of != 0.0 && ((value / of).round() * of - value).abs() < 1e-9;
+    if step == 0.0 {
+        return Err(fail("For the 'range' question type, the parameter 'step' must not be '0' (zero).".into()));
+    }
+    if let Some(interval) = tick_interval {
+        if interval == 0.0 {
+            return Err(fail(
+                "For the 'range' question type, the parameter 'tick_interval' must not be '0' (zero).".into(),
+            ));
+        }
+        if interval.abs() > high - low {
+            return Err(fail("For the 'range' question type, the parameter 'tick_interval' must not be larger than the range (the difference between 'start' and 'end').".into()));
+        }
+        if !multiple(interval, step) {
+            return Err(fail(
+                "For the 'range' question type, the parameter 'tick_interval' must be a multiple of 'step'.".into(),
+            ));
+        }
+    }
+    if let Some(value) = placeholder {
+        if value < low || value > high {
+            return Err(fail("For the 'range' question type, the parameter 'placeholder' must be between the 'start' and 'end' values, inclusive).".into()));
+        }
+        if !multiple(value - start, step) {
+            return Err(fail("For the 'range' question type, the parameter 'placeholder' must be equal to the start of the range plus a multiple of 'step'.".into()));
+        }
+    }
+    let appearance = fields.appearance.as_deref().unwrap_or_default().trim();
+    let ticked = tick_interval.is_some() || placeholder.is_some() || get("tick_labelset").is_some();
+    if ticked && !appearance.split_whitespace().all(|a| a == "vertical" || a == "no-ticks") {
+        return Err(fail("For the 'range' question type, the parameters 'tick_interval', 'placeholder', and 'tick_labelset' are only supported for the appearances 'vertical', 'no-ticks', 'vertical no-ticks', and the default (empty) horizontal.".into()));
+    }
+    if let Some(list) = get("tick_labelset") {
+        let Some((_, labels)) = choices.iter().find(|(n, _)| n == list) else {
+            return Err(fail(format!(
+                "For the 'range' question type, the parameter 'tick_labelset' must name a choice list; there is no list '{list}'."
+            )));
+        };
+        let no_ticks = appearance.split_whitespace().any(|a| a == "no-ticks");
+        for choice in labels {
+            let Ok(value) = choice.name.parse::<f64>() else {
+                return Err(fail(
+                    "For the 'range' question type, the parameter 'tick_labelset' choice values must all be numbers."
+                        .into(),
+                ));
+            };
+            if value < low || value > high {
+                return Err(fail("For the 'range' question type, the parameter 'tick_labelset' choices must be between the 'start' and 'end' values, inclusive.".into()));
+            }
+            if no_ticks && value != start && value != end {
+                return Err(fail("For the 'range' question type, the parameter 'tick_labelset' choice list values may only match the range 'start' and 'end' values when the 'appearance' is 'no-ticks'.".into()));
+            }
+            let (unit, name) = match tick_interval {
+                Some(interval) => (interval, "tick_interval"),
+                None => (step, "step"),
+            };
+            if !no_ticks && !multiple(value - start, unit) {
+                return Err(fail(format!(
+                    "For the 'range' question type, the parameter 'tick_labelset' choices' values must be equal to the start of the range plus a multiple of '{name}'."
+                )));
+            }
         }
     }
     Ok(())
