@@ -25,6 +25,11 @@ struct Writer<'a> {
     itext: BTreeMap<String, Vec<(String, Vec<(String, String)>)>>,
     binds: Vec<String>,
     actions: Vec<String>,
+    /// The entity's container (a repeat's path, or the root), its `meta` content, and the
+    /// setvalue that gives each new repeat instance a new entity id.
+    entity_container: String,
+    entity_meta: String,
+    entity_new_repeat: String,
     /// `trigger` column: setvalues to write inside the triggering question's control, by its path.
     triggered: HashMap<String, Vec<String>>,
     file_instances: Vec<(String, String)>,
@@ -48,17 +53,25 @@ pub fn write(form: &Form, identity: &Identity) -> Result<String, XlsFormError> {
         binds: Vec::new(),
         actions: Vec::new(),
         triggered: HashMap::new(),
+        entity_container: String::new(),
+        entity_meta: String::new(),
+        entity_new_repeat: String::new(),
         file_instances: Vec::new(),
     };
     w.choice_texts()?;
+    if let Some(entity) = &form.entity {
+        w.entity_container = w.entity_container(entity);
+        let container = w.entity_container.clone();
+        w.entity_meta = w.entity(entity, &container)?;
+    }
     w.triggers(&form.children, &root)?;
     let mut instance = String::new();
     let mut body = String::new();
     w.nodes(&form.children, &root, None, &mut instance, &mut body, false)?;
     let settings = &form.settings;
     instance.push_str("<meta>");
-    if let Some(entity) = &form.entity {
-        w.entity(entity, &root, &mut instance)?;
+    if w.entity_container == root {
+        instance.push_str(&w.entity_meta);
     }
     let audit = form.children.iter().find_map(|n| match n {
         Node::Question(q) if q.kind.name == "audit" => Some(q),
@@ -102,7 +115,8 @@ pub fn write(form: &Form, identity: &Identity) -> Result<String, XlsFormError> {
         if form.entity.is_some() { r#" xmlns:entities="http://www.opendatakit.org/xforms/entities""# } else { "" };
     let _ = write!(out, "<h:html{NAMESPACES}{entities}><h:head><h:title>{}</h:title>", esc(identity.title));
     if form.entity.is_some() {
-        out.push_str(r#"<model odk:xforms-version="1.0.0" entities:entities-version="2024.1.0">"#);
+        let version = if w.entity_container == root { "2024.1.0" } else { "2025.1.0" };
+        let _ = write!(out, r#"<model odk:xforms-version="1.0.0" entities:entities-version="{version}">"#);
     } else {
         out.push_str(r#"<model odk:xforms-version="1.0.0">"#);
     }
@@ -456,13 +470,9 @@ impl Writer<'_> {
 
     /// `meta/entity` and its binds: created (a new id when the form opens) or updated (the id,
     /// and the versions read from the dataset's attachment).
-    fn entity(
-        &mut self,
-        entity: &crate::survey::Entity,
-        root: &str,
-        instance: &mut String,
-    ) -> Result<(), XlsFormError> {
-        let path = format!("{root}/meta/entity");
+    fn entity(&mut self, entity: &crate::survey::Entity, container: &str) -> Result<String, XlsFormError> {
+        let mut instance = String::new();
+        let path = format!("{container}/meta/entity");
         let update = entity.entity_id.is_some();
         let create = !update || entity.create_if.is_some();
         let sheet_error = |m: String| XlsFormError::at("entities", entity.row, None, m);
@@ -482,8 +492,8 @@ impl Writer<'_> {
                 let _ = write!(instance, "<entity{attributes}/>");
             }
         }
-        let expression = |w: &mut Self, text: &str, column: &str| {
-            w.expression(text, &path, column, entity.row).map_err(|e| sheet_error(e.message))
+        let expression = |w: &mut Self, text: &str, column: &str, from: &str| {
+            w.expression(text, from, column, entity.row).map_err(|e| sheet_error(e.message))
         };
         let readonly = |nodeset: &str, calculate: Option<String>| match calculate {
             Some(c) => format!(
@@ -494,16 +504,16 @@ impl Writer<'_> {
             None => format!(r#"<bind nodeset="{}" readonly="true()" type="string"/>"#, attr(nodeset)),
         };
         if let Some(condition) = &entity.create_if {
-            let value = expression(self, condition, "create_if")?;
+            let value = expression(self, condition, "create_if", &format!("{path}/@create"))?;
             self.binds.push(readonly(&format!("{path}/@create"), Some(value)));
         }
         if let Some(condition) = &entity.update_if {
-            let value = expression(self, condition, "update_if")?;
+            let value = expression(self, condition, "update_if", &format!("{path}/@update"))?;
             self.binds.push(readonly(&format!("{path}/@update"), Some(value)));
         }
         match &entity.entity_id {
             Some(id) => {
-                let id = expression(self, id, "entity_id")?;
+                let id = expression(self, id, "entity_id", &format!("{path}/@id"))?;
                 for (attribute, column) in
                     [("baseVersion", "__version"), ("trunkVersion", "__trunkVersion"), ("branchId", "__branchId")]
                 {
@@ -518,13 +528,54 @@ impl Writer<'_> {
                     r#"<setvalue ref="{}" event="odk-instance-first-load" value="uuid()"/>"#,
                     attr(&format!("{path}/@id"))
                 ));
+                if container != self.root {
+                    // Each new instance of the repeat is a new entity.
+                    self.entity_new_repeat = format!(
+                        r#"<setvalue ref="{}" event="odk-new-repeat" value="uuid()"/>"#,
+                        attr(&format!("{path}/@id"))
+                    );
+                }
             }
         }
         if let Some(label) = &entity.label {
-            let value = expression(self, label, "label")?;
+            let value = expression(self, label, "label", &format!("{path}/label"))?;
             self.binds.push(readonly(&format!("{path}/label"), Some(value)));
         }
-        Ok(())
+        Ok(instance)
+    }
+
+    /// Where the entity is declared: the innermost repeat holding the questions it reads or
+    /// saves to (one entity per repeat instance), else the form's root.
+    fn entity_container(&self, entity: &crate::survey::Entity) -> String {
+        let mut names: Vec<&str> = Vec::new();
+        for text in [&entity.label, &entity.create_if, &entity.update_if, &entity.entity_id].into_iter().flatten() {
+            if let Ok(pieces) = xpath::references(text) {
+                names.extend(pieces.into_iter().filter_map(|p| match p {
+                    Piece::Reference(name) => Some(name),
+                    Piece::Text(_) => None,
+                }));
+            }
+        }
+        fn saved(nodes: &[Node], out: &mut Vec<String>) {
+            for node in nodes {
+                match node {
+                    Node::Question(q) if q.fields.save_to.is_some() => out.push(q.name.clone()),
+                    Node::Group(g) => saved(&g.children, out),
+                    _ => {}
+                }
+            }
+        }
+        let mut saving = Vec::new();
+        saved(&self.form.children, &mut saving);
+        names.extend(saving.iter().map(String::as_str));
+        names
+            .iter()
+            .filter_map(|name| match self.names.paths.get(*name).map(Vec::as_slice) {
+                Some([(_, Some(repeat))]) => Some(repeat.clone()),
+                _ => None,
+            })
+            .max_by_key(|repeat| repeat.len())
+            .unwrap_or_else(|| self.root.clone())
     }
 
     /// The itext of every translated choice list (`list-i` ids), whether a select uses it or not.
@@ -843,20 +894,26 @@ impl Writer<'_> {
         }
         // A repeat's template holds the templates of the repeats inside it; its one ordinary
         // instance holds their ordinary instances.
+        let entity_meta =
+            if path == self.entity_container { format!("<meta>{}</meta>", self.entity_meta) } else { String::new() };
         if g.repeat && template {
             let mut copy = String::new();
             self.nodes(&g.children, &path, inner_repeat, &mut copy, &mut String::new(), true)?;
-            let _ = write!(instance, r#"<{0} jr:template="">{copy}</{0}>"#, g.name);
+            let _ = write!(instance, r#"<{0} jr:template="">{copy}{entity_meta}</{0}>"#, g.name);
             return Ok(());
         }
         if g.repeat && repeat.is_none() {
             let mut copy = String::new();
             self.nodes(&g.children, &path, inner_repeat, &mut copy, &mut String::new(), true)?;
-            let _ = write!(instance, r#"<{0} jr:template="">{copy}</{0}>"#, g.name);
+            let _ = write!(instance, r#"<{0} jr:template="">{copy}{entity_meta}</{0}>"#, g.name);
         }
         let mut children_instance = String::new();
         let mut children_body = String::new();
         self.nodes(&g.children, &path, inner_repeat, &mut children_instance, &mut children_body, template)?;
+        children_instance.push_str(&entity_meta);
+        if path == self.entity_container {
+            children_body.push_str(&self.entity_new_repeat);
+        }
         let _ = write!(instance, "<{0}>{children_instance}</{0}>", g.name);
         if template {
             return Ok(());
