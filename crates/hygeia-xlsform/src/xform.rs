@@ -385,6 +385,88 @@ impl Writer<'_> {
         Ok(format!(r#"<{element} ref="jr:itext('{}')"/>"#, attr(&id)))
     }
 
+    /// A `table-list` group, as pyxform writes it: a field-list whose first row is the group's
+    /// label and the choices' labels (two generated nodes), then each select without its labels.
+    #[allow(clippy::too_many_arguments)]
+    fn table_list(
+        &mut self,
+        g: &Group,
+        path: &str,
+        repeat: Option<&str>,
+        instance: &mut String,
+        body: &mut String,
+        template: bool,
+        attributes: &str,
+    ) -> Result<(), XlsFormError> {
+        let title = format!("generated_table_list_label_{}", g.row);
+        let header = format!("reserved_name_for_field_list_labels_{}", g.row + 1);
+        let mut children = g.children.clone();
+        for child in &mut children {
+            if let Node::Question(q) = child
+                && q.list.is_some()
+            {
+                q.fields.appearance = Some("list-nolabel".into());
+            }
+        }
+        // The title row exists only when the group has a label to show.
+        let titled = !g.fields.label.is_empty();
+        let mut children_instance = if titled { format!("<{title}/><{header}/>") } else { format!("<{header}/>") };
+        let mut children_body = String::new();
+        self.nodes(&children, path, repeat, &mut children_instance, &mut children_body, template)?;
+        let _ = write!(instance, "<{0}{attributes}>{children_instance}</{0}>", g.name);
+        if template {
+            return Ok(());
+        }
+        let (title_path, header_path) = (format!("{path}/{title}"), format!("{path}/{header}"));
+        let mut title_control = String::new();
+        if titled {
+            self.binds.push(format!(r#"<bind nodeset="{}" readonly="true()" type="string"/>"#, attr(&title_path)));
+            let label = self.text_element("label", &g.fields.label, &g.fields.media, &title_path, g.row)?;
+            let hint = self.hint(&g.fields, &title_path, g.row)?;
+            title_control = format!(r#"<input ref="{}">{label}{hint}</input>"#, attr(&title_path));
+        }
+        self.binds.push(format!(r#"<bind nodeset="{}" type="string"/>"#, attr(&header_path)));
+        self.bind(path, None, &g.fields, g.row, &[])?;
+        let first_select = g.children.iter().find_map(|c| match c {
+            Node::Question(q) if q.list.is_some() => Some(q),
+            _ => None,
+        });
+        let header_control = match first_select {
+            Some(q) => {
+                let element = if q.kind.control == Control::Select { "select" } else { "select1" };
+                let itemset = self.itemset(q, &header_path, q.list.clone().unwrap_or_default())?;
+                format!(
+                    r#"<{element} ref="{}" appearance="label"><label> </label>{itemset}</{element}>"#,
+                    attr(&header_path)
+                )
+            }
+            None => String::new(),
+        };
+        let appearance = g.fields.appearance.as_deref().unwrap_or_default().replace("table-list", "field-list");
+        let _ = write!(
+            body,
+            r#"<group appearance="{}" ref="{}">{title_control}{header_control}{children_body}</group>"#,
+            attr(appearance.trim()),
+            attr(path)
+        );
+        Ok(())
+    }
+
+    /// `instance::x` columns: attributes of the node in the primary instance.
+    fn instance_attributes(
+        &mut self,
+        extra: &[(String, String)],
+        path: &str,
+        row: usize,
+    ) -> Result<String, XlsFormError> {
+        let mut out = String::new();
+        for (name, value) in extra {
+            let value = self.expression(value, path, &format!("instance::{name}"), row)?;
+            let _ = write!(out, r#" {name}="{}""#, attr(&value));
+        }
+        Ok(out)
+    }
+
     /// The hint, and the guidance hint (shown on request) as its `guidance` form.
     fn hint(&mut self, fields: &Fields, path: &str, row: usize) -> Result<String, XlsFormError> {
         if fields.guidance_hint.is_empty() {
@@ -677,7 +759,7 @@ impl Writer<'_> {
             attrs.push(("entities:saveto".into(), property.clone()));
         }
         for (k, v) in &fields.bind_extra {
-            attrs.push((k.clone(), v.clone()));
+            attrs.push((k.clone(), self.expression(v, path, &format!("bind::{k}"), row)?));
         }
         if attrs.is_empty() {
             return Ok(());
@@ -719,12 +801,13 @@ impl Writer<'_> {
         }
         // A static default is the node's text; an expression is set when the form loads.
         let dynamic = fields.default.as_ref().is_some_and(|d| d.contains("${") || d.contains('(') || d.contains('/'));
+        let attributes = self.instance_attributes(&fields.instance_extra, &path, q.row)?;
         match (&fields.default, dynamic) {
             (Some(default), false) if q.kind.preload.is_none() => {
-                let _ = write!(instance, "<{0}>{1}</{0}>", q.name, esc(default));
+                let _ = write!(instance, "<{0}{attributes}>{1}</{0}>", q.name, esc(default));
             }
             _ => {
-                let _ = write!(instance, "<{}/>", q.name);
+                let _ = write!(instance, "<{}{attributes}/>", q.name);
             }
         }
         if template {
@@ -776,7 +859,8 @@ impl Writer<'_> {
             let _ = write!(attrs, r#" appearance="{}""#, attr(appearance));
         }
         for (k, v) in &fields.body_extra {
-            let _ = write!(attrs, r#" {k}="{}""#, attr(v));
+            let value = self.expression(v, &path, &format!("body::{k}"), q.row)?;
+            let _ = write!(attrs, r#" {k}="{}""#, attr(&value));
         }
         let (element, inner) = match q.kind.control {
             Control::Input if matches!(q.kind.name, "geopoint" | "geotrace" | "geoshape") => {
@@ -894,6 +978,12 @@ impl Writer<'_> {
         }
         // A repeat's template holds the templates of the repeats inside it; its one ordinary
         // instance holds their ordinary instances.
+        let attributes = self.instance_attributes(&g.fields.instance_extra, &path, g.row)?;
+        let table_list = !g.repeat
+            && g.fields.appearance.as_deref().is_some_and(|a| a.split_whitespace().any(|w| w == "table-list"));
+        if table_list {
+            return self.table_list(g, &path, repeat, instance, body, template, &attributes);
+        }
         let entity_meta =
             if path == self.entity_container { format!("<meta>{}</meta>", self.entity_meta) } else { String::new() };
         if g.repeat && template {
@@ -914,7 +1004,7 @@ impl Writer<'_> {
         if path == self.entity_container {
             children_body.push_str(&self.entity_new_repeat);
         }
-        let _ = write!(instance, "<{0}>{children_instance}</{0}>", g.name);
+        let _ = write!(instance, "<{0}{attributes}>{children_instance}</{0}>", g.name);
         if template {
             return Ok(());
         }
