@@ -27,6 +27,14 @@ pub struct Settings {
     pub auto_delete: Option<String>,
     pub style: Option<String>,
     pub allow_choice_duplicates: bool,
+    /// `instance_id`: the preload of `meta/instanceID` (default `uid`).
+    pub instance_id: Option<String>,
+    /// `omit_instanceID`: no `meta/instanceID` at all.
+    pub omit_instance_id: bool,
+    /// `attribute::x`: attributes of the primary instance's root.
+    pub root_attributes: Vec<(String, String)>,
+    /// `client_editable`: submissions may be edited on the device after sending.
+    pub client_editable: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -760,8 +768,17 @@ fn read_settings(workbook: &Workbook) -> Settings {
     settings.auto_send = get(&["auto_send"]);
     settings.auto_delete = get(&["auto_delete"]);
     settings.style = get(&["style"]);
-    settings.allow_choice_duplicates = get(&["allow_choice_duplicates"])
-        .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "yes" | "true" | "true()"));
+    let yes =
+        |v: Option<String>| v.is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "yes" | "true" | "true()"));
+    settings.allow_choice_duplicates = yes(get(&["allow_choice_duplicates"]));
+    settings.instance_id = get(&["instance_id"]);
+    settings.omit_instance_id = yes(get(&["omit_instanceid"]));
+    settings.client_editable = yes(get(&["client_editable"]));
+    settings.root_attributes = cells
+        .iter()
+        .filter(|(c, _)| c.key == "attribute")
+        .filter_map(|(c, v)| Some((c.language.clone()?, (*v).to_owned())))
+        .collect();
     settings
 }
 

@@ -96,13 +96,23 @@ pub fn write(form: &Form, identity: &Identity) -> Result<String, XlsFormError> {
         attributes.push_str("/>");
         w.binds.push(attributes);
     }
-    instance.push_str("<instanceID/>");
+    if !settings.omit_instance_id {
+        instance.push_str("<instanceID/>");
+    }
     if settings.instance_name.is_some() {
         instance.push_str("<instanceName/>");
     }
     instance.push_str("</meta>");
-    w.binds
-        .push(format!(r#"<bind nodeset="{root}/meta/instanceID" type="string" readonly="true()" jr:preload="uid"/>"#));
+    if instance.ends_with("<meta></meta>") {
+        instance.truncate(instance.len() - "<meta></meta>".len());
+    }
+    if !settings.omit_instance_id {
+        let preload = settings.instance_id.as_deref().unwrap_or("uid");
+        w.binds.push(format!(
+            r#"<bind nodeset="{root}/meta/instanceID" type="string" readonly="true()" jr:preload="{}"/>"#,
+            attr(preload)
+        ));
+    }
     if let Some(expression) = &settings.instance_name {
         let value = w.expression(expression, &format!("{root}/meta/instanceName"), "settings", 0)?;
         w.binds
@@ -145,6 +155,9 @@ pub fn write(form: &Form, identity: &Identity) -> Result<String, XlsFormError> {
         out.push_str("</itext>");
     }
     let mut root_attrs = format!(r#" id="{}""#, attr(identity.form_id));
+    for (name, value) in &settings.root_attributes {
+        let _ = write!(root_attrs, r#" {name}="{}""#, attr(value));
+    }
     if let Some(version) = &settings.version {
         let _ = write!(root_attrs, r#" version="{}""#, attr(version));
     }
@@ -185,8 +198,12 @@ pub fn write(form: &Form, identity: &Identity) -> Result<String, XlsFormError> {
         || settings.public_key.is_some()
         || settings.auto_send.is_some()
         || settings.auto_delete.is_some()
+        || settings.client_editable
     {
         out.push_str("<submission");
+        if settings.client_editable {
+            out.push_str(r#" odk:client-editable="true""#);
+        }
         if let Some(url) = &settings.submission_url {
             let _ = write!(out, r#" action="{}""#, attr(url));
         }
@@ -933,7 +950,9 @@ impl Writer<'_> {
             let param = |k: &str, d: &str| {
                 q.fields.parameters.iter().find(|(key, _)| key == k).map_or(d.to_owned(), |(_, v)| v.clone())
             };
-            (stem.to_owned(), param("value", "name"), param("label", "label"))
+            // GeoJSON features carry `id` and `title` where CSV and XML lists carry name and label.
+            let (value, label) = if extension == "geojson" { ("id", "title") } else { ("name", "label") };
+            (stem.to_owned(), param("value", value), param("label", label))
         } else {
             let choices =
                 self.form.choices.iter().find(|(n, _)| *n == list).map(|(_, c)| c.as_slice()).unwrap_or_default();
