@@ -86,6 +86,7 @@ fn simple(name: &str) -> Option<TypeInfo> {
         "csv-external" => TypeInfo { bind_type: None, ..plain("csv-external", "string", Control::None) },
         "xml-external" => TypeInfo { bind_type: None, ..plain("xml-external", "string", Control::None) },
         "audit" => plain("audit", "binary", Control::None),
+        "background-geopoint" => plain("background-geopoint", "geopoint", Control::None),
         "start" => meta("start", "dateTime", "timestamp", "start"),
         "end" => meta("end", "dateTime", "timestamp", "end"),
         "today" => meta("today", "date", "date", "today"),

@@ -256,6 +256,9 @@ impl Writer<'_> {
     /// `${name}` replaced by the path of `name` seen from `from`, padded with spaces as pyxform does.
     fn expression(&mut self, text: &str, from: &str, column: &str, row: usize) -> Result<String, XlsFormError> {
         self.pulldata_instances(text);
+        if text.contains("${last-saved#") && !self.file_instances.iter().any(|(id, _)| id == "__last-saved") {
+            self.file_instances.push(("__last-saved".into(), "jr://instance/last-saved".into()));
+        }
         let pieces = xpath::references(text).map_err(|m| XlsFormError::at("survey", row, Some(column), m))?;
         let mut out = String::new();
         for piece in pieces {
@@ -290,6 +293,11 @@ impl Writer<'_> {
     }
 
     fn target(&self, name: &str, column: &str, row: usize) -> Result<(String, Option<String>), XlsFormError> {
+        // `${last-saved#q}`: q's value in the last form saved on the device.
+        if let Some(inner) = name.strip_prefix("last-saved#") {
+            let (path, _) = self.target(inner, column, row)?;
+            return Ok((format!("instance('__last-saved'){path}"), None));
+        }
         match self.names.paths.get(name).map(Vec::as_slice) {
             Some([one]) => Ok(one.clone()),
             Some([]) | None => Err(XlsFormError::at(
@@ -536,7 +544,11 @@ impl Writer<'_> {
                         }
                         None => String::new(),
                     };
-                    let setvalue = format!(r#"<setvalue ref="{}" event="xforms-value-changed"{value}/>"#, attr(&path));
+                    let setvalue = if q.kind.name == "background-geopoint" {
+                        format!(r#"<odk:setgeopoint ref="{}" event="xforms-value-changed"/>"#, attr(&path))
+                    } else {
+                        format!(r#"<setvalue ref="{}" event="xforms-value-changed"{value}/>"#, attr(&path))
+                    };
                     let mut any = false;
                     for piece in pieces {
                         match piece {
@@ -966,10 +978,18 @@ impl Writer<'_> {
             }
             None => String::new(),
         };
+        let mut nodeset = format!("instance('{id}')/root/item{filter}");
+        // `randomize=true [seed=...]`: the choices shuffled, the same way for the same seed.
+        let parameter = |key: &str| q.fields.parameters.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+        if parameter("randomize").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
+            nodeset = match parameter("seed") {
+                Some(seed) => format!("randomize({nodeset},{})", self.expression(&seed, path, "parameters", q.row)?),
+                None => format!("randomize({nodeset})"),
+            };
+        }
         Ok(format!(
-            r#"<itemset nodeset="instance('{}')/root/item{}"><value ref="{}"/><label ref="{}"/></itemset>"#,
-            attr(&id),
-            attr(&filter),
+            r#"<itemset nodeset="{}"><value ref="{}"/><label ref="{}"/></itemset>"#,
+            attr(&nodeset),
             attr(&value_ref),
             attr(&label_ref)
         ))
