@@ -19,7 +19,7 @@ const EXPRESSION_ATTRIBUTES: &[&str] =
 
 pub fn canonical(xml: &str) -> Result<Canonical, String> {
     let document = Document::parse(xml).map_err(|e| e.to_string())?;
-    Ok(element(document.root_element(), false))
+    Ok(element(document.root_element()))
 }
 
 fn qualified(namespace: Option<&str>, name: &str) -> String {
@@ -29,7 +29,7 @@ fn qualified(namespace: Option<&str>, name: &str) -> String {
     }
 }
 
-fn element(node: Node, in_model: bool) -> Canonical {
+fn element(node: Node) -> Canonical {
     let name = qualified(node.tag_name().namespace(), node.tag_name().name());
     let mut attributes: Vec<(String, String)> = node
         .attributes()
@@ -45,8 +45,7 @@ fn element(node: Node, in_model: bool) -> Canonical {
         node.children().filter(|c| c.is_text()).map(|c| c.text().unwrap_or_default()).collect::<Vec<_>>().join(" ");
     let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
     let local = node.tag_name().name();
-    let mut children: Vec<Canonical> =
-        node.children().filter(|c| c.is_element()).map(|c| element(c, local == "model")).collect();
+    let mut children: Vec<Canonical> = node.children().filter(|c| c.is_element()).map(element).collect();
     match local {
         "model" => {
             // The primary instance keeps its place (first); the rest is a set.
@@ -64,7 +63,6 @@ fn element(node: Node, in_model: bool) -> Canonical {
         "itext" | "translation" | "text" => children.sort(),
         _ => {}
     }
-    let _ = in_model;
     Canonical { name, attributes, text, children }
 }
 

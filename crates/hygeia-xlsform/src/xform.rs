@@ -17,12 +17,15 @@ struct Names {
     paths: HashMap<String, Vec<(String, Option<String>)>>,
 }
 
+/// An itext text: its id, and its values by form (`""` for the text itself, `image`, `guidance` ...).
+type ItextEntry = (String, Vec<(String, String)>);
+
 struct Writer<'a> {
     form: &'a Form,
     root: String,
     names: Names,
     /// itext entries per language: id → values by form (`""` for the text itself).
-    itext: BTreeMap<String, Vec<(String, Vec<(String, String)>)>>,
+    itext: BTreeMap<String, Vec<ItextEntry>>,
     binds: Vec<String>,
     actions: Vec<String>,
     /// The entity's container (a repeat's path, or the root), its `meta` content, and the
