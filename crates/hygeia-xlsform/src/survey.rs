@@ -500,6 +500,10 @@ pub fn read(workbook: &Workbook, form_name: Option<&str>) -> Result<Form, XlsFor
     }
     form.children = stack.pop().expect("the root").children;
     check_siblings(&form.children)?;
+    check_references_to_instances(&form)?;
+    if let Some(entity) = &form.entity {
+        check_entity(entity)?;
+    }
     form.languages = languages(&form);
     Ok(form)
 }
@@ -516,7 +520,119 @@ fn specify_other(select: &str, row: usize) -> Question {
 }
 
 /// pyxform's checks of a question's own cells.
+/// A geo question's `reference-geometry` names a list the form declares (choices, the entity
+/// list, an attached file) or a repeat (`${repeat}`).
+fn check_references_to_instances(form: &Form) -> Result<(), XlsFormError> {
+    let mut known: Vec<String> = form.choices.iter().map(|(n, _)| n.clone()).collect();
+    if let Some(entity) = &form.entity {
+        known.push(entity.dataset.clone());
+    }
+    fn files(nodes: &[Node], out: &mut Vec<String>) {
+        for node in nodes {
+            match node {
+                Node::Question(q) => {
+                    if let Some(list) = &q.list
+                        && list.contains('.')
+                    {
+                        out.push(list.rsplit_once('.').map_or(list.clone(), |(stem, _)| stem.to_owned()));
+                    }
+                    if matches!(q.kind.name, "csv-external" | "xml-external") {
+                        out.push(q.name.clone());
+                    }
+                }
+                Node::Group(g) => files(&g.children, out),
+            }
+        }
+    }
+    files(&form.children, &mut known);
+    fn check(nodes: &[Node], known: &[String]) -> Result<(), XlsFormError> {
+        for node in nodes {
+            match node {
+                Node::Question(q) => {
+                    if let Some((_, value)) = q.fields.parameters.iter().find(|(k, _)| k == "reference-geometry")
+                        && !value.starts_with("${")
+                        && !known.contains(value)
+                    {
+                        let message = "The 'reference-geometry' parameter must either match a secondary instance name (a choices list_name, an entities list_name, or the base name of an attached file), or be a reference variable containing the name of a repeat.";
+                        return Err(XlsFormError::at("survey", q.row, Some("parameters"), message));
+                    }
+                }
+                Node::Group(g) => {
+                    if g.fields.save_to.is_some() {
+                        let message = "Groups and repeats can't be saved as entity properties. Either remove or move the save_to value in this row.";
+                        return Err(XlsFormError::at("survey", g.row, Some("save_to"), message));
+                    }
+                    check(&g.children, known)?;
+                }
+            }
+        }
+        Ok(())
+    }
+    check(&form.children, &known)
+}
+
+/// Creating needs a label; updating needs the entity's id.
+fn check_entity(entity: &Entity) -> Result<(), XlsFormError> {
+    let invalid = |message: String| {
+        XlsFormError::at("entities", entity.row, None, format!("the entity declaration is invalid. {message}"))
+    };
+    let updating = entity.entity_id.is_some() || entity.update_if.is_some();
+    let creating = entity.create_if.is_some() || entity.entity_id.is_none();
+    if updating && entity.entity_id.is_none() {
+        return Err(invalid(format!(
+            "The entity list name '{}' does not have an 'entity_id' expression, but an 'entity_id' is required when updating entities.",
+            entity.dataset
+        )));
+    }
+    if creating && !updating && entity.label.is_none() {
+        return Err(invalid(format!(
+            "The entity list name '{}' does not have a label, but a 'label' is required when creating entities.",
+            entity.dataset
+        )));
+    }
+    Ok(())
+}
+
 fn check_question(parsed: &types::Parsed, fields: &Fields, type_text: &str, row: usize) -> Result<(), XlsFormError> {
+    let parameter = |key: &str| fields.parameters.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+    let invalid_parameters = |message: String| XlsFormError::at("survey", row, Some("parameters"), message);
+    if matches!(parsed.info.name, "geoshape" | "geotrace") {
+        const KEYS: [&str; 3] = ["allow-mock-accuracy", "incremental", "reference-geometry"];
+        let invalid: Vec<&str> =
+            fields.parameters.iter().map(|(k, _)| k.as_str()).filter(|k| !KEYS.contains(k)).collect();
+        if !invalid.is_empty() {
+            return Err(invalid_parameters(format!(
+                "The accepted parameter keys for this question type are '{}'. The following are invalid parameter key(s): '{}'.",
+                KEYS.join(", "),
+                invalid.join(", ")
+            )));
+        }
+        if parameter("incremental")
+            .is_some_and(|v| !matches!(v.to_ascii_lowercase().as_str(), "true" | "yes" | "true()"))
+        {
+            return Err(invalid_parameters(
+                "For geoshape and geotrace questions, the 'incremental' parameter may either be 'true' or not included.".into(),
+            ));
+        }
+    }
+    if matches!(parsed.info.name, "geopoint" | "geoshape" | "geotrace")
+        && parameter("allow-mock-accuracy").is_some_and(|v| v != "true" && v != "false")
+    {
+        return Err(invalid_parameters("The 'allow-mock-accuracy' parameter must be either 'true' or 'false'.".into()));
+    }
+    // The drawing appearances do not launch an app: the parameter is ignored there.
+    if parsed.info.name == "image"
+        && fields.appearance.as_deref().is_none_or(|a| a.trim().is_empty())
+        && let Some(app) = parameter("app")
+        && !app.contains('.')
+    {
+        return Err(XlsFormError::at(
+            "survey",
+            row,
+            Some("parameters"),
+            "Parameter 'app' has an invalid Android package name - the package name must have at least one '.' separator.",
+        ));
+    }
     if parsed.from_file {
         let list = parsed.list.as_deref().unwrap_or_default();
         let extension = list.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());

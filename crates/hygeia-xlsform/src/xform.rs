@@ -896,8 +896,8 @@ impl Writer<'_> {
         }
         let (element, inner) = match q.kind.control {
             Control::Input if matches!(q.kind.name, "geopoint" | "geotrace" | "geoshape") => {
-                if let Some(value) = parameter("incremental") {
-                    let _ = write!(attrs, r#" incremental="{}""#, attr(value));
+                if parameter("incremental").is_some() {
+                    attrs.push_str(r#" incremental="true""#);
                 }
                 for (key, attribute) in
                     [("capture-accuracy", "accuracyThreshold"), ("warning-accuracy", "unacceptableAccuracyThreshold")]
