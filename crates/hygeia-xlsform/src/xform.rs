@@ -168,7 +168,8 @@ pub fn write(form: &Form, identity: &Identity) -> Result<String, XlsFormError> {
     for (id, src) in &w.file_instances {
         let _ = write!(out, r#"<instance id="{}" src="{}"/>"#, attr(id), attr(src));
     }
-    for (list, choices) in &form.choices {
+    let search_only = search_only_lists(&form.children);
+    for (list, choices) in form.choices.iter().filter(|(list, _)| !search_only.contains(list)) {
         let translated = list_is_translated(choices);
         let _ = write!(out, r#"<instance id="{}"><root>"#, attr(list));
         for (i, choice) in choices.iter().enumerate() {
@@ -234,6 +235,28 @@ pub fn write(form: &Form, identity: &Identity) -> Result<String, XlsFormError> {
     out.push_str(&body);
     out.push_str("</h:body></h:html>");
     Ok(out)
+}
+
+/// Lists that only `search()` selects use: their items are written inline (Collect reads the
+/// file the appearance names), so they get no secondary instance.
+fn search_only_lists(nodes: &[Node]) -> Vec<String> {
+    fn walk(nodes: &[Node], searched: &mut Vec<String>, listed: &mut Vec<String>) {
+        for node in nodes {
+            match node {
+                Node::Question(q) => {
+                    if let Some(list) = &q.list {
+                        let search = q.fields.appearance.as_deref().is_some_and(|a| a.contains("search("));
+                        if search { searched.push(list.clone()) } else { listed.push(list.clone()) }
+                    }
+                }
+                Node::Group(g) => walk(&g.children, searched, listed),
+            }
+        }
+    }
+    let (mut searched, mut listed) = (Vec::new(), Vec::new());
+    walk(nodes, &mut searched, &mut listed);
+    searched.retain(|list| !listed.contains(list));
+    searched
 }
 
 fn list_is_translated(choices: &[Choice]) -> bool {
@@ -940,7 +963,10 @@ impl Writer<'_> {
                     Control::Select => "select",
                     _ => "odk:rank",
                 };
-                (element, self.itemset(q, &path, q.list.clone().unwrap_or_default())?)
+                let searched = fields.appearance.as_deref().is_some_and(|a| a.contains("search("));
+                let list = q.list.clone().unwrap_or_default();
+                let choices = if searched { self.inline_items(&list) } else { self.itemset(q, &path, list)? };
+                (element, choices)
             }
             // Returned above: no control.
             Control::None => return Ok(()),
@@ -949,6 +975,22 @@ impl Writer<'_> {
         let setvalues = self.triggered.remove(&path).unwrap_or_default().concat();
         let _ = write!(body, "<{element}{attrs}>{label}{hint}{inner}{setvalues}</{element}>");
         Ok(())
+    }
+
+    /// A `search()` select's choices as `<item>`s in the control.
+    fn inline_items(&self, list: &str) -> String {
+        let choices = self.form.choices.iter().find(|(n, _)| n == list).map(|(_, c)| c.as_slice()).unwrap_or_default();
+        let translated = list_is_translated(choices);
+        let mut out = String::new();
+        for (i, choice) in choices.iter().enumerate() {
+            let label = if translated {
+                format!(r#"<label ref="jr:itext('{}-{i}')"/>"#, attr(list))
+            } else {
+                format!("<label>{}</label>", esc(choice.label.get(DEFAULT_LANGUAGE).map_or("", String::as_str)))
+            };
+            let _ = write!(out, "<item>{label}<value>{}</value></item>", esc(&choice.name));
+        }
+        out
     }
 
     /// The `<itemset>` over `list` (a choice list, or a file for `*_from_file`).
