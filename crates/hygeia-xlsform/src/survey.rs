@@ -107,6 +107,8 @@ pub struct Choice {
     pub media: BTreeMap<String, Text>,
     /// Other columns (used by choice filters), in sheet order.
     pub extra: Vec<(String, String)>,
+    /// Added by the converter (`or_other`'s "Other"): the same label in every language.
+    pub generated: bool,
 }
 
 /// The entities sheet's declaration: the form creates or updates an entity of `dataset`.
@@ -471,7 +473,13 @@ pub fn read(workbook: &Workbook, form_name: Option<&str>) -> Result<Form, XlsFor
                     && !choices.iter().any(|c| c.name == "other")
                 {
                     let label = Text::from([(DEFAULT_LANGUAGE.to_owned(), "Other".to_owned())]);
-                    choices.push(Choice { name: "other".into(), label, media: BTreeMap::new(), extra: Vec::new() });
+                    choices.push(Choice {
+                        name: "other".into(),
+                        label,
+                        media: BTreeMap::new(),
+                        extra: Vec::new(),
+                        generated: true,
+                    });
                 }
                 let parent = stack.last_mut().expect("the root stays");
                 parent.children.push(Node::Question(Question {
@@ -917,7 +925,7 @@ fn read_choices(workbook: &Workbook, allow_duplicates: bool) -> Result<Vec<(Stri
             })
             .map(|(c, v)| (c.key.clone(), (*v).to_owned()))
             .collect();
-        let choice = Choice { name: name.to_owned(), label, media: media_of(&cells), extra };
+        let choice = Choice { name: name.to_owned(), label, media: media_of(&cells), extra, generated: false };
         match lists.iter_mut().find(|(n, _)| n == list) {
             Some((_, choices)) => {
                 if !allow_duplicates && choices.iter().any(|c| c.name == choice.name) {
@@ -973,7 +981,7 @@ fn languages(form: &Form) -> Vec<String> {
     }
     walk(&form.children, &mut add);
     for (_, choices) in &form.choices {
-        for choice in choices {
+        for choice in choices.iter().filter(|c| !c.generated) {
             add(&choice.label);
             for text in choice.media.values() {
                 add(text);

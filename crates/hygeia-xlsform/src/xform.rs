@@ -654,7 +654,10 @@ impl Writer<'_> {
                 for (attribute, column) in
                     [("baseVersion", "__version"), ("trunkVersion", "__trunkVersion"), ("branchId", "__branchId")]
                 {
-                    let lookup = format!("instance('{}')/root/item[name={id}]/{column}", entity.dataset);
+                    // Inside the predicate, relative paths start from the current node.
+                    let key =
+                        if id.trim_start().starts_with("..") { format!("current()/{}", id.trim()) } else { id.clone() };
+                    let lookup = format!("instance('{}')/root/item[name={key}]/{column}", entity.dataset);
                     self.binds.push(readonly(&format!("{path}/@{attribute}"), Some(lookup)));
                 }
                 self.binds.push(readonly(&format!("{path}/@id"), Some(id)));
@@ -725,7 +728,10 @@ impl Writer<'_> {
             for (i, choice) in choices.iter().enumerate() {
                 let mut values = Vec::new();
                 for language in &self.form.languages {
-                    if let Some(label) = choice.label.get(language) {
+                    if choice.generated {
+                        let label = choice.label.get(DEFAULT_LANGUAGE).cloned().unwrap_or_default();
+                        values.push((language.clone(), String::new(), esc(&label)));
+                    } else if let Some(label) = choice.label.get(language) {
                         values.push((language.clone(), String::new(), self.rich_text(label, &root, "label", 0)?));
                     } else if !choice.label.is_empty() && language != DEFAULT_LANGUAGE {
                         values.push((language.clone(), String::new(), "-".to_owned()));
@@ -811,7 +817,9 @@ impl Writer<'_> {
             attrs.push(((*k).to_owned(), v.clone()));
         }
         if let Some(property) = &fields.save_to {
-            attrs.push(("entities:saveto".into(), property.clone()));
+            // `list#property` names the list too; the bind carries the property.
+            let property = property.split_once('#').map_or(property.as_str(), |(_, p)| p);
+            attrs.push(("entities:saveto".into(), property.to_owned()));
         }
         for (k, v) in &fields.bind_extra {
             attrs.push((k.clone(), self.expression(v, path, &format!("bind::{k}"), row)?));
