@@ -443,7 +443,11 @@ pub fn read(workbook: &Workbook, form_name: Option<&str>) -> Result<Form, XlsFor
                     name
                 };
                 check_name(&name, row)?;
-                let fields = fields_of(&cells, row)?;
+                let mut fields = fields_of(&cells, row)?;
+                if parsed.info.name == "phone number" {
+                    fields.constraint.get_or_insert_with(|| r"regex(., '^\d*$')".to_owned());
+                    fields.appearance.get_or_insert_with(|| "numbers".to_owned());
+                }
                 check_question(&parsed, &fields, type_text, row)?;
                 if parsed.info.name == "range" {
                     check_range(&fields, &form.choices, row)?;

@@ -81,7 +81,9 @@ fn simple(name: &str) -> Option<TypeInfo> {
         "note" | "q note" => TypeInfo { read_only: true, ..plain("note", "string", Control::Input) },
         "calculate" => plain("calculate", "string", Control::None),
         "hidden" => plain("hidden", "string", Control::None),
-        "acknowledge" | "trigger" => plain("acknowledge", "string", Control::Trigger),
+        "acknowledge" => plain("acknowledge", "string", Control::Trigger),
+        // The old `trigger` type shows a button and stores nothing.
+        "trigger" => TypeInfo { bind_type: None, ..plain("trigger", "string", Control::Trigger) },
         "range" => plain("range", "int", Control::Range),
         "csv-external" => TypeInfo { bind_type: None, ..plain("csv-external", "string", Control::None) },
         "xml-external" => TypeInfo { bind_type: None, ..plain("xml-external", "string", Control::None) },
@@ -91,7 +93,9 @@ fn simple(name: &str) -> Option<TypeInfo> {
         "end" => meta("end", "dateTime", "timestamp", "end"),
         "today" => meta("today", "date", "date", "today"),
         "deviceid" | "imei" => meta("deviceid", "string", "property", "deviceid"),
-        "phonenumber" | "phone number" => meta("phonenumber", "string", "property", "phonenumber"),
+        "phonenumber" => meta("phonenumber", "string", "property", "phonenumber"),
+        // Not the metadata: a text question for digits (constraint and appearance in `survey`).
+        "phone number" | "phone_number" => plain("phone number", "string", Control::Input),
         "simserial" => meta("simserial", "string", "property", "simserial"),
         "subscriberid" => meta("subscriberid", "string", "property", "subscriberid"),
         "username" => meta("username", "string", "property", "username"),
