@@ -89,6 +89,8 @@ pub struct Question {
     pub or_other: bool,
     pub fields: Fields,
     pub row: usize,
+    /// Added by the converter (`or_other`'s text question): its label names no language.
+    pub generated: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -493,6 +495,7 @@ pub fn read(workbook: &Workbook, form_name: Option<&str>) -> Result<Form, XlsFor
                     or_other: parsed.or_other,
                     fields,
                     row,
+                    generated: false,
                 }));
                 if let Some(other) = other {
                     parent.children.push(Node::Question(other));
@@ -528,7 +531,7 @@ fn specify_other(select: &str, row: usize) -> Question {
         relevant: Some(format!("selected(../{select}, 'other')")),
         ..Default::default()
     };
-    Question { name: format!("{select}_other"), kind: info, list: None, or_other: false, fields, row }
+    Question { name: format!("{select}_other"), kind: info, list: None, or_other: false, fields, row, generated: true }
 }
 
 /// pyxform's checks of a question's own cells.
@@ -963,6 +966,7 @@ fn languages(form: &Form) -> Vec<String> {
     fn walk(nodes: &[Node], add: &mut dyn FnMut(&Text)) {
         for node in nodes {
             let fields = match node {
+                Node::Question(q) if q.generated => continue,
                 Node::Question(q) => &q.fields,
                 Node::Group(g) => &g.fields,
             };
