@@ -97,6 +97,8 @@ pub struct Question {
 pub struct Group {
     pub name: String,
     pub repeat: bool,
+    /// A loop's choice list (the group is written once per choice).
+    pub loop_over: Option<String>,
     pub fields: Fields,
     pub children: Vec<Node>,
     pub row: usize,
@@ -388,8 +390,14 @@ pub fn read(workbook: &Workbook, form_name: Option<&str>) -> Result<Form, XlsFor
         return Err(XlsFormError::at("survey", table.header_row, None, "The survey sheet needs a 'type' column."));
     }
     // Groups open on a stack; each row lands in the innermost open one.
-    let mut stack: Vec<Group> =
-        vec![Group { name: String::new(), repeat: false, fields: Fields::default(), children: Vec::new(), row: 0 }];
+    let mut stack: Vec<Group> = vec![Group {
+        name: String::new(),
+        repeat: false,
+        loop_over: None,
+        fields: Fields::default(),
+        children: Vec::new(),
+        row: 0,
+    }];
     for (row, cells) in table.rows() {
         let Some(type_text) = value(&cells, "type") else {
             if value(&cells, "name").is_some() || !text_of(&cells, "label").is_empty() {
@@ -402,18 +410,30 @@ pub fn read(workbook: &Workbook, form_name: Option<&str>) -> Result<Form, XlsFor
             XlsFormError::at("survey", row, Some("type"), format!("Unknown question type '{type_text}'."))
         })?;
         match parsed.kind.clone() {
-            Kind::BeginGroup | Kind::BeginRepeat => {
+            Kind::BeginGroup | Kind::BeginRepeat | Kind::BeginLoop(_) => {
                 check_name(&name, row)?;
+                let loop_over = match &parsed.kind {
+                    Kind::BeginLoop(list) => {
+                        if !form.choices.iter().any(|(n, _)| n == list) {
+                            let message = format!("List name not in choices sheet: {list}");
+                            return Err(XlsFormError::at("survey", row, Some("type"), message));
+                        }
+                        Some(list.clone())
+                    }
+                    _ => None,
+                };
                 stack.push(Group {
                     name,
                     repeat: parsed.kind == Kind::BeginRepeat,
+                    loop_over,
                     fields: fields_of(&cells, row)?,
                     children: Vec::new(),
                     row,
                 });
             }
-            Kind::EndGroup | Kind::EndRepeat => {
+            Kind::EndGroup | Kind::EndRepeat | Kind::EndLoop => {
                 let closing_repeat = parsed.kind == Kind::EndRepeat;
+                let closing_loop = parsed.kind == Kind::EndLoop;
                 if stack.len() < 2 {
                     return Err(XlsFormError::at(
                         "survey",
@@ -422,8 +442,8 @@ pub fn read(workbook: &Workbook, form_name: Option<&str>) -> Result<Form, XlsFor
                         format!("Unmatched '{type_text}': no group or repeat is open."),
                     ));
                 }
-                let group = stack.pop().expect("checked above");
-                if group.repeat != closing_repeat {
+                let mut group = stack.pop().expect("checked above");
+                if group.repeat != closing_repeat || group.loop_over.is_some() != closing_loop {
                     let what = if group.repeat { "repeat" } else { "group" };
                     return Err(XlsFormError::at(
                         "survey",
@@ -434,6 +454,9 @@ pub fn read(workbook: &Workbook, form_name: Option<&str>) -> Result<Form, XlsFor
                             group.name, group.row
                         ),
                     ));
+                }
+                if let Some(list) = group.loop_over.take() {
+                    group.children = loop_children(&group.children, &form.choices, &list);
                 }
                 stack.last_mut().expect("the root stays").children.push(Node::Group(group));
             }
@@ -521,6 +544,42 @@ pub fn read(workbook: &Workbook, form_name: Option<&str>) -> Result<Form, XlsFor
     }
     form.languages = languages(&form);
     Ok(form)
+}
+
+/// A loop's body once per choice: a group named and labelled like the choice, `%(label)s` in
+/// the questions' labels replaced by the choice's label.
+fn loop_children(children: &[Node], choices: &[(String, Vec<Choice>)], list: &str) -> Vec<Node> {
+    fn relabel(nodes: &mut [Node], choice: &Choice) {
+        for node in nodes {
+            let fields = match node {
+                Node::Question(q) => &mut q.fields,
+                Node::Group(g) => {
+                    relabel(&mut g.children, choice);
+                    &mut g.fields
+                }
+            };
+            for (language, text) in fields.label.iter_mut() {
+                let label = choice.label.get(language).or_else(|| choice.label.values().next());
+                *text = text.replace("%(label)s", label.map_or("", String::as_str));
+            }
+        }
+    }
+    let choices = choices.iter().find(|(n, _)| n == list).map(|(_, c)| c.as_slice()).unwrap_or_default();
+    choices
+        .iter()
+        .map(|choice| {
+            let mut body = children.to_vec();
+            relabel(&mut body, choice);
+            Node::Group(Group {
+                name: choice.name.clone(),
+                repeat: false,
+                loop_over: None,
+                fields: Fields { label: choice.label.clone(), ..Default::default() },
+                children: body,
+                row: 0,
+            })
+        })
+        .collect()
 }
 
 /// The text question `or_other` adds after a select: shown when "other" is chosen.

@@ -34,6 +34,9 @@ pub enum Kind {
     EndGroup,
     BeginRepeat,
     EndRepeat,
+    /// `begin_loop over L`: the questions once per choice of L.
+    BeginLoop(String),
+    EndLoop,
 }
 
 #[derive(Debug, Clone)]
@@ -122,11 +125,18 @@ pub fn parse(cell: &str) -> Option<Parsed> {
         or_other: false,
         from_file: false,
     };
+    for prefix in ["begin loop over ", "begin_loop over "] {
+        if lower.starts_with(prefix) {
+            let list = normalised[prefix.len()..].trim().to_owned();
+            return Some(structural(Kind::BeginLoop(list)));
+        }
+    }
     match lower.replace('_', " ").as_str() {
+        "end loop" => return Some(structural(Kind::EndLoop)),
         "begin group" => return Some(structural(Kind::BeginGroup)),
         "end group" => return Some(structural(Kind::EndGroup)),
-        "begin repeat" | "begin loop" => return Some(structural(Kind::BeginRepeat)),
-        "end repeat" | "end loop" => return Some(structural(Kind::EndRepeat)),
+        "begin repeat" => return Some(structural(Kind::BeginRepeat)),
+        "end repeat" => return Some(structural(Kind::EndRepeat)),
         _ => {}
     }
     if let Some(info) = simple(&lower) {
