@@ -92,6 +92,8 @@ fn simple(name: &str) -> Option<TypeInfo> {
         "xml-external" => TypeInfo { bind_type: None, ..plain("xml-external", "string", Control::None) },
         "audit" => plain("audit", "binary", Control::None),
         "background-geopoint" => plain("background-geopoint", "geopoint", Control::None),
+        "start-geopoint" => plain("start-geopoint", "geopoint", Control::None),
+        "background-audio" => plain("background-audio", "binary", Control::None),
         "start" => meta("start", "dateTime", "timestamp", "start"),
         "end" => meta("end", "dateTime", "timestamp", "end"),
         "today" => meta("today", "date", "date", "today"),

@@ -885,6 +885,19 @@ impl Writer<'_> {
             ));
         }
         let parameter = |key: &str| fields.parameters.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+        // Recorded by the device when the form opens, without a control.
+        match q.kind.name {
+            "start-geopoint" => self
+                .actions
+                .push(format!(r#"<odk:setgeopoint ref="{}" event="odk-instance-first-load"/>"#, attr(&path))),
+            "background-audio" => {
+                let quality =
+                    parameter("quality").map(|q| format!(r#" odk:quality="{}""#, attr(q))).unwrap_or_default();
+                self.actions
+                    .push(format!(r#"<odk:recordaudio ref="{}" event="odk-instance-load"{quality}/>"#, attr(&path)));
+            }
+            _ => {}
+        }
         let mut extra: Vec<(&str, String)> = Vec::new();
         for (key, attribute) in [
             ("max-pixels", "orx:max-pixels"),
