@@ -487,6 +487,7 @@ pub fn read(workbook: &Workbook, form_name: Option<&str>) -> Result<Form, XlsFor
                 }
                 if let Some(list) = &parsed.list
                     && !parsed.from_file
+                    && !list.starts_with("${")
                     && !form.choices.iter().any(|(n, _)| n == list)
                 {
                     return Err(XlsFormError::at(

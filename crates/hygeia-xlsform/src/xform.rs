@@ -1016,6 +1016,27 @@ impl Writer<'_> {
 
     /// The `<itemset>` over `list` (a choice list, or a file for `*_from_file`).
     fn itemset(&mut self, q: &Question, path: &str, list: String) -> Result<String, XlsFormError> {
+        // `select_one ${name}`: the answers given to `name` in the instances of its repeat.
+        if let Some(name) = list.strip_prefix("${").and_then(|l| l.strip_suffix('}')) {
+            let (target, repeat) = self.target(name.trim(), "type", q.row)?;
+            let Some(repeat) = repeat else {
+                let message = format!("The choices of '${{{name}}}' must come from a question inside a repeat.");
+                return Err(XlsFormError::at("survey", q.row, Some("type"), message));
+            };
+            let relative = target.strip_prefix(&format!("{repeat}/")).unwrap_or(&target).to_owned();
+            let mut predicate = format!("./{relative} != ''");
+            if let Some(filter) = &q.fields.choice_filter {
+                let expression = self.expression(filter, path, "choice_filter", q.row)?;
+                predicate = format!("{predicate} and {expression}");
+            }
+            return Ok(format!(
+                r#"<itemset nodeset="{}[{}]"><value ref="{}"/><label ref="{}"/></itemset>"#,
+                attr(&repeat),
+                attr(&predicate),
+                attr(&relative),
+                attr(&relative)
+            ));
+        }
         let (id, value_ref, label_ref) = if q.kind.name.ends_with("from_file") || list.contains('.') {
             let (stem, extension) = list.rsplit_once('.').unwrap_or((&list, ""));
             let src = match extension {
