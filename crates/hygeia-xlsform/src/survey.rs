@@ -975,6 +975,7 @@ fn read_settings(workbook: &Workbook) -> Settings {
 
 fn read_choices(workbook: &Workbook, allow_duplicates: bool) -> Result<Vec<(String, Vec<Choice>)>, XlsFormError> {
     let mut lists: Vec<(String, Vec<Choice>)> = Vec::new();
+    let mut seen: std::collections::HashSet<(String, String)> = std::collections::HashSet::new();
     let Some(sheet) = workbook.sheet("choices") else { return Ok(lists) };
     let Some(table) = Table::new(sheet) else { return Ok(lists) };
     for (row, cells) in table.rows() {
@@ -995,7 +996,8 @@ fn read_choices(workbook: &Workbook, allow_duplicates: bool) -> Result<Vec<(Stri
         let choice = Choice { name: name.to_owned(), label, media: media_of(&cells), extra, generated: false };
         match lists.iter_mut().find(|(n, _)| n == list) {
             Some((_, choices)) => {
-                if !allow_duplicates && choices.iter().any(|c| c.name == choice.name) {
+                // (list, name) pairs seen: a national facility list has thousands of choices.
+                if !allow_duplicates && !seen.insert((list.to_owned(), choice.name.clone())) {
                     return Err(XlsFormError::at(
                         "choices",
                         row,
@@ -1007,7 +1009,10 @@ fn read_choices(workbook: &Workbook, allow_duplicates: bool) -> Result<Vec<(Stri
                 }
                 choices.push(choice);
             }
-            None => lists.push((list.to_owned(), vec![choice])),
+            None => {
+                seen.insert((list.to_owned(), choice.name.clone()));
+                lists.push((list.to_owned(), vec![choice]));
+            }
         }
     }
     Ok(lists)

@@ -26,6 +26,8 @@ struct Writer<'a> {
     names: Names,
     /// itext entries per language: id → values by form (`""` for the text itself).
     itext: BTreeMap<String, Vec<ItextEntry>>,
+    /// Where each (language, id) sits in `itext`.
+    itext_index: HashMap<(String, String), usize>,
     binds: Vec<String>,
     actions: Vec<String>,
     /// The entity's container (a repeat's path, or the root), its `meta` content, and the
@@ -53,6 +55,7 @@ pub fn write(form: &Form, identity: &Identity) -> Result<String, XlsFormError> {
         root: root.clone(),
         names,
         itext: BTreeMap::new(),
+        itext_index: HashMap::new(),
         binds: Vec::new(),
         actions: Vec::new(),
         triggered: HashMap::new(),
@@ -388,13 +391,17 @@ impl Writer<'_> {
         Ok(out)
     }
 
+    /// Adds `(language, form, value)`s to the text `id` (an index keeps this linear in the
+    /// number of texts: a bilingual form has thousands of choice labels).
     fn itext_entry(&mut self, id: String, values: Vec<(String, String, String)>) {
-        // (language, form, value)
         for (language, form_kind, value) in values {
-            let texts = self.itext.entry(language).or_default();
-            match texts.iter_mut().find(|(i, _)| *i == id) {
-                Some((_, list)) => list.push((form_kind, value)),
-                None => texts.push((id.clone(), vec![(form_kind, value)])),
+            let texts = self.itext.entry(language.clone()).or_default();
+            match self.itext_index.get(&(language.clone(), id.clone())) {
+                Some(&at) => texts[at].1.push((form_kind, value)),
+                None => {
+                    self.itext_index.insert((language, id.clone()), texts.len());
+                    texts.push((id.clone(), vec![(form_kind, value)]));
+                }
             }
         }
     }
