@@ -16,11 +16,10 @@ fn median(mut values: Vec<f64>) -> f64 {
 }
 
 fn main() {
-    let dir = std::env::args()
-        .skip(1)
-        .find(|a| !a.starts_with('-'))
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/xlsform-corpus")));
+    let dir =
+        std::env::args().skip(1).find(|a| !a.starts_with('-')).map(PathBuf::from).unwrap_or_else(|| {
+            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/xlsform-corpus"))
+        });
     let mut forms: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .filter_map(|e| Some(e.ok()?.path()))
@@ -46,5 +45,10 @@ fn main() {
         println!("{:<45} {form_median:>8.3} ms  ({outcome})", stem.unwrap_or_default());
         medians.push(form_median);
     }
-    println!("{} forms: median {:.3} ms per form, slowest {:.3} ms", medians.len(), median(medians.clone()), medians.iter().cloned().fold(0.0, f64::max));
+    println!(
+        "{} forms: median {:.3} ms per form, slowest {:.3} ms",
+        medians.len(),
+        median(medians.clone()),
+        medians.iter().cloned().fold(0.0, f64::max)
+    );
 }
