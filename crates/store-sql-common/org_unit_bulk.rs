@@ -14,7 +14,7 @@ use hygeia_store::{StoreError, StoreResult};
 use sqlx::QueryBuilder;
 use sqlx::types::Json;
 
-use super::super::{Db, begin_write, reserve_unit_ids};
+use super::super::{Db, begin_write, defer_bulk_indexing, index_bulk_rows, reserve_unit_ids};
 use hygeia_core::orgunit::MAX_TREE_DEPTH;
 
 use super::org_units::{
@@ -400,6 +400,7 @@ async fn insert_batch(
             updated_at: at,
         })
         .collect();
+    defer_bulk_indexing(tx).await.map_err(db_err)?;
     for chunk in created.chunks(INSERT_ROWS).zip(batch.chunks(INSERT_ROWS)) {
         let mut insert = QueryBuilder::<Db>::new(
             "INSERT INTO org_units (id, account_id, version_id, parent_id, path, depth, name, uuid, custom, \
@@ -438,6 +439,7 @@ async fn insert_batch(
         });
         insert.build().execute(&mut *tx).await.map_err(on_unique("code", CODE_TAKEN))?;
     }
+    index_bulk_rows(tx, &ids).await.map_err(db_err)?;
 
     let shapes: Vec<(i64, &ShapeData)> =
         ids.iter().zip(batch).filter_map(|(id, (unit, _))| Some((*id, unit.shape.as_ref()?))).collect();

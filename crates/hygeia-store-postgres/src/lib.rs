@@ -55,6 +55,15 @@ async fn reserve_unit_ids(conn: &mut sqlx::PgConnection, n: usize) -> Result<Vec
     Ok(ids)
 }
 
+/// PostgreSQL's indexes need no help with bulk creations (see the SQLite backend's).
+async fn defer_bulk_indexing(_conn: &mut sqlx::PgConnection) -> Result<(), sqlx::Error> {
+    Ok(())
+}
+
+async fn index_bulk_rows(_conn: &mut sqlx::PgConnection, _ids: &[i64]) -> Result<(), sqlx::Error> {
+    Ok(())
+}
+
 /// Name search: the shared `LOWER(name) LIKE` filter, which the trigram indexes answer.
 fn push_text_search(_query: &mut sqlx::QueryBuilder<Postgres>, _text: &str) -> bool {
     false

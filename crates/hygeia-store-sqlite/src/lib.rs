@@ -53,6 +53,38 @@ async fn reserve_unit_ids(conn: &mut sqlx::SqliteConnection, n: usize) -> Result
     Ok((1..=n as i64).map(|k| last + k).collect())
 }
 
+/// Turns the per-row search and R*Tree triggers off for the rest of the transaction: a bulk
+/// creation indexes its rows once, through [`index_bulk_rows`] (migration 0007 says why).
+async fn defer_bulk_indexing(conn: &mut sqlx::SqliteConnection) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO org_units_index_deferred (since_id) VALUES (0)").execute(&mut *conn).await?;
+    Ok(())
+}
+
+/// Indexes the units `ids` (reserved by [`reserve_unit_ids`]: consecutive, above every other id)
+/// in one statement per index, and turns the triggers back on.
+async fn index_bulk_rows(conn: &mut sqlx::SqliteConnection, ids: &[i64]) -> Result<(), sqlx::Error> {
+    if let (Some(first), Some(last)) = (ids.first(), ids.last()) {
+        sqlx::query(
+            "INSERT INTO org_units_search (rowid, name, aliases) \
+             SELECT id, name, aliases FROM org_units WHERE id BETWEEN ?1 AND ?2",
+        )
+        .bind(first)
+        .bind(last)
+        .execute(&mut *conn)
+        .await?;
+        sqlx::query(
+            "INSERT INTO org_units_rtree (id, min_x, max_x, min_y, max_y) \
+             SELECT id, min_x, max_x, min_y, max_y FROM org_units WHERE id BETWEEN ?1 AND ?2 AND min_x IS NOT NULL",
+        )
+        .bind(first)
+        .bind(last)
+        .execute(&mut *conn)
+        .await?;
+    }
+    sqlx::query("DELETE FROM org_units_index_deferred").execute(&mut *conn).await?;
+    Ok(())
+}
+
 /// Name search through the trigram index (`org_units_search`): the text as an FTS5 phrase, which
 /// the trigram tokenizer matches as a substring, case-insensitively. Shorter than three characters,
 /// the text has no trigram: the shared `LIKE` scan answers instead.

@@ -1210,6 +1210,46 @@ pub async fn name_search_takes_any_text_literally(store: &dyn Store) {
     assert!(search("Samaritains").await.is_empty());
 }
 
+/// Bulk creations index their units once per batch rather than row by row (SQLite turns its
+/// triggers off meanwhile): the units are found by name and by box like any other, a refused batch
+/// leaves no index entry behind, and single creations afterwards are indexed again.
+pub async fn bulk_created_units_are_found_by_name_and_box(store: &dyn Store) {
+    let t = tree(store, "A").await;
+    let new = |name: &str, at: Option<(f64, f64)>| {
+        let mut unit = NewOrgUnit::new(t.version, name);
+        unit.location = at.map(|(latitude, longitude)| Location { latitude, longitude, altitude: 0.0 });
+        unit
+    };
+    let units = vec![new("Région du Centre", None), new("CSPS Kologo", Some((12.3, -1.5))), new("CSPS Tanghin", None)];
+    store.org_units().create_tree(&t.scope, None, &units, &[None, Some(0), Some(0)]).await.unwrap();
+    let mut aliased = new("Dispensaire", Some((11.2, -4.3)));
+    aliased.aliases = vec!["DSP Bobo".into()];
+    store.org_units().create_many(&t.scope, None, &[aliased, new("CSPS Koudougou", None)]).await.unwrap();
+    let search = |text: &str| OrgUnitQuery { search: Some(OrgUnitSearch::Text(text.into())), ..Default::default() };
+    let within = |min_x, min_y, max_x, max_y| OrgUnitQuery {
+        bbox: Some(BoundingBox { min_x, min_y, max_x, max_y }),
+        ..Default::default()
+    };
+    assert_eq!(list(store, &t.scope, search("csps k")).await, ["CSPS Kologo", "CSPS Koudougou"]);
+    assert_eq!(list(store, &t.scope, search("région")).await, ["Région du Centre"]);
+    assert_eq!(list(store, &t.scope, search("dsp bobo")).await, ["Dispensaire"]);
+    assert_eq!(list(store, &t.scope, within(-2.0, 12.0, -1.0, 13.0)).await, ["CSPS Kologo"]);
+    assert_eq!(list(store, &t.scope, within(-5.0, 11.0, -1.0, 13.0)).await, ["CSPS Kologo", "Dispensaire"]);
+
+    let mut refused = vec![new("CSPS Refusé", Some((12.0, -1.2))), new("CSPS Refusé 2", None)];
+    refused[1].org_unit_type_id = Some(OrgUnitTypeId(i64::MAX));
+    assert_invalid(
+        store.org_units().create_tree(&t.scope, None, &refused, &[None, Some(0)]).await,
+        "units[1].org_unit_type_id",
+    );
+    assert!(list(store, &t.scope, search("refusé")).await.is_empty());
+    assert!(list(store, &t.scope, within(-1.3, 11.9, -1.1, 12.1)).await.is_empty());
+    unit(store, &t, "CSPS Kaya", None).await;
+    store.org_units().create(&t.scope, None, new("CSPS Ziniaré", Some((12.6, -1.3)))).await.unwrap();
+    assert_eq!(list(store, &t.scope, search("csps k")).await, ["CSPS Kaya", "CSPS Kologo", "CSPS Koudougou"]);
+    assert_eq!(list(store, &t.scope, within(-1.4, 12.5, -1.2, 12.7)).await, ["CSPS Ziniaré"]);
+}
+
 pub async fn whole_trees_are_created_in_one_transaction(store: &dyn Store) {
     let t = tree(store, "A").await;
     let country = unit(store, &t, "Country", None).await;

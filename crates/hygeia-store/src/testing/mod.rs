@@ -88,6 +88,7 @@ macro_rules! conformance_suite {
             import_changes_apply_whole_or_not_at_all,
             list_counts_follow_every_tree_change,
             name_search_takes_any_text_literally,
+            bulk_created_units_are_found_by_name_and_box,
             tasks_are_queued_claimed_once_and_finished,
             kills_relaunches_and_releases_follow_the_status,
             expired_leases_are_recovered_then_given_up,
