@@ -4,6 +4,7 @@
 //! XForms are equivalent (the conformance tests hold our output against pyxform's).
 
 pub mod compare;
+pub mod descriptor;
 pub mod error;
 pub mod survey;
 pub mod types;
@@ -11,6 +12,7 @@ pub mod workbook;
 pub mod xform;
 pub mod xpath;
 
+pub use descriptor::PossibleField;
 pub use error::XlsFormError;
 pub use workbook::Workbook;
 
@@ -29,6 +31,9 @@ pub struct Conversion {
     pub form_id: String,
     pub title: String,
     pub version: Option<String>,
+    /// pyxform's JSON tree of the form, with Iaso's `_xpath` and `choices` (see [`descriptor`]).
+    pub descriptor: serde_json::Value,
+    pub possible_fields: Vec<PossibleField>,
 }
 
 pub fn convert(workbook: &Workbook, options: &Options) -> Result<Conversion, XlsFormError> {
@@ -40,7 +45,9 @@ pub fn convert(workbook: &Workbook, options: &Options) -> Result<Conversion, Xls
     let title = settings.form_title.clone().unwrap_or_else(|| form_id.clone());
     let identity = xform::Identity { root: &root, form_id: &form_id, title: &title };
     let xform = xform::write(&form, &identity)?;
-    Ok(Conversion { xform, form_id, title, version: settings.version.clone() })
+    let descriptor = descriptor::descriptor(&form, &identity);
+    let possible_fields = descriptor::possible_fields(&form);
+    Ok(Conversion { xform, form_id, title, version: settings.version.clone(), descriptor, possible_fields })
 }
 
 /// Converts the workbook at `path`: `.md` as markdown tables, anything else as a spreadsheet.

@@ -35,6 +35,8 @@ pub struct Settings {
     pub root_attributes: Vec<(String, String)>,
     /// `client_editable`: submissions may be edited on the device after sending.
     pub client_editable: bool,
+    /// `clean_text_values` (default yes): runs of spaces in the survey's cells collapse.
+    pub clean_text_values: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -83,6 +85,8 @@ pub struct Fields {
 #[derive(Debug, Clone)]
 pub struct Question {
     pub name: String,
+    /// The type as the sheet spells it (`photo`, `int`, `select_one`), as pyxform's JSON keeps it.
+    pub type_text: String,
     pub kind: TypeInfo,
     /// The choice list of a select (a list name, or a file for `*_from_file`).
     pub list: Option<String>,
@@ -360,6 +364,13 @@ pub fn read(workbook: &Workbook, form_name: Option<&str>) -> Result<Form, XlsFor
     let survey_sheet =
         workbook.sheet("survey").ok_or_else(|| XlsFormError::workbook("The workbook has no 'survey' sheet."))?;
     let mut form = Form { settings: read_settings(workbook), ..Default::default() };
+    let cleaned;
+    let survey_sheet = if form.settings.clean_text_values {
+        cleaned = collapse_spaces(survey_sheet);
+        &cleaned
+    } else {
+        survey_sheet
+    };
     if let Some(name) = &form.settings.root_name
         && !is_xml_name(name)
     {
@@ -514,6 +525,7 @@ pub fn read(workbook: &Workbook, form_name: Option<&str>) -> Result<Form, XlsFor
                 let parent = stack.last_mut().expect("the root stays");
                 parent.children.push(Node::Question(Question {
                     name,
+                    type_text: type_text.trim().to_owned(),
                     kind: parsed.info,
                     list: parsed.list,
                     or_other: parsed.or_other,
@@ -545,6 +557,24 @@ pub fn read(workbook: &Workbook, form_name: Option<&str>) -> Result<Form, XlsFor
     }
     form.languages = languages(&form);
     Ok(form)
+}
+
+/// pyxform's `clean_text_values` (on unless the settings say no): runs of spaces in the survey's
+/// cells become one space.
+fn collapse_spaces(sheet: &Sheet) -> Sheet {
+    let mut cleaned = sheet.clone();
+    for cell in cleaned.rows.iter_mut().flat_map(|r| r.cells.iter_mut()) {
+        if cell.contains("  ") {
+            let mut collapsed = String::with_capacity(cell.len());
+            for c in cell.chars() {
+                if !(c == ' ' && collapsed.ends_with(' ')) {
+                    collapsed.push(c);
+                }
+            }
+            *cell = collapsed;
+        }
+    }
+    cleaned
 }
 
 /// A loop's body once per choice: a group named and labelled like the choice, `%(label)s` in
@@ -591,7 +621,16 @@ fn specify_other(select: &str, row: usize) -> Question {
         relevant: Some(format!("selected(../{select}, 'other')")),
         ..Default::default()
     };
-    Question { name: format!("{select}_other"), kind: info, list: None, or_other: false, fields, row, generated: true }
+    Question {
+        name: format!("{select}_other"),
+        type_text: "text".into(),
+        kind: info,
+        list: None,
+        or_other: false,
+        fields,
+        row,
+        generated: true,
+    }
 }
 
 /// pyxform's checks of a question's own cells.
@@ -941,7 +980,7 @@ fn read_entity(workbook: &Workbook) -> Result<Option<Entity>, XlsFormError> {
 }
 
 fn read_settings(workbook: &Workbook) -> Settings {
-    let mut settings = Settings::default();
+    let mut settings = Settings { clean_text_values: true, ..Default::default() };
     let Some(sheet) = workbook.sheet("settings") else { return settings };
     let Some(table) = Table::new(sheet) else { return settings };
     let Some((_, cells)) = table.rows().next() else { return settings };
@@ -965,6 +1004,8 @@ fn read_settings(workbook: &Workbook) -> Settings {
     settings.instance_id = get(&["instance_id"]);
     settings.omit_instance_id = yes(get(&["omit_instanceid"]));
     settings.client_editable = yes(get(&["client_editable"]));
+    settings.clean_text_values = !get(&["clean_text_values"])
+        .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "no" | "false" | "false()"));
     settings.root_attributes = cells
         .iter()
         .filter(|(c, _)| c.key == "attribute")

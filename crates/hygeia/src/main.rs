@@ -69,6 +69,9 @@ enum Command {
         /// Where to write the XForm (default: standard output).
         #[arg(short, long)]
         output: Option<PathBuf>,
+        /// Write the form's JSON descriptor (pyxform's tree, as Iaso's `fields=descriptor`) instead.
+        #[arg(long)]
+        descriptor: bool,
     },
 }
 
@@ -94,7 +97,7 @@ async fn run(command: Command, mut settings: Settings) -> Result<()> {
             serve(settings, workers).await
         }
         Command::Worker { workers } => worker(settings, workers).await,
-        Command::Xlsform { file, output } => xlsform(&file, output.as_deref()),
+        Command::Xlsform { file, output, descriptor } => xlsform(&file, output.as_deref(), descriptor),
         one_shot => {
             // Closed at the end, so that SQLite checkpoints its WAL now rather than leaving the
             // next command to recover it.
@@ -136,12 +139,17 @@ async fn run_once(command: Command, store: &DynStore, settings: Settings) -> Res
     }
 }
 
-fn xlsform(file: &std::path::Path, output: Option<&std::path::Path>) -> Result<()> {
+fn xlsform(file: &std::path::Path, output: Option<&std::path::Path>, descriptor: bool) -> Result<()> {
     let conversion =
         hygeia_xlsform::convert_file(file).with_context(|| format!("{} was not converted", file.display()))?;
+    let text = if descriptor {
+        serde_json::to_string_pretty(&conversion.descriptor).context("writing the descriptor")?
+    } else {
+        conversion.xform
+    };
     match output {
-        Some(path) => std::fs::write(path, &conversion.xform).with_context(|| format!("writing {}", path.display()))?,
-        None => println!("{}", conversion.xform),
+        Some(path) => std::fs::write(path, &text).with_context(|| format!("writing {}", path.display()))?,
+        None => println!("{text}"),
     }
     Ok(())
 }

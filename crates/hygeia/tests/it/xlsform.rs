@@ -19,6 +19,12 @@ fn xlsform_converts_files_and_names_the_fault() {
     assert!(xml.contains(r#"<data id="visit">"#), "{xml}");
     assert!(xml.contains(r#"<output value=" /data/name "/>"#), "{xml}");
     assert!(!dir.join("data").exists(), "no database is created");
+    let described = run(hygeia(&dir, None).args(["xlsform", "visit.md", "--descriptor"]), None);
+    assert!(described.status.success(), "{}", String::from_utf8_lossy(&described.stderr));
+    let descriptor: serde_json::Value = serde_json::from_slice(&described.stdout).unwrap();
+    assert_eq!(descriptor["id_string"], "visit");
+    assert_eq!(descriptor["children"][1]["label"], "${name}, your age?");
+    assert_eq!(descriptor["_xpath"]["age"], "/data/age");
 
     std::fs::write(
         &form,
