@@ -2,6 +2,7 @@
 
 mod accounts;
 mod count_cache;
+mod forms;
 mod group_sets;
 mod groups;
 mod org_unit_bulk;
@@ -25,8 +26,8 @@ pub(crate) use count_cache::CountCache;
 
 use async_trait::async_trait;
 use hygeia_store::{
-    AccountStore, GroupSetStore, GroupStore, OrgUnitStore, OrgUnitTypeStore, ProjectStore, SecretStore, SessionStore,
-    SourceStore, Store, StoreResult, TaskStore, UserRoleStore, UserStore,
+    AccountStore, FormStore, GroupSetStore, GroupStore, OrgUnitStore, OrgUnitTypeStore, ProjectStore, SecretStore,
+    SessionStore, SourceStore, Store, StoreResult, TaskStore, UserRoleStore, UserStore,
 };
 
 #[async_trait]
@@ -86,6 +87,9 @@ impl Store for SqlStore {
         self
     }
     fn group_sets(&self) -> &dyn GroupSetStore {
+        self
+    }
+    fn forms(&self) -> &dyn FormStore {
         self
     }
     fn tasks(&self) -> &dyn TaskStore {

@@ -4,6 +4,7 @@
 //! depend on this crate, never the other way round.
 
 pub mod account;
+pub mod form;
 pub mod ids;
 pub mod orgunit;
 pub mod permission;
@@ -14,6 +15,10 @@ pub mod user;
 pub mod validate;
 
 pub use account::{Account, NewAccount};
+pub use form::{
+    DeletedForms, Form, FormAttachment, FormAttachmentId, FormField, FormId, FormInput, FormQuery, FormVersion,
+    FormVersionId, NewFormVersion, PeriodType,
+};
 pub use ids::{AccountId, ProfileId, ProjectId, TaskId, UserId, UserRoleId};
 pub use orgunit::{
     BoundingBox, BulkOrgUnitChange, DataSource, DataSourceId, DataSourceInput, Geography, Group, GroupBelonging,

@@ -20,6 +20,9 @@ use hygeia_core::{
     SourceVersionId, TreeChanges, TreeChangesApplied, UserId, UserProfile, UserRole, UserRoleId, UserRoleInput,
     ValidationError,
 };
+use hygeia_core::{
+    Form, FormAttachment, FormAttachmentId, FormId, FormInput, FormQuery, FormVersion, FormVersionId, NewFormVersion,
+};
 use hygeia_core::{NewTask, Progress, Task, TaskId, TaskLog, TaskOutcome, TaskQuery};
 
 mod error;
@@ -55,9 +58,62 @@ pub trait Store: Send + Sync + 'static {
     fn groups(&self) -> &dyn GroupStore;
     fn group_sets(&self) -> &dyn GroupSetStore;
     fn tasks(&self) -> &dyn TaskStore;
+    fn forms(&self) -> &dyn FormStore;
 }
 
 pub type DynStore = Arc<dyn Store>;
+
+/// Forms, their versions and attachments. Versions and attachments are reached through their
+/// form's account. The files themselves live in file storage; rows hold their keys.
+#[async_trait]
+pub trait FormStore: Send + Sync {
+    /// Projects and org-unit types must belong to `account`.
+    async fn create(&self, account: AccountId, input: FormInput) -> StoreResult<Form>;
+    /// The form, deleted or not.
+    async fn get(&self, account: AccountId, id: FormId) -> StoreResult<Option<Form>>;
+    /// Forms by name, then id.
+    async fn list(&self, account: AccountId, query: &FormQuery) -> StoreResult<Vec<Form>>;
+    /// Replaces what the owner sets (a PATCH merges into the current input first).
+    async fn update(&self, account: AccountId, id: FormId, input: FormInput) -> StoreResult<Form>;
+    /// Soft deletion (`true`) or restoration (`false`).
+    async fn set_deleted(&self, account: AccountId, id: FormId, deleted: bool) -> StoreResult<Form>;
+
+    /// Adds a version under the rules of [`hygeia_core::form::next_version_id`] (against the
+    /// latest version, `today` for generated ids); the first version sets the form's `form_id`,
+    /// later ones must carry the same (a `Conflict` on `xls_file` otherwise, as is a `form_id`
+    /// another form of the account has). The form's `possible_fields` take in the version's.
+    async fn create_version(
+        &self,
+        account: AccountId,
+        actor: Option<UserId>,
+        form: FormId,
+        version: NewFormVersion,
+        today: chrono::NaiveDate,
+    ) -> StoreResult<FormVersion>;
+    async fn version(&self, account: AccountId, id: FormVersionId) -> StoreResult<Option<FormVersion>>;
+    /// The versions of `form` (every form of the account when `None`), oldest first.
+    async fn versions(&self, account: AccountId, form: Option<FormId>) -> StoreResult<Vec<FormVersion>>;
+    /// Each listed form's newest version, for those that have one.
+    async fn latest_versions(
+        &self,
+        account: AccountId,
+        forms: &[FormId],
+    ) -> StoreResult<std::collections::HashMap<FormId, FormVersion>>;
+
+    /// A file name is unique within its form: a taken one is a `Conflict` on `name`.
+    async fn add_attachment(
+        &self,
+        account: AccountId,
+        form: FormId,
+        name: &str,
+        file_key: &str,
+        md5: &str,
+    ) -> StoreResult<FormAttachment>;
+    async fn attachments(&self, account: AccountId, form: FormId) -> StoreResult<Vec<FormAttachment>>;
+    async fn attachment(&self, account: AccountId, id: FormAttachmentId) -> StoreResult<Option<FormAttachment>>;
+    /// Removes the row and returns it (its file is the caller's to delete).
+    async fn delete_attachment(&self, account: AccountId, id: FormAttachmentId) -> StoreResult<FormAttachment>;
+}
 
 /// Accounts are the tenants themselves, so these methods are installation-wide: only the CLI,
 /// installation administrators and the auth layer (which learns a caller's account) use them.

@@ -11,8 +11,10 @@ use hygeia_core::{AccountId, NewAccount, NewProject, NewUser, ProfileUpdate, Pro
 
 use crate::{DynStore, Store, StoreError};
 
+mod forms;
 mod georegistry;
 mod tasks;
+pub use forms::*;
 pub use georegistry::*;
 pub use tasks::*;
 
@@ -89,6 +91,9 @@ macro_rules! conformance_suite {
             list_counts_follow_every_tree_change,
             name_search_takes_any_text_literally,
             bulk_created_units_are_found_by_name_and_box,
+            forms_round_trip_and_filter,
+            form_versions_keep_the_form_id_and_increase,
+            form_attachments_are_named_once_per_form,
             tasks_are_queued_claimed_once_and_finished,
             kills_relaunches_and_releases_follow_the_status,
             expired_leases_are_recovered_then_given_up,
