@@ -79,7 +79,8 @@ impl FileStore {
     /// Files under `directory` (created if needed).
     pub fn local(directory: &Path) -> FileResult<FileStore> {
         std::fs::create_dir_all(directory)?;
-        let store = LocalFileSystem::new_with_prefix(directory)?;
+        // Each key has its own random directory: removed with its file, not left behind empty.
+        let store = LocalFileSystem::new_with_prefix(directory)?.with_automatic_cleanup(true);
         Ok(FileStore { inner: Arc::new(store) })
     }
 
@@ -148,6 +149,13 @@ impl FileStore {
             Ok(Some((Bytes::from(buffer), file)))
         });
         self.put_stream(key, chunks).await
+    }
+
+    /// Stores a small file held in memory (an XForm, an XLSForm) in one request.
+    pub async fn put_bytes(&self, key: &str, bytes: Bytes) -> FileResult<u64> {
+        let size = bytes.len() as u64;
+        self.inner.put(&ObjectPath::from(key), bytes.into()).await?;
+        Ok(size)
     }
 
     /// Reads a file of `account`.

@@ -41,6 +41,8 @@ pub fn app(state: SharedState) -> Router {
     let uploads = utoipa_axum::router::OpenApiRouter::new()
         .routes(utoipa_axum::routes!(api::imports::import_gpkg))
         .routes(utoipa_axum::routes!(api::imports::import_file))
+        .routes(utoipa_axum::routes!(api::formversions::create))
+        .routes(utoipa_axum::routes!(api::formattachments::create))
         .layer(DefaultBodyLimit::max(http.upload_limit_bytes));
     let (api, openapi) = api::router().merge(uploads).split_for_parts();
     let routes = Router::new()

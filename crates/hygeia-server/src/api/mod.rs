@@ -4,6 +4,9 @@ pub mod accounts;
 pub mod bulkupdate;
 pub mod catalog;
 pub mod exports;
+pub mod formattachments;
+pub mod forms;
+pub mod formversions;
 pub mod group_sets;
 pub mod groups;
 pub mod health;
@@ -37,6 +40,7 @@ use crate::state::SharedState;
         (name = "orgunits", description = "The georegistry: org units, their types, audit history"),
         (name = "sources", description = "Data sources and their versions"),
         (name = "tasks", description = "Background tasks: imports, exports, bulk changes"),
+        (name = "forms", description = "Forms, their versions (XLSForm converted to XForm) and attachments"),
         (name = "health", description = "Liveness"),
     )
 )]
@@ -92,6 +96,18 @@ pub fn router() -> OpenApiRouter<SharedState> {
         .routes(routes!(groups::detail, groups::update, groups::delete))
         .routes(routes!(group_sets::list, group_sets::create))
         .routes(routes!(group_sets::detail, group_sets::update, group_sets::delete))
+        .routes(routes!(forms::list, forms::create))
+        .routes(routes!(forms::detail, forms::update, forms::replace, forms::delete))
+        .routes(routes!(forms::manifest))
+        .routes(routes!(forms::mobile_list))
+        .routes(routes!(forms::mobile_manifest))
+        .routes(routes!(formversions::list))
+        .routes(routes!(formversions::detail))
+        .routes(routes!(formversions::xform_file))
+        .routes(routes!(formversions::xls_file))
+        .routes(routes!(formattachments::list))
+        .routes(routes!(formattachments::delete))
+        .routes(routes!(formattachments::file))
 }
 
 /// Iaso serialises most timestamps as Unix epoch seconds with a fractional part.

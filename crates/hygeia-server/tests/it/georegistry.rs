@@ -1,12 +1,11 @@
 //! The georegistry over HTTP: sources, versions, types, org units, their rules and restrictions.
 
-use axum::body::Body;
-use axum::http::{Method, Request, StatusCode, header};
+use axum::http::{Method, StatusCode};
 use hygeia_core::{AccountId, SourceVersionId};
 use serde_json::{Value, json};
 
 use crate::on_both_backends;
-use crate::support::{Reply, TestApp};
+use crate::support::{Reply, TestApp, send_json};
 
 on_both_backends!(
     a_tree_is_built_read_and_changed_through_the_api,
@@ -20,19 +19,6 @@ on_both_backends!(
     renamed_types_and_sources_show_at_once,
     list_variants_take_iaso_shapes,
 );
-
-pub(crate) async fn send_json(app: &TestApp, method: Method, path: &str, token: &str, body: Value) -> Reply {
-    app.send(
-        Request::builder()
-            .method(method)
-            .uri(path)
-            .header(header::AUTHORIZATION, format!("Bearer {token}"))
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Body::from(body.to_string()))
-            .unwrap(),
-    )
-    .await
-}
 
 async fn patch_unit(app: &TestApp, token: String, id: i64, body: Value) -> Reply {
     send_json(app, Method::PATCH, &format!("/api/orgunits/{id}/"), &token, body).await

@@ -12,20 +12,7 @@ use hygeia_server::imports::{ImportError, ImportSummary, ImportTarget, import_dr
 
 use axum::http::StatusCode;
 
-use crate::support::{TestApp, wait_until_ended};
-
-fn shared(relative: &str) -> Option<PathBuf> {
-    let root = std::env::var("HYGEIA_TEST_SHARED_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data")));
-    let path = root.join(relative);
-    if path.exists() {
-        Some(path)
-    } else {
-        eprintln!("{} is missing: test skipped (set HYGEIA_TEST_SHARED_DATA)", path.display());
-        None
-    }
-}
+use crate::support::{TestApp, multipart, post_multipart, shared, wait_until_ended};
 
 fn target(account: AccountId, source: &str, version: Option<i64>) -> ImportTarget {
     ImportTarget {
@@ -345,36 +332,6 @@ async fn list_exports_follow_the_filters_and_the_scope(app: &TestApp) {
     std::fs::remove_dir_all(dir).unwrap();
 
     app.get("/api/orgunits/?csv=true", None).await.error(StatusCode::UNAUTHORIZED, "not_authenticated");
-}
-
-/// A multipart body: text fields, then the file.
-fn multipart(fields: &[(&str, &str)], file: Option<(&str, &[u8])>) -> (String, Vec<u8>) {
-    let boundary = "hygeia-test-boundary-7d3f";
-    let mut body = Vec::new();
-    for (name, value) in fields {
-        body.extend(
-            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes(),
-        );
-    }
-    if let Some((name, bytes)) = file {
-        body.extend(
-            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n")
-                .as_bytes(),
-        );
-        body.extend(bytes);
-        body.extend(b"\r\n");
-    }
-    body.extend(format!("--{boundary}--\r\n").as_bytes());
-    (format!("multipart/form-data; boundary={boundary}"), body)
-}
-
-async fn post_multipart(app: &TestApp, path: &str, token: &str, body: (String, Vec<u8>)) -> crate::support::Reply {
-    let request = axum::http::Request::post(path)
-        .header("authorization", format!("Bearer {token}"))
-        .header("content-type", body.0)
-        .body(axum::body::Body::from(body.1))
-        .unwrap();
-    app.send(request).await
 }
 
 /// Uploads queued as tasks: Iaso's GeoPackage form and the CSV form, run by a worker with progress;

@@ -6,6 +6,7 @@ mod support;
 mod auth;
 mod conventions;
 mod dhis2;
+mod forms;
 mod georegistry;
 mod imports;
 mod resources;

@@ -24,7 +24,10 @@ pub struct TestApp {
 
 pub fn test_settings() -> Settings {
     let mut settings = Settings::default();
-    let files = std::env::temp_dir().join(format!("hygeia-server-test-files-{}", std::process::id()));
+    // A directory per application: tests on both backends run at once and count their files.
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let files = std::env::temp_dir().join(format!("hygeia-server-test-files-{}-{n}", std::process::id()));
     settings.storage.path = files.display().to_string();
     settings.auth.jwt_secret = Some(JWT_SECRET.into());
     settings.auth.login_failures_per_minute = 3;
@@ -166,6 +169,67 @@ macro_rules! on_both_backends {
             )*
         }
     };
+}
+
+/// A file of `../shared/data` (or `HYGEIA_TEST_SHARED_DATA`); `None`, said on stderr, when absent.
+pub fn shared(relative: &str) -> Option<std::path::PathBuf> {
+    let root = std::env::var("HYGEIA_TEST_SHARED_DATA")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data")));
+    let path = root.join(relative);
+    if path.exists() {
+        Some(path)
+    } else {
+        eprintln!("{} is missing: test skipped (set HYGEIA_TEST_SHARED_DATA)", path.display());
+        None
+    }
+}
+
+/// A multipart body: text fields, then the file as the `file` field.
+pub fn multipart(fields: &[(&str, &str)], file: Option<(&str, &[u8])>) -> (String, Vec<u8>) {
+    multipart_as(fields, "file", file)
+}
+
+/// A multipart body: text fields, then the file as the `file_field` field.
+pub fn multipart_as(fields: &[(&str, &str)], file_field: &str, file: Option<(&str, &[u8])>) -> (String, Vec<u8>) {
+    let boundary = "hygeia-test-boundary-7d3f";
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes(),
+        );
+    }
+    if let Some((name, bytes)) = file {
+        body.extend(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{file_field}\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n")
+                .as_bytes(),
+        );
+        body.extend(bytes);
+        body.extend(b"\r\n");
+    }
+    body.extend(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+pub async fn post_multipart(app: &TestApp, path: &str, token: &str, body: (String, Vec<u8>)) -> Reply {
+    let request = Request::post(path)
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .header(header::CONTENT_TYPE, body.0)
+        .body(Body::from(body.1))
+        .unwrap();
+    app.send(request).await
+}
+
+/// Sends `method` with a JSON body and a bearer token.
+pub async fn send_json(app: &TestApp, method: Method, path: &str, token: &str, body: Value) -> Reply {
+    let request = Request::builder()
+        .method(method)
+        .uri(path)
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    app.send(request).await
 }
 
 /// Polls `/api/tasks/{id}/` until the task has ended; returns it.

@@ -6,8 +6,9 @@ use axum::http::{Method, StatusCode};
 use hygeia_jobs::{WorkerConfig, WorkerPool};
 use serde_json::{Value, json};
 
-use crate::georegistry::{ok, send_json, setup};
+use crate::georegistry::{ok, setup};
 use crate::on_both_backends;
+use crate::support::send_json;
 use crate::support::{TestApp, wait_until_ended};
 
 on_both_backends!(
