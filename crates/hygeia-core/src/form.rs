@@ -5,32 +5,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::ids::{AccountId, OrgUnitTypeId, ProjectId, UserId};
+use crate::ids::{AccountId, FormAttachmentId, FormId, FormVersionId, OrgUnitTypeId, ProjectId, UserId};
 use crate::validate::{FieldErrors, ValidationError};
-
-macro_rules! form_ids {
-    ($($(#[$doc:meta])* $name:ident;)*) => {$(
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-        #[serde(transparent)]
-        pub struct $name(pub i64);
-
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                self.0.fmt(f)
-            }
-        }
-    )*};
-}
-
-form_ids! {
-    /// A form: the survey, across all its versions.
-    FormId;
-    /// One uploaded XLSForm of a form, converted to an XForm.
-    FormVersionId;
-    /// A file the form's questions use (`select_one_from_file` lists, media).
-    FormAttachmentId;
-}
 
 /// How often a form is filled per org unit (DHIS2's period types, as Iaso names them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -195,6 +171,13 @@ pub struct Form {
     pub updated_at: DateTime<Utc>,
     /// Soft deletion: the form and its versions stay, hidden, until restored.
     pub deleted_at: Option<DateTime<Utc>>,
+}
+
+impl Form {
+    /// Whether a user limited to `projects` (none: every project) may see the form.
+    pub fn visible_in(&self, projects: &[ProjectId]) -> bool {
+        projects.is_empty() || self.input.project_ids.iter().any(|p| projects.contains(p))
+    }
 }
 
 /// Which forms a list shows.

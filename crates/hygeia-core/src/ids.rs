@@ -65,3 +65,15 @@ id_type!(
     /// A background task (an import, an export, a bulk change).
     TaskId
 );
+id_type!(
+    /// A form: the survey, across all its versions.
+    FormId
+);
+id_type!(
+    /// One uploaded XLSForm of a form, converted to an XForm.
+    FormVersionId
+);
+id_type!(
+    /// A file the form's questions use (`select_one_from_file` lists, media).
+    FormAttachmentId
+);

@@ -16,10 +16,9 @@ pub mod validate;
 
 pub use account::{Account, NewAccount};
 pub use form::{
-    DeletedForms, Form, FormAttachment, FormAttachmentId, FormField, FormId, FormInput, FormQuery, FormVersion,
-    FormVersionId, NewFormVersion, PeriodType,
+    DeletedForms, Form, FormAttachment, FormField, FormInput, FormQuery, FormVersion, NewFormVersion, PeriodType,
 };
-pub use ids::{AccountId, ProfileId, ProjectId, TaskId, UserId, UserRoleId};
+pub use ids::{AccountId, FormAttachmentId, FormId, FormVersionId, ProfileId, ProjectId, TaskId, UserId, UserRoleId};
 pub use orgunit::{
     BoundingBox, BulkOrgUnitChange, DataSource, DataSourceId, DataSourceInput, Geography, Group, GroupBelonging,
     GroupId, GroupInput, GroupSet, GroupSetId, GroupSetInput, Location, Modification, NewOrgUnit, OrgUnit, OrgUnitId,

@@ -53,7 +53,7 @@ async fn readable_form(
         require_reader(user)?;
     }
     let form = state.store.forms().get(user.0.account_id, id).await?.ok_or(ApiError::NotFound)?;
-    if !user.0.projects.is_empty() && !form.input.project_ids.iter().any(|p| user.0.projects.contains(p)) {
+    if !form.visible_in(&user.0.projects) {
         return Err(ApiError::NotFound);
     }
     Ok(form)

@@ -189,7 +189,7 @@ pub fn pick(row: Value, fields: Option<&str>, default: &[&str]) -> Value {
 /// A form the caller may see: in their account, and in one of their projects if they are limited.
 async fn visible_form(state: &SharedState, user: &UserProfile, id: FormId) -> ApiResult<Form> {
     let form = state.store.forms().get(user.account_id, id).await?.ok_or(ApiError::NotFound)?;
-    if !user.projects.is_empty() && !form.input.project_ids.iter().any(|p| user.projects.contains(p)) {
+    if !form.visible_in(&user.projects) {
         return Err(ApiError::NotFound);
     }
     Ok(form)
@@ -273,7 +273,7 @@ pub async fn list(
         query.project_ids.push(project_of_app(&state, account, app_id).await?.id);
     }
     let mut forms = state.store.forms().list(account, &query).await?;
-    forms.retain(|f| user.0.projects.is_empty() || f.input.project_ids.iter().any(|p| user.0.projects.contains(p)));
+    forms.retain(|f| f.visible_in(&user.0.projects));
     sort_forms(&mut forms, params.order.as_deref())?;
     let context = FormContext::load(&state, user.0.account_id, &forms, &headers).await?;
     let rows: Vec<Value> = forms.iter().map(|f| context.form_json(f, params.fields.as_deref())).collect();
@@ -287,7 +287,7 @@ fn sort_forms(forms: &mut [Form], order: Option<&str>) -> ApiResult<()> {
         None => (false, order),
     };
     match key {
-        "name" => forms.sort_by(|a, b| a.input.name.to_lowercase().cmp(&b.input.name.to_lowercase())),
+        "name" => forms.sort_by_key(|f| f.input.name.to_lowercase()),
         "id" => forms.sort_by_key(|f| f.id),
         "created_at" => forms.sort_by_key(|f| f.created_at),
         "updated_at" => forms.sort_by_key(|f| f.updated_at),

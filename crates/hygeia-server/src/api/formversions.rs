@@ -121,7 +121,7 @@ pub async fn list(
         .list(account, &hygeia_core::FormQuery { deleted: hygeia_core::DeletedForms::Included, ..Default::default() })
         .await?
         .into_iter()
-        .filter(|f| user.0.projects.is_empty() || f.input.project_ids.iter().any(|p| user.0.projects.contains(p)))
+        .filter(|f| f.visible_in(&user.0.projects))
         .map(|f| (f.id, f))
         .collect();
     let mut versions: Vec<FormVersion> = state
@@ -164,7 +164,7 @@ async fn visible_version(
     let account = user.0.account_id;
     let version = state.store.forms().version(account, FormVersionId(id)).await?.ok_or(ApiError::NotFound)?;
     let form = state.store.forms().get(account, version.form_id).await?.ok_or(ApiError::NotFound)?;
-    if !user.0.projects.is_empty() && !form.input.project_ids.iter().any(|p| user.0.projects.contains(p)) {
+    if !form.visible_in(&user.0.projects) {
         return Err(ApiError::NotFound);
     }
     Ok((version, form))

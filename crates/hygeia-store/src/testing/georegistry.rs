@@ -917,7 +917,7 @@ pub async fn group_sets_hold_groups_of_their_version(store: &dyn Store) {
     let updated = store.group_sets().update(t.account, actor, set.id, multiple).await.unwrap();
     assert_eq!((updated.name.as_str(), updated.group_ids.as_slice()), ("Ownership (any)", &[private.id][..]));
     assert_eq!(updated.group_belonging, GroupBelonging::Multiple);
-    assert_eq!(store.group_sets().list(t.account, &[]).await.unwrap(), [updated.clone()]);
+    assert_eq!(store.group_sets().list(t.account, &[]).await.unwrap(), std::slice::from_ref(&updated));
     assert!(store.group_sets().list(t.account, &[v2.id]).await.unwrap().is_empty());
 
     // Deleting a member group takes it out of the set.
@@ -977,7 +977,7 @@ pub async fn bulk_updates_apply_to_the_selection_or_to_nothing(store: &dyn Store
         store.org_units().history(t.account, ORG_UNIT_CONTENT_TYPE, &facilities[0].id.to_string()).await.unwrap();
     assert_eq!((history.len(), history[0].source.as_str()), (2, "bulk_update"));
     assert_eq!(history[0].user_id, actor);
-    assert_eq!(history[0].past_value.as_ref().unwrap()["org_unit_type_id"].is_null(), true);
+    assert!(history[0].past_value.as_ref().unwrap()["org_unit_type_id"].is_null());
     assert_eq!(history[0].new_value.as_ref().unwrap()["org_unit_type_id"], facility_type.id.0);
 
     // Everything matching the queries, except some: the NEW units under North but F2, out of Public.
