@@ -35,6 +35,9 @@ struct Writer<'a> {
     entity_container: String,
     entity_meta: String,
     entity_new_repeat: String,
+    /// For each repeat being written, innermost last: the `odk-new-repeat` setvalues of dynamic
+    /// defaults inside it, written at the end of its body so that each new instance gets them.
+    new_repeat_defaults: Vec<String>,
     /// `trigger` column: setvalues to write inside the triggering question's control, by its path.
     triggered: HashMap<String, Vec<String>>,
     file_instances: Vec<(String, String)>,
@@ -62,6 +65,7 @@ pub fn write(form: &Form, identity: &Identity) -> Result<String, XlsFormError> {
         entity_container: String::new(),
         entity_meta: String::new(),
         entity_new_repeat: String::new(),
+        new_repeat_defaults: Vec::new(),
         file_instances: Vec::new(),
     };
     w.choice_texts()?;
@@ -890,6 +894,14 @@ impl Writer<'_> {
                 attr(&path),
                 attr(&value)
             ));
+            if let Some(defaults) = self.new_repeat_defaults.last_mut() {
+                let _ = write!(
+                    defaults,
+                    r#"<setvalue event="odk-new-repeat" ref="{}" value="{}"/>"#,
+                    attr(&path),
+                    attr(&value)
+                );
+            }
         }
         let parameter = |key: &str| fields.parameters.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
         // Recorded by the device when the form opens, without a control.
@@ -1132,10 +1144,17 @@ impl Writer<'_> {
         }
         let mut children_instance = String::new();
         let mut children_body = String::new();
+        let collects_defaults = g.repeat && !template;
+        if collects_defaults {
+            self.new_repeat_defaults.push(String::new());
+        }
         self.nodes(&g.children, &path, inner_repeat, &mut children_instance, &mut children_body, template)?;
         children_instance.push_str(&entity_meta);
         if path == self.entity_container {
             children_body.push_str(&self.entity_new_repeat);
+        }
+        if collects_defaults {
+            children_body.push_str(&self.new_repeat_defaults.pop().unwrap_or_default());
         }
         let _ = write!(instance, "<{0}{attributes}>{children_instance}</{0}>", g.name);
         if template {
