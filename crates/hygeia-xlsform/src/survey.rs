@@ -153,6 +153,10 @@ struct Column {
 fn column(header: &str) -> Column {
     let header = header.trim();
     let lower = header.to_ascii_lowercase();
+    // The compact record representation's tag of a field (SMS) is an instance attribute.
+    if lower == "compact_tag" {
+        return Column { key: "instance::odk:tag".into(), language: None };
+    }
     let raw = |prefix: &str, key: &str| {
         let rest = header[prefix.len()..].to_owned();
         Column { key: format!("{key}{rest}"), language: None }
@@ -1011,6 +1015,12 @@ fn read_settings(workbook: &Workbook) -> Settings {
         .filter(|(c, _)| c.key == "attribute")
         .filter_map(|(c, v)| Some((c.language.clone()?, (*v).to_owned())))
         .collect();
+    // The compact record representation for SMS: a prefix and a delimiter on the root.
+    for (key, attribute) in [("prefix", "odk:prefix"), ("delimiter", "odk:delimiter")] {
+        if let Some(value) = get(&[key]) {
+            settings.root_attributes.push((attribute.to_owned(), value));
+        }
+    }
     settings
 }
 
