@@ -301,7 +301,10 @@ impl Writer<'_> {
                     let target = self.target(name, column, row)?;
                     // Arguments of indexed-repeat() name the repeat's nodes from the root.
                     let repeat = if xpath::inside_call(&out, "indexed-repeat(") { None } else { target.1.as_deref() };
-                    let _ = write!(out, " {} ", xpath::path_between(from, &target.0, repeat));
+                    let path = xpath::path_between(from, &target.0, repeat);
+                    let current =
+                        if path.starts_with("..") && xpath::in_instance_predicate(&out) { "current()/" } else { "" };
+                    let _ = write!(out, " {current}{path} ");
                 }
             }
         }

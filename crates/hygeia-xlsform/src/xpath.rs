@@ -69,6 +69,28 @@ pub fn inside_call(text: &str, call: &str) -> bool {
 
 /// The first `instance('name')/path[predicate]/path` in `text`, as a byte range: the part of a
 /// label that pyxform shows as an `<output>`.
+/// Whether the end of `text` lies inside a predicate (`[...]`) of a path that starts at a
+/// secondary instance (`instance('x')/root/item[name = here`): there `.` is the item, so a
+/// relative reference must start from `current()`.
+pub fn in_instance_predicate(text: &str) -> bool {
+    let Some(start) = text.rfind("instance(") else { return false };
+    let mut depth = 0usize;
+    let mut quote: Option<char> = None;
+    for c in text[start..].chars() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => {}
+            None => match c {
+                '\'' | '"' => quote = Some(c),
+                '[' => depth += 1,
+                ']' => depth = depth.saturating_sub(1),
+                _ => {}
+            },
+        }
+    }
+    depth > 0 && quote.is_none()
+}
+
 pub fn instance_expression(text: &str) -> Option<(usize, usize)> {
     let start = text.find("instance(")?;
     let bytes = text.as_bytes();
@@ -138,6 +160,15 @@ pub fn instance_expression(text: &str) -> Option<(usize, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn predicates_of_instance_paths() {
+        assert!(in_instance_predicate("instance('item')/root/item[index="));
+        assert!(in_instance_predicate("instance('item')/root/item[a = 1 and b = "));
+        assert!(!in_instance_predicate("concat(instance('item')/root/item[index = 1]/label, "));
+        assert!(!in_instance_predicate("instance('item')/root/item[name = '["), "a bracket in a string");
+        assert!(!in_instance_predicate("count(/data/rep[position() = "), "not a secondary instance");
+    }
 
     #[test]
     fn references_and_paths() {
