@@ -137,6 +137,8 @@ pub struct Form {
     pub children: Vec<Node>,
     /// Choice lists in sheet order.
     pub choices: Vec<(String, Vec<Choice>)>,
+    /// The `osm` sheet's lists: the tags an OpenStreetMap question asks for.
+    pub osm_tags: Vec<(String, Vec<Choice>)>,
     /// Every language a translatable column names, in first-seen order (`default` included when
     /// unsuffixed columns sit beside suffixed ones).
     pub languages: Vec<String>,
@@ -388,7 +390,8 @@ pub fn read(workbook: &Workbook, form_name: Option<&str>) -> Result<Form, XlsFor
         }
         form.settings.root_name = form_name.map(str::to_owned);
     }
-    form.choices = read_choices(workbook, form.settings.allow_choice_duplicates)?;
+    form.choices = read_choices(workbook, "choices", form.settings.allow_choice_duplicates)?;
+    form.osm_tags = read_choices(workbook, "osm", form.settings.allow_choice_duplicates)?;
     form.entity = read_entity(workbook)?;
     let Some(table) = Table::new(survey_sheet) else {
         return Err(XlsFormError::workbook("The 'survey' sheet is empty."));
@@ -500,16 +503,18 @@ pub fn read(workbook: &Workbook, form_name: Option<&str>) -> Result<Form, XlsFor
                         "A calculate question needs a calculation.",
                     ));
                 }
+                let osm = parsed.info.name == "osm";
                 if let Some(list) = &parsed.list
                     && !parsed.from_file
                     && !list.starts_with("${")
-                    && !form.choices.iter().any(|(n, _)| n == list)
+                    && !(if osm { &form.osm_tags } else { &form.choices }).iter().any(|(n, _)| n == list)
                 {
+                    let sheet = if osm { "osm" } else { "choices" };
                     return Err(XlsFormError::at(
                         "survey",
                         row,
                         Some("type"),
-                        format!("List name not in choices sheet: {list}"),
+                        format!("List name not in {sheet} sheet: {list}"),
                     ));
                 }
                 let other = parsed.or_other.then(|| specify_other(&name, row));
@@ -1024,15 +1029,20 @@ fn read_settings(workbook: &Workbook) -> Settings {
     settings
 }
 
-fn read_choices(workbook: &Workbook, allow_duplicates: bool) -> Result<Vec<(String, Vec<Choice>)>, XlsFormError> {
+/// The lists of the `choices` sheet, or of the `osm` sheet (an OSM question's tags).
+fn read_choices(
+    workbook: &Workbook,
+    sheet_name: &str,
+    allow_duplicates: bool,
+) -> Result<Vec<(String, Vec<Choice>)>, XlsFormError> {
     let mut lists: Vec<(String, Vec<Choice>)> = Vec::new();
     let mut seen: std::collections::HashSet<(String, String)> = std::collections::HashSet::new();
-    let Some(sheet) = workbook.sheet("choices") else { return Ok(lists) };
+    let Some(sheet) = workbook.sheet(sheet_name) else { return Ok(lists) };
     let Some(table) = Table::new(sheet) else { return Ok(lists) };
     for (row, cells) in table.rows() {
         let Some(list) = value(&cells, "list_name") else { continue };
         let Some(name) = value(&cells, "name") else {
-            return Err(XlsFormError::at("choices", row, Some("name"), "Choices must have a name."));
+            return Err(XlsFormError::at(sheet_name, row, Some("name"), "Choices must have a name."));
         };
         let label = text_of(&cells, "label");
         let extra = cells
@@ -1050,7 +1060,7 @@ fn read_choices(workbook: &Workbook, allow_duplicates: bool) -> Result<Vec<(Stri
                 // (list, name) pairs seen: a national facility list has thousands of choices.
                 if !allow_duplicates && !seen.insert((list.to_owned(), choice.name.clone())) {
                     return Err(XlsFormError::at(
-                        "choices",
+                        sheet_name,
                         row,
                         Some("name"),
                         format!(

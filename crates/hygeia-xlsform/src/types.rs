@@ -81,6 +81,7 @@ fn simple(name: &str) -> Option<TypeInfo> {
         "audio" | "q audio" | "add audio prompt" => plain("audio", "binary", Control::Upload("audio/*")),
         "video" | "q video" | "add video prompt" => plain("video", "binary", Control::Upload("video/*")),
         "file" => plain("file", "binary", Control::Upload("application/*")),
+        "osm" => plain("osm", "binary", Control::Upload("osm/*")),
         "note" | "q note" => TypeInfo { read_only: true, ..plain("note", "string", Control::Input) },
         "calculate" => plain("calculate", "string", Control::None),
         "hidden" => plain("hidden", "string", Control::None),
@@ -173,6 +174,8 @@ pub fn parse(cell: &str) -> Option<Parsed> {
         [first, ..] if first == "select_one_from_file" => select(1, one, true),
         [first, ..] if first == "select_multiple_from_file" => select(1, many, true),
         [first, ..] if first == "rank" => select(1, plain("rank", "odk:rank", Control::Rank), false),
+        // An OpenStreetMap feature, with the tags of an `osm` sheet list.
+        [first, _] if first == "osm" => select(1, plain("osm", "binary", Control::Upload("osm/*")), false),
         _ => None,
     }
 }

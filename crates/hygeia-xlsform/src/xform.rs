@@ -982,7 +982,7 @@ impl Writer<'_> {
             Control::Trigger => ("trigger", String::new()),
             Control::Upload(media) => {
                 attrs = format!(r#" mediatype="{media}"{attrs}"#);
-                ("upload", String::new())
+                ("upload", self.osm_tags(q))
             }
             Control::Range => {
                 for (key, default) in [("start", "1"), ("end", "10"), ("step", "1")] {
@@ -1018,6 +1018,19 @@ impl Writer<'_> {
         let setvalues = self.triggered.remove(&path).unwrap_or_default().concat();
         let _ = write!(body, "<{element}{attrs}>{label}{hint}{inner}{setvalues}</{element}>");
         Ok(())
+    }
+
+    /// An OSM question's tags (its `osm` sheet list), each with its label.
+    fn osm_tags(&self, q: &Question) -> String {
+        let Some(list) = q.list.as_deref().filter(|_| q.kind.name == "osm") else { return String::new() };
+        let tags = self.form.osm_tags.iter().find(|(n, _)| n == list).map(|(_, t)| t.as_slice()).unwrap_or_default();
+        let mut out = String::new();
+        for tag in tags {
+            let label =
+                tag.label.get(DEFAULT_LANGUAGE).or_else(|| tag.label.values().next()).map_or("", String::as_str);
+            let _ = write!(out, r#"<tag key="{}"><label>{}</label></tag>"#, attr(&tag.name), esc(label));
+        }
+        out
     }
 
     /// A `search()` select's choices as `<item>`s in the control.
