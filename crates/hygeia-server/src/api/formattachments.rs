@@ -2,7 +2,6 @@
 //! images), uploaded by the form's managers and served to phones through the form's manifest.
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{Multipart, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -13,7 +12,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::api::epoch;
-use crate::api::forms::{base_url, require_reader, writable_form};
+use crate::api::forms::{base_url, parse_form_id, read_capped, require_reader, writable_form};
 use crate::api::formversions::stream_file;
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult};
@@ -68,8 +67,7 @@ pub async fn list(
     Query(params): Query<AttachmentParams>,
 ) -> ApiResult<Json<Value>> {
     let form_id = params.form_id.as_deref().ok_or_else(|| ApiError::field("form_id", "Name the form (form_id)."))?;
-    let form_id = FormId(form_id.trim().parse().map_err(|_| ApiError::field("form_id", "A form id is a number."))?);
-    let form = readable_form(&state, &user, form_id, true).await?;
+    let form = readable_form(&state, &user, parse_form_id(form_id)?, true).await?;
     let base = base_url(&headers);
     let rows: Vec<Value> = state
         .store
@@ -97,18 +95,11 @@ pub async fn create(
         ApiError::field("file", format!("The upload was cut off or malformed: {e}"))
     };
     let (mut form_id, mut name, mut file) = (None, None, None);
-    while let Some(mut field) = multipart.next_field().await.map_err(bad_body)? {
+    while let Some(field) = multipart.next_field().await.map_err(bad_body)? {
         match field.name().unwrap_or_default() {
             "file" => {
                 let file_name = field.file_name().unwrap_or_default().to_owned();
-                let mut bytes = Vec::new();
-                while let Some(chunk) = field.chunk().await.map_err(bad_body)? {
-                    if bytes.len() + chunk.len() > MAX_ATTACHMENT_BYTES {
-                        return Err(ApiError::field("file", "An attachment may not be larger than 50 MiB."));
-                    }
-                    bytes.extend_from_slice(&chunk);
-                }
-                file = Some((file_name, Bytes::from(bytes)));
+                file = Some((file_name, read_capped(field, "file", MAX_ATTACHMENT_BYTES).await?));
             }
             "form_id" => form_id = Some(field.text().await.map_err(bad_body)?),
             "name" => name = Some(field.text().await.map_err(bad_body)?).filter(|n| !n.trim().is_empty()),
@@ -116,8 +107,7 @@ pub async fn create(
         }
     }
     let form_id = form_id.ok_or_else(|| ApiError::field("form_id", "Name the form (form_id)."))?;
-    let form_id = FormId(form_id.trim().parse().map_err(|_| ApiError::field("form_id", "A form id is a number."))?);
-    let form = writable_form(&state, &user, form_id).await?;
+    let form = writable_form(&state, &user, parse_form_id(&form_id)?).await?;
     let (file_name, bytes) = file.ok_or_else(|| ApiError::field("file", "Attach the file as the \"file\" field."))?;
     let name = name.unwrap_or(file_name);
     let account = user.0.account_id;

@@ -171,6 +171,30 @@ impl FormContext {
     }
 }
 
+/// A form id given as text (a query parameter or a multipart field).
+pub fn parse_form_id(text: &str) -> ApiResult<FormId> {
+    text.trim().parse().map(FormId).map_err(|_| ApiError::field("form_id", "A form id is a number."))
+}
+
+/// A multipart file field read into memory, refused (as `field`) past `max_bytes`.
+pub async fn read_capped(
+    mut part: axum::extract::multipart::Field<'_>,
+    field: &str,
+    max_bytes: usize,
+) -> ApiResult<axum::body::Bytes> {
+    let mut bytes = Vec::new();
+    while let Some(chunk) =
+        part.chunk().await.map_err(|e| ApiError::field(field, format!("The upload was cut off or malformed: {e}")))?
+    {
+        if bytes.len() + chunk.len() > max_bytes {
+            let limit = max_bytes / (1024 * 1024);
+            return Err(ApiError::field(field, format!("The file may not be larger than {limit} MiB.")));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes.into())
+}
+
 /// Keeps the keys `fields` names (comma-separated), or `default` when it names none.
 pub fn pick(row: Value, fields: Option<&str>, default: &[&str]) -> Value {
     let Value::Object(mut all) = row else { return row };

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::api::epoch;
-use crate::api::forms::{base_url, pick, require_reader, writable_form};
+use crate::api::forms::{base_url, parse_form_id, pick, read_capped, require_reader, writable_form};
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::PathId;
@@ -112,7 +112,7 @@ pub async fn list(
     require_reader(&user)?;
     let account = user.0.account_id;
     let form = match params.form_id.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
-        Some(text) => Some(FormId(text.parse().map_err(|_| ApiError::field("form_id", "A form id is a number."))?)),
+        Some(text) => Some(parse_form_id(text)?),
         None => None,
     };
     let forms: HashMap<FormId, hygeia_core::Form> = state
@@ -247,18 +247,11 @@ async fn read_upload(mut multipart: Multipart) -> ApiResult<Upload> {
         ApiError::field("xls_file", format!("The upload was cut off or malformed: {e}"))
     };
     let mut upload = Upload { form_id: None, xls_file: None, start_period: None, end_period: None };
-    while let Some(mut field) = multipart.next_field().await.map_err(bad_body)? {
+    while let Some(field) = multipart.next_field().await.map_err(bad_body)? {
         match field.name().unwrap_or_default() {
             "xls_file" => {
                 let name = field.file_name().unwrap_or("form.xlsx").to_owned();
-                let mut bytes = Vec::new();
-                while let Some(chunk) = field.chunk().await.map_err(bad_body)? {
-                    if bytes.len() + chunk.len() > MAX_XLSFORM_BYTES {
-                        return Err(ApiError::field("xls_file", "An XLSForm may not be larger than 20 MiB."));
-                    }
-                    bytes.extend_from_slice(&chunk);
-                }
-                upload.xls_file = Some((name, Bytes::from(bytes)));
+                upload.xls_file = Some((name, read_capped(field, "xls_file", MAX_XLSFORM_BYTES).await?));
             }
             "form_id" => upload.form_id = Some(field.text().await.map_err(bad_body)?),
             "start_period" => {
@@ -303,8 +296,7 @@ pub async fn create(
         .as_deref()
         .map(str::trim)
         .ok_or_else(|| ApiError::field("form_id", "Give the id of the form this version belongs to."))?;
-    let form_id = FormId(form_id.parse().map_err(|_| ApiError::field("form_id", "A form id is a number."))?);
-    let form = writable_form(&state, &user, form_id).await?;
+    let form = writable_form(&state, &user, parse_form_id(form_id)?).await?;
     let (file_name, bytes) =
         upload.xls_file.ok_or_else(|| ApiError::field("xls_file", "Attach the XLSForm as the \"xls_file\" field."))?;
     let stem = file_name.rsplit_once('.').map_or(file_name.as_str(), |(stem, _)| stem).to_owned();

@@ -100,6 +100,9 @@ async fn forms_and_versions_follow_iasos_api(app: &TestApp) {
     assert_eq!(body["xlsform_errors"][0]["sheet"], "survey", "{body}");
     upload(app, &token, id, "iaso_form_1.xlsx", &other_form).await.error(StatusCode::CONFLICT, "conflict");
     upload(app, &token, id, "empty.xlsx", b"not a workbook").await.error(StatusCode::BAD_REQUEST, "validation_error");
+    let oversize = vec![b'x'; 20 * 1024 * 1024 + 1];
+    let body = upload(app, &token, id, "huge.xlsx", &oversize).await.error(StatusCode::BAD_REQUEST, "validation_error");
+    assert!(body["fields"]["xls_file"][0].as_str().unwrap().contains("20 MiB"), "{body}");
     let missing =
         post_multipart(app, "/api/formversions/", &token, multipart(&[("form_id", &id.to_string())], None)).await;
     missing.error(StatusCode::BAD_REQUEST, "validation_error");
