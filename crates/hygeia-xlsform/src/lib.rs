@@ -6,6 +6,7 @@
 pub mod compare;
 pub mod descriptor;
 pub mod error;
+pub mod parameters;
 pub mod survey;
 pub mod types;
 pub mod workbook;

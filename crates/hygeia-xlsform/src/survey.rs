@@ -288,48 +288,15 @@ fn media_of(cells: &[(&Column, &str)]) -> BTreeMap<String, Text> {
     media
 }
 
-/// `k=v` pairs separated by spaces, commas or semicolons; anything else is refused.
-pub fn parameters(text: &str) -> Result<Vec<(String, String)>, String> {
-    let pairs = parameter_pairs(text);
-    let well_formed = text
-        .replace([',', ';'], " ")
-        .replace(" =", "=")
-        .replace("= ", "=")
-        .split_whitespace()
-        .all(|token| token.matches('=').count() == 1 && !token.starts_with('=') && !token.ends_with('='));
-    if well_formed { Ok(pairs) } else { Err("Parameters must be in the form of 'key1=value1 key2=value2'.".to_owned()) }
-}
-
-fn parameter_pairs(text: &str) -> Vec<(String, String)> {
-    let normalised = text.replace([',', ';'], " ");
-    let mut pairs = Vec::new();
-    let tokens: Vec<&str> = normalised.split_whitespace().collect();
-    let mut i = 0;
-    while i < tokens.len() {
-        let token = tokens[i];
-        if let Some((k, v)) = token.split_once('=') {
-            if v.is_empty() && i + 1 < tokens.len() {
-                pairs.push((k.trim().to_ascii_lowercase(), tokens[i + 1].to_owned()));
-                i += 1;
-            } else {
-                pairs.push((k.trim().to_ascii_lowercase(), v.to_owned()));
-            }
-        } else if i + 2 < tokens.len() && tokens[i + 1] == "=" {
-            pairs.push((token.to_ascii_lowercase(), tokens[i + 2].to_owned()));
-            i += 2;
-        }
-        i += 1;
-    }
-    pairs
-}
-
 fn fields_of(cells: &[(&Column, &str)], row: usize) -> Result<Fields, XlsFormError> {
     let repeat_count = value(cells, "repeat_count").or_else(|| value(cells, "jr:count")).map(str::to_owned);
     let extras = |prefix: &str| -> Vec<(String, String)> {
         cells.iter().filter_map(|(c, v)| c.key.strip_prefix(prefix).map(|k| (k.to_owned(), (*v).to_owned()))).collect()
     };
     let parameters = match value(cells, "parameters") {
-        Some(text) => parameters(text).map_err(|m| XlsFormError::at("survey", row, Some("parameters"), m))?,
+        Some(text) => {
+            crate::parameters::parse(text).map_err(|m| XlsFormError::at("survey", row, Some("parameters"), m))?
+        }
         None => Vec::new(),
     };
     Ok(Fields {
@@ -480,10 +447,15 @@ pub fn read(workbook: &Workbook, form_name: Option<&str>) -> Result<Form, XlsFor
             }
             Kind::Question => {
                 // A note needs no name: pyxform names it after its row.
-                let name = if name.is_empty() && parsed.info.name == "note" {
-                    format!("generated_note_name_{row}")
-                } else {
-                    name
+                // The audit log is always `meta/audit`.
+                let name = match parsed.info.name {
+                    "note" if name.is_empty() => format!("generated_note_name_{row}"),
+                    "audit" if name.is_empty() || name == "audit" => "audit".to_owned(),
+                    "audit" => {
+                        let message = "Audits must always be named 'audit.' The name column should be left blank.";
+                        return Err(XlsFormError::at("survey", row, Some("name"), message));
+                    }
+                    _ => name,
                 };
                 check_name(&name, row)?;
                 let mut fields = fields_of(&cells, row)?;
@@ -492,9 +464,7 @@ pub fn read(workbook: &Workbook, form_name: Option<&str>) -> Result<Form, XlsFor
                     fields.appearance.get_or_insert_with(|| "numbers".to_owned());
                 }
                 check_question(&parsed, &fields, type_text, row)?;
-                if parsed.info.name == "range" {
-                    check_range(&fields, &form.choices, row)?;
-                }
+                crate::parameters::check(parsed.info.name, parsed.from_file, &fields, &form.choices, row)?;
                 if parsed.info.name == "calculate" && fields.calculation.is_none() && fields.default.is_none() {
                     return Err(XlsFormError::at(
                         "survey",
@@ -717,45 +687,6 @@ fn check_entity(entity: &Entity) -> Result<(), XlsFormError> {
 }
 
 fn check_question(parsed: &types::Parsed, fields: &Fields, type_text: &str, row: usize) -> Result<(), XlsFormError> {
-    let parameter = |key: &str| fields.parameters.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
-    let invalid_parameters = |message: String| XlsFormError::at("survey", row, Some("parameters"), message);
-    if matches!(parsed.info.name, "geoshape" | "geotrace") {
-        const KEYS: [&str; 3] = ["allow-mock-accuracy", "incremental", "reference-geometry"];
-        let invalid: Vec<&str> =
-            fields.parameters.iter().map(|(k, _)| k.as_str()).filter(|k| !KEYS.contains(k)).collect();
-        if !invalid.is_empty() {
-            return Err(invalid_parameters(format!(
-                "The accepted parameter keys for this question type are '{}'. The following are invalid parameter key(s): '{}'.",
-                KEYS.join(", "),
-                invalid.join(", ")
-            )));
-        }
-        if parameter("incremental")
-            .is_some_and(|v| !matches!(v.to_ascii_lowercase().as_str(), "true" | "yes" | "true()"))
-        {
-            return Err(invalid_parameters(
-                "For geoshape and geotrace questions, the 'incremental' parameter may either be 'true' or not included.".into(),
-            ));
-        }
-    }
-    if matches!(parsed.info.name, "geopoint" | "geoshape" | "geotrace")
-        && parameter("allow-mock-accuracy").is_some_and(|v| v != "true" && v != "false")
-    {
-        return Err(invalid_parameters("The 'allow-mock-accuracy' parameter must be either 'true' or 'false'.".into()));
-    }
-    // The drawing appearances do not launch an app: the parameter is ignored there.
-    if parsed.info.name == "image"
-        && fields.appearance.as_deref().is_none_or(|a| a.trim().is_empty())
-        && let Some(app) = parameter("app")
-        && !app.contains('.')
-    {
-        return Err(XlsFormError::at(
-            "survey",
-            row,
-            Some("parameters"),
-            "Parameter 'app' has an invalid Android package name - the package name must have at least one '.' separator.",
-        ));
-    }
     if parsed.from_file {
         let list = parsed.list.as_deref().unwrap_or_default();
         let extension = list.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
@@ -793,101 +724,6 @@ fn check_question(parsed: &types::Parsed, fields: &Fields, type_text: &str, row:
         if between.len() > 1 && between[..between.len() - 1].iter().any(|gap| !gap.contains(',')) {
             let message = "Reference variable lists must have a comma between each variable.";
             return Err(XlsFormError::at("survey", row, Some("trigger"), message));
-        }
-    }
-    Ok(())
-}
-
-/// pyxform's rules for a range's parameters: numbers, a non-zero step, ticks that fit the range,
-/// tick labels at values the range can take.
-fn check_range(fields: &Fields, choices: &[(String, Vec<Choice>)], row: usize) -> Result<(), XlsFormError> {
-    const KEYS: [&str; 6] = ["end", "placeholder", "start", "step", "tick_interval", "tick_labelset"];
-    let fail = |message: String| XlsFormError::at("survey", row, Some("parameters"), message);
-    let invalid: Vec<&str> = fields.parameters.iter().map(|(k, _)| k.as_str()).filter(|k| !KEYS.contains(k)).collect();
-    if !invalid.is_empty() {
-        return Err(fail(format!(
-            "The accepted parameter keys for this question type are '{}'. The following are invalid parameter key(s): '{}'.",
-            KEYS.join(", "),
-            invalid.join(", ")
-        )));
-    }
-    let get = |key: &str| fields.parameters.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
-    let number =
-        |key: &str, default: Option<f64>| -> Result<Option<f64>, XlsFormError> {
-            match get(key) {
-                None => Ok(default),
-                Some(text) => text.parse::<f64>().ok().filter(|n| n.is_finite()).map(Some).ok_or_else(|| {
-                    fail(format!("For the 'range' question type, the parameter '{key}' must be a number."))
-                }),
-            }
-        };
-    let start = number("start", Some(1.0))?.unwrap_or(1.0);
-    let end = number("end", Some(10.0))?.unwrap_or(10.0);
-    let step = number("step", Some(1.0))?.unwrap_or(1.0);
-    let tick_interval = number("tick_interval", None)?;
-    let placeholder = number("placeholder", None)?;
-    let (low, high) = if start <= end { (start, end) } else { (end, start) };
-    let multiple = |value: f64, of: f64| of != 0.0 && ((value / of).round() * of - value).abs() < 1e-9;
-    if step == 0.0 {
-        return Err(fail("For the 'range' question type, the parameter 'step' must not be '0' (zero).".into()));
-    }
-    if let Some(interval) = tick_interval {
-        if interval == 0.0 {
-            return Err(fail(
-                "For the 'range' question type, the parameter 'tick_interval' must not be '0' (zero).".into(),
-            ));
-        }
-        if interval.abs() > high - low {
-            return Err(fail("For the 'range' question type, the parameter 'tick_interval' must not be larger than the range (the difference between 'start' and 'end').".into()));
-        }
-        if !multiple(interval, step) {
-            return Err(fail(
-                "For the 'range' question type, the parameter 'tick_interval' must be a multiple of 'step'.".into(),
-            ));
-        }
-    }
-    if let Some(value) = placeholder {
-        if value < low || value > high {
-            return Err(fail("For the 'range' question type, the parameter 'placeholder' must be between the 'start' and 'end' values, inclusive).".into()));
-        }
-        if !multiple(value - start, step) {
-            return Err(fail("For the 'range' question type, the parameter 'placeholder' must be equal to the start of the range plus a multiple of 'step'.".into()));
-        }
-    }
-    let appearance = fields.appearance.as_deref().unwrap_or_default().trim();
-    let ticked = tick_interval.is_some() || placeholder.is_some() || get("tick_labelset").is_some();
-    if ticked && !appearance.split_whitespace().all(|a| a == "vertical" || a == "no-ticks") {
-        return Err(fail("For the 'range' question type, the parameters 'tick_interval', 'placeholder', and 'tick_labelset' are only supported for the appearances 'vertical', 'no-ticks', 'vertical no-ticks', and the default (empty) horizontal.".into()));
-    }
-    if let Some(list) = get("tick_labelset") {
-        let Some((_, labels)) = choices.iter().find(|(n, _)| n == list) else {
-            return Err(fail(format!(
-                "For the 'range' question type, the parameter 'tick_labelset' must name a choice list; there is no list '{list}'."
-            )));
-        };
-        let no_ticks = appearance.split_whitespace().any(|a| a == "no-ticks");
-        for choice in labels {
-            let Ok(value) = choice.name.parse::<f64>() else {
-                return Err(fail(
-                    "For the 'range' question type, the parameter 'tick_labelset' choice values must all be numbers."
-                        .into(),
-                ));
-            };
-            if value < low || value > high {
-                return Err(fail("For the 'range' question type, the parameter 'tick_labelset' choices must be between the 'start' and 'end' values, inclusive.".into()));
-            }
-            if no_ticks && value != start && value != end {
-                return Err(fail("For the 'range' question type, the parameter 'tick_labelset' choice list values may only match the range 'start' and 'end' values when the 'appearance' is 'no-ticks'.".into()));
-            }
-            let (unit, name) = match tick_interval {
-                Some(interval) => (interval, "tick_interval"),
-                None => (step, "step"),
-            };
-            if !no_ticks && !multiple(value - start, unit) {
-                return Err(fail(format!(
-                    "For the 'range' question type, the parameter 'tick_labelset' choices' values must be equal to the start of the range plus a multiple of '{name}'."
-                )));
-            }
         }
     }
     Ok(())

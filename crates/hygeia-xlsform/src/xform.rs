@@ -38,8 +38,9 @@ struct Writer<'a> {
     /// For each repeat being written, innermost last: the `odk-new-repeat` setvalues of dynamic
     /// defaults inside it, written at the end of its body so that each new instance gets them.
     new_repeat_defaults: Vec<String>,
-    /// `trigger` column: setvalues to write inside the triggering question's control, by its path.
-    triggered: HashMap<String, Vec<String>>,
+    /// `trigger` column: by the triggering question's path, the questions it sets and the
+    /// setvalues to write inside its control.
+    triggered: HashMap<String, Vec<(String, String)>>,
     file_instances: Vec<(String, String)>,
 }
 
@@ -594,7 +595,7 @@ impl Writer<'_> {
                         match piece {
                             Piece::Reference(name) => {
                                 let (target, _) = self.target(name, "trigger", q.row)?;
-                                self.triggered.entry(target).or_default().push(setvalue.clone());
+                                self.triggered.entry(target).or_default().push((q.name.clone(), setvalue.clone()));
                                 any = true;
                             }
                             Piece::Text(t) if t.trim().trim_matches(',').trim().is_empty() => {}
@@ -946,10 +947,18 @@ impl Writer<'_> {
         let computed = fields.calculation.is_some() || fields.trigger.is_some();
         let unlabelled = fields.label.is_empty() && fields.hint.is_empty() && fields.media.is_empty();
         if q.kind.control == Control::None || (computed && unlabelled) {
+            if let Some((set, _)) = self.triggered.get(&path).and_then(|t| t.first()) {
+                let message = format!(
+                    "The question ${{{}}} is not user-visible so it can't be used as a calculation trigger for question ${{{set}}}.",
+                    q.name
+                );
+                return Err(XlsFormError::at("survey", q.row, Some("trigger"), message));
+            }
             // Translated labels of questions without a control still get their itext.
             self.text_element("label", &fields.label, &fields.media, &path, q.row)?;
             return Ok(());
         }
+        check_label_and_hint(q)?;
         let label = self.text_element("label", &fields.label, &fields.media, &path, q.row)?;
         let hint = self.hint(fields, &path, q.row)?;
         let mut attrs = format!(r#" ref="{}""#, attr(&path));
@@ -1015,7 +1024,8 @@ impl Writer<'_> {
             Control::None => return Ok(()),
         };
         let label = if label.is_empty() && !hint.is_empty() { "<label/>".to_owned() } else { label };
-        let setvalues = self.triggered.remove(&path).unwrap_or_default().concat();
+        let setvalues: String =
+            self.triggered.remove(&path).unwrap_or_default().into_iter().map(|(_, setvalue)| setvalue).collect();
         let _ = write!(body, "<{element}{attrs}>{label}{hint}{inner}{setvalues}</{element}>");
         Ok(())
     }
@@ -1223,4 +1233,20 @@ pub fn esc(text: &str) -> String {
 
 pub fn attr(text: &str) -> String {
     esc(text).replace('"', "&quot;")
+}
+
+/// A question the user sees says something: a label, media or a hint (a guidance hint alone may
+/// be hidden), and a big image comes with its small one.
+fn check_label_and_hint(q: &Question) -> Result<(), XlsFormError> {
+    let fields = &q.fields;
+    if fields.label.is_empty() && fields.media.is_empty() && fields.hint.is_empty() {
+        let message = format!("The survey element named '{}' has no label or hint.", q.name);
+        return Err(XlsFormError::at("survey", q.row, Some("label"), message));
+    }
+    if fields.media.contains_key("big-image") && !fields.media.contains_key("image") {
+        let message =
+            format!("To use big-image, you must also specify an image for the survey element named {}.", q.name);
+        return Err(XlsFormError::at("survey", q.row, Some("media::big-image"), message));
+    }
+    Ok(())
 }

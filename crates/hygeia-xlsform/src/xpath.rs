@@ -27,6 +27,11 @@ pub fn references(text: &str) -> Result<Vec<Piece<'_>>, String> {
     Ok(pieces)
 }
 
+/// Whether `text` is one `${name}` reference and nothing else.
+pub fn is_single_reference(text: &str) -> bool {
+    matches!(references(text.trim()).as_deref(), Ok([Piece::Reference(_)]))
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Piece<'a> {
     Text(&'a str),
