@@ -5,6 +5,7 @@
 
 pub mod compare;
 pub mod descriptor;
+pub mod entities;
 pub mod error;
 pub mod parameters;
 pub mod survey;

@@ -4,6 +4,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+pub use crate::entities::Entity;
+use crate::entities::{self, ContainerKind, ContainerPath, References};
 use crate::error::XlsFormError;
 use crate::types::{self, Kind, TypeInfo};
 use crate::workbook::{Sheet, Workbook};
@@ -119,21 +121,12 @@ pub struct Choice {
     pub generated: bool,
 }
 
-/// The entities sheet's declaration: the form creates or updates an entity of `dataset`.
-#[derive(Debug, Clone)]
-pub struct Entity {
-    pub dataset: String,
-    pub label: Option<String>,
-    pub create_if: Option<String>,
-    pub update_if: Option<String>,
-    pub entity_id: Option<String>,
-    pub row: usize,
-}
-
 #[derive(Debug, Clone, Default)]
 pub struct Form {
     pub settings: Settings,
-    pub entity: Option<Entity>,
+    /// The entities sheet's declarations, and the container each is declared in.
+    pub entities: Vec<Entity>,
+    pub entity_containers: Vec<(ContainerPath, usize)>,
     pub children: Vec<Node>,
     /// Choice lists in sheet order.
     pub choices: Vec<(String, Vec<Choice>)>,
@@ -359,7 +352,8 @@ pub fn read(workbook: &Workbook, form_name: Option<&str>) -> Result<Form, XlsFor
     }
     form.choices = read_choices(workbook, "choices", form.settings.allow_choice_duplicates)?;
     form.osm_tags = read_choices(workbook, "osm", form.settings.allow_choice_duplicates)?;
-    form.entity = read_entity(workbook)?;
+    form.entities = entities::declarations(workbook)?;
+    let mut references = References::new(&form.entities);
     let Some(table) = Table::new(survey_sheet) else {
         return Err(XlsFormError::workbook("The 'survey' sheet is empty."));
     };
@@ -397,6 +391,8 @@ pub fn read(workbook: &Workbook, form_name: Option<&str>) -> Result<Form, XlsFor
         match parsed.kind.clone() {
             Kind::BeginGroup | Kind::BeginRepeat | Kind::BeginLoop(_) => {
                 check_name(&name, row)?;
+                let path = container_path(&stack);
+                references.record(&form.entities, &path, row, Some(&name), value(&cells, "save_to"), true)?;
                 let loop_over = match &parsed.kind {
                     Kind::BeginLoop(list) => {
                         if !form.choices.iter().any(|(n, _)| n == list) {
@@ -417,6 +413,8 @@ pub fn read(workbook: &Workbook, form_name: Option<&str>) -> Result<Form, XlsFor
                 });
             }
             Kind::EndGroup | Kind::EndRepeat | Kind::EndLoop => {
+                let path = container_path(&stack);
+                references.record(&form.entities, &path, row, None, value(&cells, "save_to"), true)?;
                 let closing_repeat = parsed.kind == Kind::EndRepeat;
                 let closing_loop = parsed.kind == Kind::EndLoop;
                 if stack.len() < 2 {
@@ -459,6 +457,9 @@ pub fn read(workbook: &Workbook, form_name: Option<&str>) -> Result<Form, XlsFor
                 };
                 check_name(&name, row)?;
                 let mut fields = fields_of(&cells, row)?;
+                let path = container_path(&stack);
+                fields.save_to =
+                    references.record(&form.entities, &path, row, Some(&name), fields.save_to.as_deref(), false)?;
                 if parsed.info.name == "phone number" {
                     fields.constraint.get_or_insert_with(|| r"regex(., '^\d*$')".to_owned());
                     fields.appearance.get_or_insert_with(|| "numbers".to_owned());
@@ -531,11 +532,18 @@ pub fn read(workbook: &Workbook, form_name: Option<&str>) -> Result<Form, XlsFor
     form.children = stack.pop().expect("the root").children;
     check_siblings(&form.children)?;
     check_references_to_instances(&form)?;
-    if let Some(entity) = &form.entity {
-        check_entity(entity)?;
+    if !form.entities.is_empty() {
+        form.entity_containers = references.allocate(&form.entities)?;
     }
     form.languages = languages(&form);
     Ok(form)
+}
+
+/// The containers open at a row: the survey, then each group or repeat of the stack.
+fn container_path(stack: &[Group]) -> ContainerPath {
+    stack.iter().skip(1).fold(ContainerPath::survey(), |path, group| {
+        path.child(&group.name, if group.repeat { ContainerKind::Repeat } else { ContainerKind::Group })
+    })
 }
 
 /// pyxform's `clean_text_values` (on unless the settings say no): runs of spaces in the survey's
@@ -617,9 +625,7 @@ fn specify_other(select: &str, row: usize) -> Question {
 /// list, an attached file) or a repeat (`${repeat}`).
 fn check_references_to_instances(form: &Form) -> Result<(), XlsFormError> {
     let mut known: Vec<String> = form.choices.iter().map(|(n, _)| n.clone()).collect();
-    if let Some(entity) = &form.entity {
-        known.push(entity.dataset.clone());
-    }
+    known.extend(form.entities.iter().map(|e| e.dataset.clone()));
     fn files(nodes: &[Node], out: &mut Vec<String>) {
         for node in nodes {
             match node {
@@ -651,10 +657,6 @@ fn check_references_to_instances(form: &Form) -> Result<(), XlsFormError> {
                     }
                 }
                 Node::Group(g) => {
-                    if g.fields.save_to.is_some() {
-                        let message = "Groups and repeats can't be saved as entity properties. Either remove or move the save_to value in this row.";
-                        return Err(XlsFormError::at("survey", g.row, Some("save_to"), message));
-                    }
                     check(&g.children, known)?;
                 }
             }
@@ -662,28 +664,6 @@ fn check_references_to_instances(form: &Form) -> Result<(), XlsFormError> {
         Ok(())
     }
     check(&form.children, &known)
-}
-
-/// Creating needs a label; updating needs the entity's id.
-fn check_entity(entity: &Entity) -> Result<(), XlsFormError> {
-    let invalid = |message: String| {
-        XlsFormError::at("entities", entity.row, None, format!("the entity declaration is invalid. {message}"))
-    };
-    let updating = entity.entity_id.is_some() || entity.update_if.is_some();
-    let creating = entity.create_if.is_some() || entity.entity_id.is_none();
-    if updating && entity.entity_id.is_none() {
-        return Err(invalid(format!(
-            "The entity list name '{}' does not have an 'entity_id' expression, but an 'entity_id' is required when updating entities.",
-            entity.dataset
-        )));
-    }
-    if creating && !updating && entity.label.is_none() {
-        return Err(invalid(format!(
-            "The entity list name '{}' does not have a label, but a 'label' is required when creating entities.",
-            entity.dataset
-        )));
-    }
-    Ok(())
 }
 
 fn check_question(parsed: &types::Parsed, fields: &Fields, type_text: &str, row: usize) -> Result<(), XlsFormError> {
@@ -706,16 +686,6 @@ fn check_question(parsed: &types::Parsed, fields: &Fields, type_text: &str, row:
             {
                 return Err(XlsFormError::at("survey", row, Some(&format!("parameters ({key})")), NAME_RULE));
             }
-        }
-    }
-    if let Some(property) = &fields.save_to {
-        let (_, name) = property.split_once('#').unwrap_or(("", property));
-        if property.matches('#').count() > 1 || !is_xml_name(name) {
-            return Err(XlsFormError::at("survey", row, Some("save_to"), NAME_RULE));
-        }
-        if name.eq_ignore_ascii_case("name") || name.eq_ignore_ascii_case("label") {
-            let message = "Names used here must not be 'name' or 'label' (case-insensitive).";
-            return Err(XlsFormError::at("survey", row, Some("save_to"), message));
         }
     }
     if let Some(trigger) = &fields.trigger {
@@ -777,52 +747,6 @@ fn check_siblings(children: &[Node]) -> Result<(), XlsFormError> {
 }
 
 const NAME_RULE: &str = "Names must begin with a letter or underscore. After the first character, names may contain letters, digits, underscores, hyphens, or periods.";
-
-fn read_entity(workbook: &Workbook) -> Result<Option<Entity>, XlsFormError> {
-    let Some(sheet) = workbook.sheet("entities") else { return Ok(None) };
-    let Some(table) = Table::new(sheet) else { return Ok(None) };
-    let rows: Vec<_> = table.rows().collect();
-    let mut entity = None;
-    for (row, cells) in rows {
-        let get = |key: &str| {
-            cells
-                .iter()
-                .find(|(c, _)| c.key == key || (key == "list_name" && c.key == "dataset"))
-                .map(|(_, v)| (*v).to_owned())
-        };
-        let Some(dataset) = get("list_name") else {
-            return Err(XlsFormError::at("entities", row, Some("list_name"), "Entity lists must have a name."));
-        };
-        if entity.is_some() {
-            return Err(XlsFormError::at(
-                "entities",
-                row,
-                None,
-                "Currently, you can only declare a single entity per form.",
-            ));
-        }
-        if !is_xml_name(&dataset) {
-            return Err(XlsFormError::at("entities", row, Some("dataset"), NAME_RULE));
-        }
-        if dataset.starts_with("__") {
-            return Err(XlsFormError::at(
-                "entities",
-                row,
-                Some("dataset"),
-                "Names used here must not begin with two underscores.",
-            ));
-        }
-        entity = Some(Entity {
-            dataset,
-            label: get("label"),
-            create_if: get("create_if"),
-            update_if: get("update_if"),
-            entity_id: get("entity_id"),
-            row,
-        });
-    }
-    Ok(entity)
-}
 
 fn read_settings(workbook: &Workbook) -> Settings {
     let mut settings = Settings { clean_text_values: true, ..Default::default() };

@@ -30,11 +30,9 @@ struct Writer<'a> {
     itext_index: HashMap<(String, String), usize>,
     binds: Vec<String>,
     actions: Vec<String>,
-    /// The entity's container (a repeat's path, or the root), its `meta` content, and the
-    /// setvalue that gives each new repeat instance a new entity id.
-    entity_container: String,
-    entity_meta: String,
-    entity_new_repeat: String,
+    /// The entities by their container's path (the root, a group, a repeat): the `meta` content,
+    /// and the setvalue that gives each new repeat instance a new entity id (if any).
+    entity_metas: HashMap<String, EntityMeta>,
     /// For each repeat being written, innermost last: the `odk-new-repeat` setvalues of dynamic
     /// defaults inside it, written at the end of its body so that each new instance gets them.
     new_repeat_defaults: Vec<String>,
@@ -42,6 +40,12 @@ struct Writer<'a> {
     /// setvalues to write inside its control.
     triggered: HashMap<String, Vec<(String, String)>>,
     file_instances: Vec<(String, String)>,
+}
+
+/// An entity's `meta` content, and the setvalue giving each new repeat instance a new id.
+struct EntityMeta {
+    instance: String,
+    new_repeat: Option<String>,
 }
 
 pub struct Identity<'a> {
@@ -63,17 +67,15 @@ pub fn write(form: &Form, identity: &Identity) -> Result<String, XlsFormError> {
         binds: Vec::new(),
         actions: Vec::new(),
         triggered: HashMap::new(),
-        entity_container: String::new(),
-        entity_meta: String::new(),
-        entity_new_repeat: String::new(),
+        entity_metas: HashMap::new(),
         new_repeat_defaults: Vec::new(),
         file_instances: Vec::new(),
     };
     w.choice_texts()?;
-    if let Some(entity) = &form.entity {
-        w.entity_container = w.entity_container(entity);
-        let container = w.entity_container.clone();
-        w.entity_meta = w.entity(entity, &container)?;
+    for (container, index) in &form.entity_containers {
+        let path: String = std::iter::once(root.as_str()).chain(container.names()).collect::<Vec<_>>().join("/");
+        let meta = w.entity(&form.entities[*index], &path)?;
+        w.entity_metas.insert(path, meta);
     }
     w.triggers(&form.children, &root)?;
     let mut instance = String::new();
@@ -81,8 +83,8 @@ pub fn write(form: &Form, identity: &Identity) -> Result<String, XlsFormError> {
     w.nodes(&form.children, &root, None, &mut instance, &mut body, false)?;
     let settings = &form.settings;
     instance.push_str("<meta>");
-    if w.entity_container == root {
-        instance.push_str(&w.entity_meta);
+    if let Some(meta) = w.entity_metas.get(&root) {
+        instance.push_str(&meta.instance);
     }
     let audit = form.children.iter().find_map(|n| match n {
         Node::Question(q) if q.kind.name == "audit" => Some(q),
@@ -133,10 +135,12 @@ pub fn write(form: &Form, identity: &Identity) -> Result<String, XlsFormError> {
     let mut out = String::new();
     out.push_str("<?xml version=\"1.0\"?>\n");
     let entities =
-        if form.entity.is_some() { r#" xmlns:entities="http://www.opendatakit.org/xforms/entities""# } else { "" };
+        if form.entities.is_empty() { "" } else { r#" xmlns:entities="http://www.opendatakit.org/xforms/entities""# };
     let _ = write!(out, "<h:html{NAMESPACES}{entities}><h:head><h:title>{}</h:title>", esc(identity.title));
-    if form.entity.is_some() {
-        let version = if w.entity_container == root { "2024.1.0" } else { "2025.1.0" };
+    if !form.entities.is_empty() {
+        // Several entities, or one in a repeat, need the 2025.1.0 spec.
+        let nested = form.entity_containers.iter().any(|(c, _)| c.repeat_depth() > 0);
+        let version = if form.entities.len() > 1 || nested { "2025.1.0" } else { "2024.1.0" };
         let _ = write!(out, r#"<model odk:xforms-version="1.0.0" entities:entities-version="{version}">"#);
     } else {
         out.push_str(r#"<model odk:xforms-version="1.0.0">"#);
@@ -622,8 +626,9 @@ impl Writer<'_> {
 
     /// `meta/entity` and its binds: created (a new id when the form opens) or updated (the id,
     /// and the versions read from the dataset's attachment).
-    fn entity(&mut self, entity: &crate::survey::Entity, container: &str) -> Result<String, XlsFormError> {
+    fn entity(&mut self, entity: &crate::survey::Entity, container: &str) -> Result<EntityMeta, XlsFormError> {
         let mut instance = String::new();
+        let mut new_repeat = None;
         let path = format!("{container}/meta/entity");
         let update = entity.entity_id.is_some();
         let create = !update || entity.create_if.is_some();
@@ -683,54 +688,18 @@ impl Writer<'_> {
                     r#"<setvalue ref="{}" event="odk-instance-first-load" value="uuid()"/>"#,
                     attr(&format!("{path}/@id"))
                 ));
-                if container != self.root {
-                    // Each new instance of the repeat is a new entity.
-                    self.entity_new_repeat = format!(
-                        r#"<setvalue ref="{}" event="odk-new-repeat" value="uuid()"/>"#,
-                        attr(&format!("{path}/@id"))
-                    );
-                }
+                // In a repeat, each new instance of the repeat is a new entity.
+                new_repeat = Some(format!(
+                    r#"<setvalue ref="{}" event="odk-new-repeat" value="uuid()"/>"#,
+                    attr(&format!("{path}/@id"))
+                ));
             }
         }
         if let Some(label) = &entity.label {
             let value = expression(self, label, "label", &format!("{path}/label"))?;
             self.binds.push(readonly(&format!("{path}/label"), Some(value)));
         }
-        Ok(instance)
-    }
-
-    /// Where the entity is declared: the innermost repeat holding the questions it reads or
-    /// saves to (one entity per repeat instance), else the form's root.
-    fn entity_container(&self, entity: &crate::survey::Entity) -> String {
-        let mut names: Vec<&str> = Vec::new();
-        for text in [&entity.label, &entity.create_if, &entity.update_if, &entity.entity_id].into_iter().flatten() {
-            if let Ok(pieces) = xpath::references(text) {
-                names.extend(pieces.into_iter().filter_map(|p| match p {
-                    Piece::Reference(name) => Some(name),
-                    Piece::Text(_) => None,
-                }));
-            }
-        }
-        fn saved(nodes: &[Node], out: &mut Vec<String>) {
-            for node in nodes {
-                match node {
-                    Node::Question(q) if q.fields.save_to.is_some() => out.push(q.name.clone()),
-                    Node::Group(g) => saved(&g.children, out),
-                    _ => {}
-                }
-            }
-        }
-        let mut saving = Vec::new();
-        saved(&self.form.children, &mut saving);
-        names.extend(saving.iter().map(String::as_str));
-        names
-            .iter()
-            .filter_map(|name| match self.names.paths.get(*name).map(Vec::as_slice) {
-                Some([(_, Some(repeat))]) => Some(repeat.clone()),
-                _ => None,
-            })
-            .max_by_key(|repeat| repeat.len())
-            .unwrap_or_else(|| self.root.clone())
+        Ok(EntityMeta { instance, new_repeat })
     }
 
     /// The itext of every translated choice list (`list-i` ids), whether a select uses it or not.
@@ -1155,8 +1124,9 @@ impl Writer<'_> {
         if table_list {
             return self.table_list(g, &path, repeat, instance, body, template, &attributes);
         }
-        let entity_meta =
-            if path == self.entity_container { format!("<meta>{}</meta>", self.entity_meta) } else { String::new() };
+        let entity = self.entity_metas.get(&path);
+        let entity_meta = entity.map(|m| format!("<meta>{}</meta>", m.instance)).unwrap_or_default();
+        let entity_new_repeat = entity.and_then(|m| m.new_repeat.clone());
         if g.repeat && template {
             let mut copy = String::new();
             self.nodes(&g.children, &path, inner_repeat, &mut copy, &mut String::new(), true)?;
@@ -1176,8 +1146,9 @@ impl Writer<'_> {
         }
         self.nodes(&g.children, &path, inner_repeat, &mut children_instance, &mut children_body, template)?;
         children_instance.push_str(&entity_meta);
-        if path == self.entity_container {
-            children_body.push_str(&self.entity_new_repeat);
+        // Written with the dynamic defaults of the nearest repeat, in document order.
+        if let (Some(setvalue), Some(defaults)) = (entity_new_repeat, self.new_repeat_defaults.last_mut()) {
+            defaults.push_str(&setvalue);
         }
         if collects_defaults {
             children_body.push_str(&self.new_repeat_defaults.pop().unwrap_or_default());
