@@ -42,6 +42,17 @@ struct Writer<'a> {
     file_instances: Vec<(String, String)>,
 }
 
+/// Where a group's instance is written. pyxform gives a repeat a `jr:template` copy unless it
+/// lies in another repeat's ordinary instance; inside a template, repeats are templates only,
+/// and groups start afresh (their repeats get a template and an ordinary instance).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Layout {
+    /// Directly in a repeat's template.
+    InTemplate,
+    /// In an ordinary instance; `templates`: whether a repeat met here gets its template copy.
+    Plain { templates: bool },
+}
+
 /// An entity's `meta` content, and the setvalue giving each new repeat instance a new id.
 struct EntityMeta {
     instance: String,
@@ -80,7 +91,7 @@ pub fn write(form: &Form, identity: &Identity) -> Result<String, XlsFormError> {
     w.triggers(&form.children, &root)?;
     let mut instance = String::new();
     let mut body = String::new();
-    w.nodes(&form.children, &root, None, &mut instance, &mut body, false)?;
+    w.nodes(&form.children, &root, None, &mut instance, &mut body, false, Layout::Plain { templates: true })?;
     let settings = &form.settings;
     instance.push_str("<meta>");
     if let Some(meta) = w.entity_metas.get(&root) {
@@ -466,6 +477,7 @@ impl Writer<'_> {
         instance: &mut String,
         body: &mut String,
         template: bool,
+        layout: Layout,
         attributes: &str,
     ) -> Result<(), XlsFormError> {
         let title = format!("generated_table_list_label_{}", g.row);
@@ -482,7 +494,7 @@ impl Writer<'_> {
         let titled = !g.fields.label.is_empty();
         let mut children_instance = if titled { format!("<{title}/><{header}/>") } else { format!("<{header}/>") };
         let mut children_body = String::new();
-        self.nodes(&children, path, repeat, &mut children_instance, &mut children_body, template)?;
+        self.nodes(&children, path, repeat, &mut children_instance, &mut children_body, template, layout)?;
         let _ = write!(instance, "<{0}{attributes}>{children_instance}</{0}>", g.name);
         if template {
             return Ok(());
@@ -740,11 +752,12 @@ impl Writer<'_> {
         instance: &mut String,
         body: &mut String,
         template: bool,
+        layout: Layout,
     ) -> Result<(), XlsFormError> {
         for node in nodes {
             match node {
                 Node::Question(q) => self.question(q, parent, instance, body, template)?,
-                Node::Group(g) => self.group(g, parent, repeat, instance, body, template)?,
+                Node::Group(g) => self.group(g, parent, repeat, instance, body, template, layout)?,
             }
         }
         Ok(())
@@ -1096,6 +1109,9 @@ impl Writer<'_> {
         ))
     }
 
+    /// A group or repeat. `template`: only its instance is written (a copy); `layout`: where
+    /// that instance sits (see [`Layout`]).
+    #[allow(clippy::too_many_arguments)]
     fn group(
         &mut self,
         g: &Group,
@@ -1104,6 +1120,7 @@ impl Writer<'_> {
         instance: &mut String,
         body: &mut String,
         template: bool,
+        layout: Layout,
     ) -> Result<(), XlsFormError> {
         let path = format!("{parent}/{}", g.name);
         let inner_repeat = if g.repeat { Some(path.as_str()) } else { repeat };
@@ -1116,27 +1133,27 @@ impl Writer<'_> {
         if generated_count {
             let _ = write!(instance, "<{}_count/>", g.name);
         }
-        // A repeat's template holds the templates of the repeats inside it; its one ordinary
-        // instance holds their ordinary instances.
         let attributes = self.instance_attributes(&g.fields.instance_extra, &path, g.row)?;
         let table_list = !g.repeat
             && g.fields.appearance.as_deref().is_some_and(|a| a.split_whitespace().any(|w| w == "table-list"));
+        let children_layout = match (g.repeat, layout) {
+            (true, _) => Layout::Plain { templates: false },
+            (false, Layout::InTemplate) => Layout::Plain { templates: true },
+            (false, plain) => plain,
+        };
         if table_list {
-            return self.table_list(g, &path, repeat, instance, body, template, &attributes);
+            return self.table_list(g, &path, repeat, instance, body, template, children_layout, &attributes);
         }
         let entity = self.entity_metas.get(&path);
         let entity_meta = entity.map(|m| format!("<meta>{}</meta>", m.instance)).unwrap_or_default();
         let entity_new_repeat = entity.and_then(|m| m.new_repeat.clone());
-        if g.repeat && template {
+        if g.repeat && layout != (Layout::Plain { templates: false }) {
             let mut copy = String::new();
-            self.nodes(&g.children, &path, inner_repeat, &mut copy, &mut String::new(), true)?;
+            self.nodes(&g.children, &path, inner_repeat, &mut copy, &mut String::new(), true, Layout::InTemplate)?;
             let _ = write!(instance, r#"<{0} jr:template="">{copy}{entity_meta}</{0}>"#, g.name);
-            return Ok(());
-        }
-        if g.repeat && repeat.is_none() {
-            let mut copy = String::new();
-            self.nodes(&g.children, &path, inner_repeat, &mut copy, &mut String::new(), true)?;
-            let _ = write!(instance, r#"<{0} jr:template="">{copy}{entity_meta}</{0}>"#, g.name);
+            if layout == Layout::InTemplate {
+                return Ok(());
+            }
         }
         let mut children_instance = String::new();
         let mut children_body = String::new();
@@ -1144,10 +1161,19 @@ impl Writer<'_> {
         if collects_defaults {
             self.new_repeat_defaults.push(String::new());
         }
-        self.nodes(&g.children, &path, inner_repeat, &mut children_instance, &mut children_body, template)?;
+        self.nodes(
+            &g.children,
+            &path,
+            inner_repeat,
+            &mut children_instance,
+            &mut children_body,
+            template,
+            children_layout,
+        )?;
         children_instance.push_str(&entity_meta);
         // Written with the dynamic defaults of the nearest repeat, in document order.
-        if let (Some(setvalue), Some(defaults)) = (entity_new_repeat, self.new_repeat_defaults.last_mut()) {
+        if !template && let (Some(setvalue), Some(defaults)) = (entity_new_repeat, self.new_repeat_defaults.last_mut())
+        {
             defaults.push_str(&setvalue);
         }
         if collects_defaults {
