@@ -531,6 +531,7 @@ pub fn read(workbook: &Workbook, form_name: Option<&str>) -> Result<Form, XlsFor
     }
     form.children = stack.pop().expect("the root").children;
     check_siblings(&form.children)?;
+    check_repeat_names(&form.children, form.settings.root_name.as_deref().unwrap_or("data"), &mut Vec::new())?;
     check_references_to_instances(&form)?;
     if !form.entities.is_empty() {
         form.entity_containers = references.allocate(&form.entities)?;
@@ -740,8 +741,52 @@ fn check_siblings(children: &[Node]) -> Result<(), XlsFormError> {
             ));
         }
         if let Node::Group(group) = child {
+            // A computed repeat count is kept in a generated sibling, `<repeat>_count`.
+            let counted = group.repeat
+                && group.fields.repeat_count.as_deref().is_some_and(|c| !crate::xpath::is_single_reference(c));
+            if counted {
+                let generated = format!("{}_count", group.name);
+                if let Some(first) = seen.insert(generated.clone(), group.row) {
+                    return Err(XlsFormError::at(
+                        "survey",
+                        first,
+                        Some("name"),
+                        format!(
+                            "The name '{generated}' is taken by the node that counts the repeat '{}' (row {}): questions, groups, and repeats must be unique within their nearest parent group or repeat.",
+                            group.name, group.row
+                        ),
+                    ));
+                }
+            }
             check_siblings(&group.children)?;
         }
+    }
+    Ok(())
+}
+
+/// A repeat is a table of its own in exports: its name is unique in the whole form, and is not the
+/// root's. (Checked on the built tree, so that a loop repeating a repeat is caught too.)
+fn check_repeat_names<'a>(children: &'a [Node], root: &str, seen: &mut Vec<&'a str>) -> Result<(), XlsFormError> {
+    for child in children {
+        let Node::Group(group) = child else { continue };
+        if group.repeat {
+            if group.name == root {
+                let message = format!(
+                    "Repeat names must not be the same as the survey root (which defaults to 'data'): '{}'.",
+                    group.name
+                );
+                return Err(XlsFormError::at("survey", group.row, Some("name"), message));
+            }
+            if seen.contains(&group.name.as_str()) {
+                let message = format!(
+                    "The repeat name '{}' is used twice. Repeat names must unique anywhere in the survey, at all levels of group or repeat nesting.",
+                    group.name
+                );
+                return Err(XlsFormError::at("survey", group.row, Some("name"), message));
+            }
+            seen.push(&group.name);
+        }
+        check_repeat_names(&group.children, root, seen)?;
     }
     Ok(())
 }
