@@ -15,6 +15,8 @@ const NAMESPACES: &str = r#" xmlns="http://www.w3.org/2002/xforms" xmlns:h="http
 #[derive(Default)]
 struct Names {
     paths: HashMap<String, Vec<(String, Option<String>)>>,
+    /// The path of every repeat.
+    repeats: std::collections::HashSet<String>,
 }
 
 /// An itext text: its id, and its values by form (`""` for the text itself, `image`, `guidance` ...).
@@ -39,6 +41,8 @@ struct Writer<'a> {
     /// `trigger` column: by the triggering question's path, the questions it sets and the
     /// setvalues to write inside its control.
     triggered: HashMap<String, Vec<(String, String)>>,
+    /// While a predicate over a repeat's instances is written: that repeat's path.
+    item_context: Option<String>,
     file_instances: Vec<(String, String)>,
 }
 
@@ -78,6 +82,7 @@ pub fn write(form: &Form, identity: &Identity) -> Result<String, XlsFormError> {
         binds: Vec::new(),
         actions: Vec::new(),
         triggered: HashMap::new(),
+        item_context: None,
         entity_metas: HashMap::new(),
         new_repeat_defaults: Vec::new(),
         file_instances: Vec::new(),
@@ -295,6 +300,9 @@ fn collect_names(nodes: &[Node], parent: &str, repeat: Option<&str>, names: &mut
         let path = format!("{parent}/{}", node.name());
         names.paths.entry(node.name().to_owned()).or_default().push((path.clone(), repeat.map(str::to_owned)));
         if let Node::Group(group) = node {
+            if group.repeat {
+                names.repeats.insert(path.clone());
+            }
             let inner = if group.repeat { Some(path.as_str()) } else { repeat };
             collect_names(&group.children, &path, inner, names);
         }
@@ -315,6 +323,13 @@ impl Writer<'_> {
                 Piece::Text(t) => out.push_str(t),
                 Piece::Reference(name) => {
                     let target = self.target(name, column, row)?;
+                    // In the predicate over a repeat's instances, its nodes are named from each one.
+                    if let Some(item) = &self.item_context
+                        && let Some(rest) = target.0.strip_prefix(&format!("{item}/"))
+                    {
+                        let _ = write!(out, " ./{rest} ");
+                        continue;
+                    }
                     // Arguments of indexed-repeat() name the repeat's nodes from the root.
                     let repeat = if xpath::inside_call(&out, "indexed-repeat(") { None } else { target.1.as_deref() };
                     let path = xpath::path_between(from, &target.0, repeat);
@@ -1043,22 +1058,52 @@ impl Writer<'_> {
 
     /// The `<itemset>` over `list` (a choice list, or a file for `*_from_file`).
     fn itemset(&mut self, q: &Question, path: &str, list: String) -> Result<String, XlsFormError> {
-        // `select_one ${name}`: the answers given to `name` in the instances of its repeat.
+        // `select_one ${name}`: the answers given to `name` in the instances of its repeat; a
+        // geo question's `reference-geometry=${repeat}`: the repeat's `geometry` answers.
         if let Some(name) = list.strip_prefix("${").and_then(|l| l.strip_suffix('}')) {
             let (target, repeat) = self.target(name.trim(), "type", q.row)?;
-            let Some(repeat) = repeat else {
-                let message = format!("The choices of '${{{name}}}' must come from a question inside a repeat.");
-                return Err(XlsFormError::at("survey", q.row, Some("type"), message));
+            let geometry = self.names.repeats.contains(&target) && q.list.is_none();
+            let (repeat, relative) = if geometry {
+                (target, "geometry".to_owned())
+            } else {
+                let Some(repeat) = repeat else {
+                    let message = format!("The choices of '${{{name}}}' must come from a question inside a repeat.");
+                    return Err(XlsFormError::at("survey", q.row, Some("type"), message));
+                };
+                let relative = target.strip_prefix(&format!("{repeat}/")).unwrap_or(&target).to_owned();
+                (repeat, relative)
             };
-            let relative = target.strip_prefix(&format!("{repeat}/")).unwrap_or(&target).to_owned();
-            let mut predicate = format!("./{relative} != ''");
-            if let Some(filter) = &q.fields.choice_filter {
-                let expression = self.expression(filter, path, "choice_filter", q.row)?;
-                predicate = format!("{predicate} and {expression}");
-            }
+            // A filter replaces the test for an answer; in it, the repeat's nodes are relative.
+            let predicate = match &q.fields.choice_filter {
+                Some(filter) => {
+                    self.item_context = Some(repeat.clone());
+                    let expression = self.expression(filter, path, "choice_filter", q.row);
+                    self.item_context = None;
+                    expression?.replace(" ../", " current()/../")
+                }
+                None => format!("./{relative} != ''"),
+            };
+            // Seen from inside the repeat around the choices' repeat, the nodeset is relative
+            // (geometries are always named from the root).
+            let outer = repeat.rsplit_once('/').and_then(|(_, name)| {
+                self.names
+                    .paths
+                    .get(name)
+                    .and_then(|p| p.iter().find(|(p, _)| *p == repeat))
+                    .and_then(|(_, o)| o.clone())
+            });
+            let nodeset = match repeat.rsplit_once('/') {
+                // From inside the choices' repeat, up past it and back down by name.
+                _ if geometry => repeat.clone(),
+                Some((parent, name)) if path.starts_with(&format!("{repeat}/")) => {
+                    let ups = path.split('/').count() - parent.split('/').count();
+                    format!("{}{name}", "../".repeat(ups))
+                }
+                _ => xpath::path_between(path, &repeat, outer.as_deref()),
+            };
             return Ok(format!(
                 r#"<itemset nodeset="{}[{}]"><value ref="{}"/><label ref="{}"/></itemset>"#,
-                attr(&repeat),
+                attr(&nodeset),
                 attr(&predicate),
                 attr(&relative),
                 attr(&relative)
