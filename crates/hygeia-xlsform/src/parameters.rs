@@ -57,7 +57,7 @@ fn accepted_keys(type_name: &str, from_file: bool) -> Option<&'static [&'static 
         "range" => &["end", "placeholder", "start", "step", "tick_interval", "tick_labelset"],
         "text" => &["rows"],
         "select_one" | "select_multiple" | "rank" if from_file => &["label", "randomize", "seed", "value"],
-        "select_one" | "select_multiple" | "rank" => &["randomize", "seed"],
+        "select_one" | "select_multiple" | "rank" | "select_one_external" => &["randomize", "seed"],
         _ => return None,
     })
 }

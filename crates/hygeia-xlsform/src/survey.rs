@@ -475,8 +475,13 @@ pub fn read(workbook: &Workbook, form_name: Option<&str>) -> Result<Form, XlsFor
                     ));
                 }
                 let osm = parsed.info.name == "osm";
+                let external = parsed.info.name == "select_one_external";
+                if external {
+                    check_external_list(workbook, parsed.list.as_deref().unwrap_or_default(), row)?;
+                }
                 if let Some(list) = &parsed.list
                     && !parsed.from_file
+                    && !external
                     && !list.starts_with("${")
                     && !(if osm { &form.osm_tags } else { &form.choices }).iter().any(|(n, _)| n == list)
                 {
@@ -538,6 +543,21 @@ pub fn read(workbook: &Workbook, form_name: Option<&str>) -> Result<Form, XlsFor
     }
     form.languages = languages(&form);
     Ok(form)
+}
+
+/// `select_one_external L`: L is a list of the `external_choices` sheet.
+fn check_external_list(workbook: &Workbook, list: &str, row: usize) -> Result<(), XlsFormError> {
+    let lists = read_choices(workbook, "external_choices", true)?;
+    if lists.is_empty() {
+        return Err(XlsFormError::workbook(
+            "There should be an external_choices sheet in this xlsform. Please ensure that the external_choices sheet has columns 'list name', and 'name'.",
+        ));
+    }
+    if !lists.iter().any(|(name, _)| name == list) {
+        let message = format!("List name not in external choices sheet: {list}");
+        return Err(XlsFormError::at("survey", row, Some("type"), message));
+    }
+    Ok(())
 }
 
 /// The containers open at a row: the survey, then each group or repeat of the stack.

@@ -162,8 +162,10 @@ pub fn parse(cell: &str) -> Option<Parsed> {
     let many = plain("select_multiple", "string", Control::Select);
     let head: Vec<String> = words.iter().map(|w| w.to_ascii_lowercase()).collect();
     match head.as_slice() {
-        [first, ..] if first == "select_one" || first == "select1" || first == "select_one_external" => {
-            select(1, one, false)
+        [first, ..] if first == "select_one" || first == "select1" => select(1, one, false),
+        // Choices from the `external_choices` sheet, shipped as a CSV file and searched by a query.
+        [first, ..] if first == "select_one_external" => {
+            select(1, plain("select_one_external", "string", Control::Input), false)
         }
         [first, second, ..] if first == "select" && second == "one" => select(2, one, false),
         [first, ..] if first == "select_multiple" => select(1, many, false),

@@ -984,6 +984,15 @@ impl Writer<'_> {
                 };
                 ("input", geometry)
             }
+            Control::Input if q.kind.name == "select_one_external" => {
+                let list = q.list.as_deref().unwrap_or_default();
+                let filter = match &q.fields.choice_filter {
+                    Some(filter) => format!("[{}]", self.expression(filter, &path, "choice_filter", q.row)?),
+                    None => String::new(),
+                };
+                let _ = write!(attrs, r#" query="{}""#, attr(&format!("instance('{list}')/root/item{filter}")));
+                ("input", String::new())
+            }
             Control::Input => ("input", String::new()),
             Control::Trigger => ("trigger", String::new()),
             Control::Upload(media) => {
