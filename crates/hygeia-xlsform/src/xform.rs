@@ -193,10 +193,15 @@ pub fn write(form: &Form, identity: &Identity) -> Result<String, XlsFormError> {
         let _ = write!(root_attrs, r#" version="{}""#, attr(version));
     }
     let _ = write!(out, "<instance><{0}{root_attrs}>{instance}</{0}></instance>", identity.root);
+    let search_only = search_only_lists(&form.children);
     for (id, src) in &w.file_instances {
+        if form.choices.iter().any(|(list, _)| list == id && !search_only.contains(list)) {
+            return Err(XlsFormError::workbook(format!(
+                "The same instance id will be generated for different external instance source URIs. Please check the form. Instance name: '{id}', Existing URI: '{src}', Duplicate type: 'choice' (the choice list '{id}')."
+            )));
+        }
         let _ = write!(out, r#"<instance id="{}" src="{}"/>"#, attr(id), attr(src));
     }
-    let search_only = search_only_lists(&form.children);
     for (list, choices) in form.choices.iter().filter(|(list, _)| !search_only.contains(list)) {
         let translated = list_is_translated(choices);
         let _ = write!(out, r#"<instance id="{}"><root>"#, attr(list));
@@ -312,9 +317,9 @@ fn collect_names(nodes: &[Node], parent: &str, repeat: Option<&str>, names: &mut
 impl Writer<'_> {
     /// `${name}` replaced by the path of `name` seen from `from`, padded with spaces as pyxform does.
     fn expression(&mut self, text: &str, from: &str, column: &str, row: usize) -> Result<String, XlsFormError> {
-        self.pulldata_instances(text);
-        if text.contains("${last-saved#") && !self.file_instances.iter().any(|(id, _)| id == "__last-saved") {
-            self.file_instances.push(("__last-saved".into(), "jr://instance/last-saved".into()));
+        self.pulldata_instances(text)?;
+        if text.contains("${last-saved#") {
+            self.file_instance("__last-saved", "jr://instance/last-saved".into())?;
         }
         let pieces = xpath::references(text).map_err(|m| XlsFormError::at("survey", row, Some(column), m))?;
         let mut out = String::new();
@@ -343,7 +348,7 @@ impl Writer<'_> {
     }
 
     /// `pulldata('fruits', ...)` reads `fruits.csv`, declared as an external instance.
-    fn pulldata_instances(&mut self, text: &str) {
+    fn pulldata_instances(&mut self, text: &str) -> Result<(), XlsFormError> {
         let mut rest = text;
         while let Some(at) = rest.find("pulldata(") {
             rest = &rest[at + "pulldata(".len()..];
@@ -351,10 +356,23 @@ impl Writer<'_> {
             let Some(quote) = trimmed.chars().next().filter(|c| *c == '\'' || *c == '"') else { continue };
             if let Some(end) = trimmed[1..].find(quote) {
                 let name = trimmed[1..1 + end].to_owned();
-                if !self.file_instances.iter().any(|(id, _)| *id == name) {
-                    let src = format!("jr://file-csv/{name}.csv");
-                    self.file_instances.push((name, src));
-                }
+                let src = format!("jr://file-csv/{name}.csv");
+                self.file_instance(&name, src)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Declares the secondary instance `id` read from `src`, once; one id cannot name two files.
+    fn file_instance(&mut self, id: &str, src: String) -> Result<(), XlsFormError> {
+        match self.file_instances.iter().find(|(i, _)| i == id) {
+            Some((_, existing)) if *existing != src => Err(XlsFormError::workbook(format!(
+                "The same instance id will be generated for different external instance source URIs. Please check the form. Instance name: '{id}', Existing URI: '{existing}', Duplicate URI: '{src}'."
+            ))),
+            Some(_) => Ok(()),
+            None => {
+                self.file_instances.push((id.to_owned(), src));
+                Ok(())
             }
         }
     }
@@ -861,13 +879,13 @@ impl Writer<'_> {
         // External data and the audit log are no questions: an instance to read, a `meta` node.
         match q.kind.name {
             "csv-external" | "xml-external" => {
-                if !template && !self.file_instances.iter().any(|(id, _)| *id == q.name) {
+                if !template {
                     let src = if q.kind.name == "csv-external" {
                         format!("jr://file-csv/{}.csv", q.name)
                     } else {
                         format!("jr://file/{}.xml", q.name)
                     };
-                    self.file_instances.push((q.name.clone(), src));
+                    self.file_instance(&q.name, src)?;
                 }
                 return Ok(());
             }
@@ -1124,9 +1142,7 @@ impl Writer<'_> {
                 "csv" => format!("jr://file-csv/{list}"),
                 _ => format!("jr://file/{list}"),
             };
-            if !self.file_instances.iter().any(|(i, _)| i == stem) {
-                self.file_instances.push((stem.to_owned(), src));
-            }
+            self.file_instance(stem, src)?;
             let param = |k: &str, d: &str| {
                 q.fields.parameters.iter().find(|(key, _)| key == k).map_or(d.to_owned(), |(_, v)| v.clone())
             };
