@@ -202,7 +202,7 @@ fn column(header: &str) -> Column {
         "relevant" | "relevance" | "bind::relevant" | "bind:relevant" => "relevant",
         "constraint" | "bind::constraint" | "bind:constraint" => "constraint",
         "constraint message" | "bind::jr:constraintmsg" | "bind:jr:constraintmsg" => "constraint_message",
-        "calculation" | "bind::calculate" | "bind:calculate" => "calculation",
+        "calculation" | "calculate" | "bind::calculate" | "bind:calculate" => "calculation",
         "default" => "default",
         "read only" | "readonly" | "bind::readonly" | "bind:readonly" => "read_only",
         // Older pyxform columns that are attributes of the bind or of the control.
@@ -315,6 +315,11 @@ fn fields_of(cells: &[(&Column, &str)], row: usize) -> Result<Fields, XlsFormErr
         body_extra: extras("body::"),
         instance_extra: extras("instance::"),
     })
+}
+
+/// A default that is an expression (set when the form loads) rather than a value.
+pub fn default_is_dynamic(default: &str) -> bool {
+    default.contains("${") || default.contains('(') || default.contains('/')
 }
 
 /// An XML name, as XForms needs for instance elements.
@@ -466,13 +471,31 @@ pub fn read(workbook: &Workbook, form_name: Option<&str>) -> Result<Form, XlsFor
                 }
                 check_question(&parsed, &fields, type_text, row)?;
                 crate::parameters::check(parsed.info.name, parsed.from_file, &fields, &form.choices, row)?;
-                if parsed.info.name == "calculate" && fields.calculation.is_none() && fields.default.is_none() {
+                // A dynamic default is a calculation made once; a static one is no calculation.
+                if parsed.info.name == "calculate"
+                    && fields.calculation.is_none()
+                    && !fields.default.as_deref().is_some_and(default_is_dynamic)
+                {
                     return Err(XlsFormError::at(
                         "survey",
                         row,
                         Some("calculation"),
                         "A calculate question needs a calculation.",
                     ));
+                }
+                if parsed.info.name == "background-geopoint" {
+                    if fields.trigger.is_none() {
+                        let message = "For 'background-geopoint' questions, the 'trigger' column must not be empty.";
+                        return Err(XlsFormError::at("survey", row, Some("trigger"), message));
+                    }
+                    if fields.calculation.is_some() {
+                        let message = "For 'background-geopoint' questions, the 'calculation' column must be empty.";
+                        return Err(XlsFormError::at("survey", row, Some("calculation"), message));
+                    }
+                }
+                if parsed.or_other && fields.choice_filter.is_some() {
+                    let message = "Choice filter not supported with or_other.";
+                    return Err(XlsFormError::at("survey", row, Some("choice_filter"), message));
                 }
                 let osm = parsed.info.name == "osm";
                 let external = parsed.info.name == "select_one_external";

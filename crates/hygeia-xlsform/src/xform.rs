@@ -893,7 +893,7 @@ impl Writer<'_> {
             _ => {}
         }
         // A static default is the node's text; an expression is set when the form loads.
-        let dynamic = fields.default.as_ref().is_some_and(|d| d.contains("${") || d.contains('(') || d.contains('/'));
+        let dynamic = fields.default.as_deref().is_some_and(crate::survey::default_is_dynamic);
         let attributes = self.instance_attributes(&fields.instance_extra, &path, q.row)?;
         match (&fields.default, dynamic) {
             (Some(default), false) if q.kind.preload.is_none() => {
