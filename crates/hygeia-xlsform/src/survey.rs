@@ -465,9 +465,12 @@ pub fn read(workbook: &Workbook, form_name: Option<&str>) -> Result<Form, XlsFor
                 let path = container_path(&stack);
                 fields.save_to =
                     references.record(&form.entities, &path, row, Some(&name), fields.save_to.as_deref(), false)?;
+                // pyxform's type dictionary: digits only, and a hint saying so.
                 if parsed.info.name == "phone number" {
                     fields.constraint.get_or_insert_with(|| r"regex(., '^\d*$')".to_owned());
-                    fields.appearance.get_or_insert_with(|| "numbers".to_owned());
+                    if fields.hint.is_empty() {
+                        fields.hint.insert(DEFAULT_LANGUAGE.to_owned(), "Enter numbers only.".to_owned());
+                    }
                 }
                 check_question(&parsed, &fields, type_text, row)?;
                 crate::parameters::check(parsed.info.name, parsed.from_file, &fields, &form.choices, row)?;
