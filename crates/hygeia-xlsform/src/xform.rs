@@ -161,6 +161,7 @@ pub fn write(form: &Form, identity: &Identity) -> Result<String, XlsFormError> {
     } else {
         out.push_str(r#"<model odk:xforms-version="1.0.0">"#);
     }
+    w.fill_missing_translations();
     if !w.itext.is_empty() {
         out.push_str("<itext>");
         let default_language = settings
@@ -449,6 +450,48 @@ impl Writer<'_> {
 
     /// Adds `(language, form, value)`s to the text `id` (an index keeps this linear in the
     /// number of texts: a bilingual form has thousands of choice labels).
+    /// pyxform's `_add_empty_translations`: every language that has any itext gets every text
+    /// id, and every form of it the other languages have: `-` for texts, nothing for media.
+    fn fill_missing_translations(&mut self) {
+        let mut forms: Vec<(String, Vec<String>)> = Vec::new();
+        for texts in self.itext.values() {
+            for (id, values) in texts {
+                let at = match forms.iter().position(|(i, _)| i == id) {
+                    Some(at) => at,
+                    None => {
+                        forms.push((id.clone(), Vec::new()));
+                        forms.len() - 1
+                    }
+                };
+                for (form, _) in values {
+                    if !forms[at].1.contains(form) {
+                        forms[at].1.push(form.clone());
+                    }
+                }
+            }
+        }
+        let languages: Vec<String> = self.itext.keys().cloned().collect();
+        for language in languages {
+            for (id, id_forms) in &forms {
+                let texts = self.itext.get_mut(&language).expect("a language of the itext");
+                let at = match self.itext_index.get(&(language.clone(), id.clone())) {
+                    Some(&at) => at,
+                    None => {
+                        self.itext_index.insert((language.clone(), id.clone()), texts.len());
+                        texts.push((id.clone(), Vec::new()));
+                        texts.len() - 1
+                    }
+                };
+                for form in id_forms {
+                    let text_form = form.is_empty() || form == "guidance";
+                    if text_form && !texts[at].1.iter().any(|(f, _)| f == form) {
+                        texts[at].1.push((form.clone(), "-".to_owned()));
+                    }
+                }
+            }
+        }
+    }
+
     fn itext_entry(&mut self, id: String, values: Vec<(String, String, String)>) {
         for (language, form_kind, value) in values {
             let texts = self.itext.entry(language.clone()).or_default();
@@ -486,8 +529,6 @@ impl Writer<'_> {
         for language in &languages {
             if let Some(value) = text.get(language) {
                 values.push((language.clone(), String::new(), self.rich_text(value, path, element, row)?));
-            } else if !text.is_empty() && language != DEFAULT_LANGUAGE {
-                values.push((language.clone(), String::new(), "-".to_owned()));
             }
             for (kind, by_language) in media {
                 if let Some(file) = by_language.get(language) {
@@ -592,8 +633,6 @@ impl Writer<'_> {
         for language in self.form.languages.clone() {
             if let Some(hint) = fields.hint.get(&language) {
                 values.push((language.clone(), String::new(), self.rich_text(hint, path, "hint", row)?));
-            } else if !fields.hint.is_empty() && language != DEFAULT_LANGUAGE {
-                values.push((language.clone(), String::new(), "-".to_owned()));
             }
             if let Some(guidance) = fields.guidance_hint.get(&language) {
                 values.push((language.clone(), "guidance".to_owned(), guidance.clone()));
@@ -762,8 +801,6 @@ impl Writer<'_> {
                         values.push((language.clone(), String::new(), esc(&label)));
                     } else if let Some(label) = choice.label.get(language) {
                         values.push((language.clone(), String::new(), self.rich_text(label, &root, "label", 0)?));
-                    } else if !choice.label.is_empty() && language != DEFAULT_LANGUAGE {
-                        values.push((language.clone(), String::new(), "-".to_owned()));
                     }
                     for (kind, by_language) in &choice.media {
                         if let Some(file) = by_language.get(language) {
