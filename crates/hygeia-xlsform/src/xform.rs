@@ -642,18 +642,23 @@ impl Writer<'_> {
         Ok(format!(r#"<hint ref="jr:itext('{}')"/>"#, attr(&id)))
     }
 
-    /// A bind message (`jr:constraintMsg`): plain, or an itext reference when translated.
-    fn message(&mut self, text: &Text, path: &str, name: &str) -> Option<String> {
+    /// A bind message (`jr:constraintMsg`): plain, or an itext reference when translated or
+    /// when it shows an answer (`${name}` becomes an `<output>`, which only itext can hold).
+    fn message(&mut self, text: &Text, path: &str, name: &str, row: usize) -> Result<Option<String>, XlsFormError> {
         if text.is_empty() {
-            return None;
+            return Ok(None);
         }
-        if text.keys().all(|l| l == DEFAULT_LANGUAGE) {
-            return Some(text[DEFAULT_LANGUAGE].clone());
+        let plain = text.keys().all(|l| l == DEFAULT_LANGUAGE);
+        if plain && !text[DEFAULT_LANGUAGE].contains("${") {
+            return Ok(Some(text[DEFAULT_LANGUAGE].clone()));
         }
         let id = format!("{path}:{name}");
-        let values = text.iter().map(|(l, v)| (l.clone(), String::new(), esc(v))).collect();
+        let mut values = Vec::new();
+        for (language, value) in text {
+            values.push((language.clone(), String::new(), self.rich_text(value, path, name, row)?));
+        }
         self.itext_entry(id.clone(), values);
-        Some(format!("jr:itext('{id}')"))
+        Ok(Some(format!("jr:itext('{id}')")))
     }
 
     /// Collects the `trigger` column's setvalues: when the named question changes, this one takes
@@ -874,10 +879,10 @@ impl Writer<'_> {
         {
             attrs.push(("calculate".into(), self.expression(v, path, "calculation", row)?));
         }
-        if let Some(message) = self.message(&fields.constraint_message.clone(), path, "jr:constraintMsg") {
+        if let Some(message) = self.message(&fields.constraint_message.clone(), path, "jr:constraintMsg", row)? {
             attrs.push(("jr:constraintMsg".into(), message));
         }
-        if let Some(message) = self.message(&fields.required_message.clone(), path, "jr:requiredMsg") {
+        if let Some(message) = self.message(&fields.required_message.clone(), path, "jr:requiredMsg", row)? {
             attrs.push(("jr:requiredMsg".into(), message));
         }
         for (k, v) in extra {
@@ -1292,12 +1297,18 @@ impl Writer<'_> {
         }
         self.bind(&path, None, &g.fields, g.row, &[])?;
         let label = self.text_element("label", &g.fields.label, &g.fields.media, &path, g.row)?;
-        let mut attrs = format!(r#" ref="{}""#, attr(&path));
+        let group_ref = format!(r#" ref="{}""#, attr(&path));
+        // The control's attributes: on the group, or for a repeat on the `repeat` inside its group.
+        let mut control = String::new();
         if let Some(appearance) = &g.fields.appearance {
-            let _ = write!(attrs, r#" appearance="{}""#, attr(appearance));
+            let _ = write!(control, r#" appearance="{}""#, attr(appearance));
+        }
+        for (k, v) in &g.fields.body_extra {
+            let value = self.expression(v, &path, &format!("body::{k}"), g.row)?;
+            let _ = write!(control, r#" {k}="{}""#, attr(&value));
         }
         if g.repeat {
-            let mut repeat_attrs = format!(r#" nodeset="{}""#, attr(&path));
+            let mut repeat_attrs = format!(r#" nodeset="{}"{control}"#, attr(&path));
             if let Some(count) = &g.fields.repeat_count {
                 let value = self.expression(count, &path, "repeat_count", g.row)?;
                 let value = if generated_count {
@@ -1314,9 +1325,9 @@ impl Writer<'_> {
                 let _ = write!(repeat_attrs, r#" jr:count="{}""#, attr(&value));
             }
             let label = if label.is_empty() { "<label/>".to_owned() } else { label };
-            let _ = write!(body, "<group{attrs}>{label}<repeat{repeat_attrs}>{children_body}</repeat></group>");
+            let _ = write!(body, "<group{group_ref}>{label}<repeat{repeat_attrs}>{children_body}</repeat></group>");
         } else {
-            let _ = write!(body, "<group{attrs}>{label}{children_body}</group>");
+            let _ = write!(body, "<group{group_ref}{control}>{label}{children_body}</group>");
         }
         Ok(())
     }
