@@ -524,7 +524,16 @@ pub fn read(workbook: &Workbook, form_name: Option<&str>) -> Result<Form, XlsFor
                     && let Some((_, choices)) = form.choices.iter_mut().find(|(n, _)| n == list)
                     && !choices.iter().any(|c| c.name == "other")
                 {
-                    let label = Text::from([(DEFAULT_LANGUAGE.to_owned(), "Other".to_owned())]);
+                    // In a translated list, "Other" in each of the list's languages.
+                    let mut label: Text = choices
+                        .iter()
+                        .filter(|c| c.label.keys().any(|l| l != DEFAULT_LANGUAGE))
+                        .flat_map(|c| c.label.keys())
+                        .map(|l| (l.clone(), "Other".to_owned()))
+                        .collect();
+                    if label.is_empty() {
+                        label.insert(DEFAULT_LANGUAGE.to_owned(), "Other".to_owned());
+                    }
                     choices.push(Choice {
                         name: "other".into(),
                         label,

@@ -801,10 +801,7 @@ impl Writer<'_> {
             for (i, choice) in choices.iter().enumerate() {
                 let mut values = Vec::new();
                 for language in &self.form.languages {
-                    if choice.generated {
-                        let label = choice.label.get(DEFAULT_LANGUAGE).cloned().unwrap_or_default();
-                        values.push((language.clone(), String::new(), esc(&label)));
-                    } else if let Some(label) = choice.label.get(language) {
+                    if let Some(label) = choice.label.get(language) {
                         values.push((language.clone(), String::new(), self.rich_text(label, &root, "label", 0)?));
                     }
                     for (kind, by_language) in &choice.media {
