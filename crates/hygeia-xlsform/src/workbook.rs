@@ -41,6 +41,19 @@ impl Workbook {
     }
 
     pub fn from_bytes(bytes: &[u8]) -> Result<Workbook, XlsFormError> {
+        match Workbook::read(bytes) {
+            // Some writers (LibreOffice) give a sheet's extent as rows only (`<dimension
+            // ref="1:63"/>`), which calamine refuses; the element is only a hint, so read the
+            // workbook again without it.
+            Err(err) if err.message.contains("Range is missing") => match without_dimensions(bytes) {
+                Some(repaired) => Workbook::read(&repaired),
+                None => Err(err),
+            },
+            result => result,
+        }
+    }
+
+    fn read(bytes: &[u8]) -> Result<Workbook, XlsFormError> {
         let cursor = std::io::Cursor::new(bytes);
         let mut sheets = calamine::open_workbook_auto_from_rs(cursor)
             .map_err(|e| XlsFormError::workbook(format!("not a readable XLSX, XLS or ODS workbook: {e}")))?;
@@ -184,4 +197,32 @@ mod tests {
         assert_eq!(serial_text(45_000.0, false), "2023-03-15 00:00:00");
         assert_eq!(serial_text(0.5, false), "12:00:00");
     }
+}
+
+/// The XLSX package `bytes` with the `<dimension>` element of every worksheet removed (entries
+/// stored uncompressed), or `None` if it is no readable ZIP package.
+fn without_dimensions(bytes: &[u8]) -> Option<Vec<u8>> {
+    use std::io::{Read, Write};
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).ok()?;
+    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    for i in 0..archive.len() {
+        let mut entry = archive.by_index(i).ok()?;
+        let name = entry.name().ok()?.into_owned();
+        let mut content = Vec::new();
+        entry.read_to_end(&mut content).ok()?;
+        if name.starts_with("xl/worksheets/") && name.ends_with(".xml") {
+            let text = String::from_utf8(content).ok()?;
+            content = match text.find("<dimension ") {
+                Some(start) => {
+                    let end = start + text[start..].find("/>")? + 2;
+                    format!("{}{}", &text[..start], &text[end..]).into_bytes()
+                }
+                None => text.into_bytes(),
+            };
+        }
+        writer.start_file(name, options).ok()?;
+        writer.write_all(&content).ok()?;
+    }
+    Some(writer.finish().ok()?.into_inner())
 }
