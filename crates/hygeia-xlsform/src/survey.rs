@@ -39,6 +39,8 @@ pub struct Settings {
     pub client_editable: bool,
     /// `clean_text_values` (default yes): runs of spaces in the survey's cells collapse.
     pub clean_text_values: bool,
+    /// `namespaces`: `prefix="uri"` pairs declared on the form, for custom attributes.
+    pub namespaces: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone)]
@@ -875,6 +877,7 @@ fn read_settings(workbook: &Workbook) -> Settings {
     settings.client_editable = yes(get(&["client_editable"]));
     settings.clean_text_values = !get(&["clean_text_values"])
         .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "no" | "false" | "false()"));
+    settings.namespaces = get(&["namespaces"]).map(|text| namespace_declarations(&text)).unwrap_or_default();
     settings.root_attributes = cells
         .iter()
         .filter(|(c, _)| c.key == "attribute")
@@ -887,6 +890,15 @@ fn read_settings(workbook: &Workbook) -> Settings {
         }
     }
     settings
+}
+
+/// `esri="http://esri.com/xforms" enk="http://enketo.org/xforms"` as (prefix, URI) pairs.
+fn namespace_declarations(text: &str) -> Vec<(String, String)> {
+    text.split_whitespace()
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(prefix, uri)| (prefix.trim().to_owned(), uri.trim().trim_matches(|c| c == '"' || c == '\'').to_owned()))
+        .filter(|(prefix, uri)| is_xml_name(prefix) && !uri.is_empty())
+        .collect()
 }
 
 /// The lists of the `choices` sheet, or of the `osm` sheet (an OSM question's tags).

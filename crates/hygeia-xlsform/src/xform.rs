@@ -152,7 +152,11 @@ pub fn write(form: &Form, identity: &Identity) -> Result<String, XlsFormError> {
     out.push_str("<?xml version=\"1.0\"?>\n");
     let entities =
         if form.entities.is_empty() { "" } else { r#" xmlns:entities="http://www.opendatakit.org/xforms/entities""# };
-    let _ = write!(out, "<h:html{NAMESPACES}{entities}><h:head><h:title>{}</h:title>", esc(identity.title));
+    let mut custom = String::new();
+    for (prefix, uri) in &settings.namespaces {
+        let _ = write!(custom, r#" xmlns:{prefix}="{}""#, attr(uri));
+    }
+    let _ = write!(out, "<h:html{NAMESPACES}{entities}{custom}><h:head><h:title>{}</h:title>", esc(identity.title));
     if !form.entities.is_empty() {
         // Several entities, or one in a repeat, need the 2025.1.0 spec.
         let nested = form.entity_containers.iter().any(|(c, _)| c.repeat_depth() > 0);
@@ -764,8 +768,11 @@ impl Writer<'_> {
                     [("baseVersion", "__version"), ("trunkVersion", "__trunkVersion"), ("branchId", "__branchId")]
                 {
                     // Inside the predicate, relative paths start from the current node.
-                    let key =
-                        if id.trim_start().starts_with("..") { format!("current()/{}", id.trim()) } else { id.clone() };
+                    let key = if id.trim_start().starts_with("..") {
+                        format!(" current()/{} ", id.trim())
+                    } else {
+                        id.clone()
+                    };
                     let lookup = format!("instance('{}')/root/item[name={key}]/{column}", entity.dataset);
                     self.binds.push(readonly(&format!("{path}/@{attribute}"), Some(lookup)));
                 }

@@ -1,7 +1,11 @@
 //! Conformance with pyxform 4.5.0 on `../shared/data/xlsform-corpus/` (see its README): the
 //! spreadsheet/XForm pairs, the two forms pyxform refuses, and the 1,294 markdown cases from
-//! pyxform's own tests. The counts are printed (`cargo test -p hygeia-xlsform -- --nocapture`) and
-//! held to floors that only go up as the converter grows.
+//! pyxform's own tests. A markdown case passes when a refusal is expected and we refuse, or when
+//! our XForm is equivalent to pyxform's and the case's own XPath assertions (`xml__xpath_match`:
+//! exactly one node; `xml__xpath_count`) hold on it. The counts are printed (`cargo test -p
+//! hygeia-xlsform -- --nocapture`) and held to floors that only go up as the converter grows.
+//! (`xml__contains`/`xml__excludes` look for pyxform's exact pretty-printed text, which the
+//! semantic comparison stands in for.)
 
 use std::path::PathBuf;
 
@@ -22,7 +26,7 @@ fn corpus() -> Option<PathBuf> {
 
 /// Pairs our output must match today, and markdown cases that must pass (raised as work lands).
 const PAIRS_FLOOR: usize = 37;
-const CASES_FLOOR: usize = 1238;
+const CASES_FLOOR: usize = 1239;
 
 #[test]
 fn spreadsheet_pairs_match_pyxform() {
@@ -75,6 +79,7 @@ fn pyxform_markdown_cases() {
     let Some(dir) = corpus() else { return };
     let text = std::fs::read_to_string(dir.join("pyxform_md_cases.jsonl")).unwrap();
     let (mut errors, mut errors_ok, mut forms, mut forms_ok, mut panics) = (0, 0, 0, 0, 0);
+    let mut asserted = 0;
     let mut failures: Vec<String> = Vec::new();
     for line in text.lines() {
         let case: serde_json::Value = serde_json::from_str(line).unwrap();
@@ -101,7 +106,14 @@ fn pyxform_markdown_cases() {
         forms += 1;
         match result {
             Ok(conversion) => match compare::differences(&conversion.xform, expected) {
-                Ok(d) if d.is_empty() => forms_ok += 1,
+                Ok(d) if d.is_empty() => match failed_assertions(&conversion.xform, &case) {
+                    Ok(failed) if failed.is_empty() => {
+                        forms_ok += 1;
+                        asserted += usize::from(has_assertions(&case));
+                    }
+                    Ok(failed) => failures.push(format!("ASSERTION {}: {}", case["test"], failed.join(" | "))),
+                    Err(e) => failures.push(format!("BROKEN XML {}: {e}", case["test"])),
+                },
                 Ok(d) => failures.push(format!("DIFFERS {}: {}", case["test"], d.join(" | "))),
                 Err(e) => failures.push(format!("BROKEN XML {}: {e}", case["test"])),
             },
@@ -115,9 +127,105 @@ fn pyxform_markdown_cases() {
     }
     let passed = errors_ok + forms_ok;
     println!(
-        "pyxform markdown cases: {passed} of {} pass ({forms_ok} of {forms} forms equivalent, {errors_ok} of {errors} expected errors refused); {panics} panics",
+        "pyxform markdown cases: {passed} of {} pass ({forms_ok} of {forms} forms equivalent, {asserted} of them with their XPath assertions holding; {errors_ok} of {errors} expected errors refused); {panics} panics",
         forms + errors
     );
     assert_eq!(panics, 0, "no workbook may make the converter panic");
     assert!(passed >= CASES_FLOOR, "{passed} cases pass, fewer than the {CASES_FLOOR} that did");
+}
+
+fn has_assertions(case: &serde_json::Value) -> bool {
+    // pyxform's tests of its own test helper (`..._fail...`) hold assertions meant to fail.
+    let of_the_helper =
+        case["test"].as_str().is_some_and(|t| t.contains("test_pyxform_test_case") && t.contains("_fail"));
+    !of_the_helper
+        && ["xml__xpath_match", "xml__xpath_count"].iter().any(|k| case[k].as_array().is_some_and(|a| !a.is_empty()))
+}
+
+/// The case's XPath assertions that do not hold on `xform` (with pyxform's test prefixes: `x:`
+/// XForms, `h:` XHTML, `jr:`, `odk:`, `orx:`, `entities:`).
+fn failed_assertions(xform: &str, case: &serde_json::Value) -> Result<Vec<String>, String> {
+    if !has_assertions(case) {
+        return Ok(Vec::new());
+    }
+    let package = sxd_package(xform)?;
+    let document = package.as_document();
+    let mut context = sxd_xpath::Context::new();
+    for (prefix, uri) in [
+        ("x", "http://www.w3.org/2002/xforms"),
+        ("h", "http://www.w3.org/1999/xhtml"),
+        ("jr", "http://openrosa.org/javarosa"),
+        ("odk", "http://www.opendatakit.org/xforms"),
+        ("orx", "http://openrosa.org/xforms"),
+        ("entities", "http://www.opendatakit.org/xforms/entities"),
+    ] {
+        context.set_namespace(prefix, uri);
+    }
+    let factory = sxd_xpath::Factory::new();
+    let count = |expression: &str| -> Result<usize, String> {
+        let xpath = factory
+            .build(expression)
+            .map_err(|e| format!("{expression}: {e:?}"))?
+            .ok_or_else(|| format!("{expression}: empty"))?;
+        match xpath.evaluate(&context, document.root()).map_err(|e| format!("{expression}: {e:?}"))? {
+            sxd_xpath::Value::Nodeset(nodes) => Ok(nodes.size()),
+            other => Err(format!("{expression}: not a node-set ({other:?})")),
+        }
+    };
+    let mut failed = Vec::new();
+    let mut expect = |expression: &str, wanted: usize| match count(expression) {
+        Ok(found) if found == wanted => {}
+        Ok(found) => failed.push(format!("{} found {found}, wanted {wanted}", expression.trim())),
+        Err(e) => failed.push(e),
+    };
+    for expression in case["xml__xpath_match"].as_array().into_iter().flatten().filter_map(|v| v.as_str()) {
+        expect(expression, 1);
+    }
+    for pair in case["xml__xpath_count"].as_array().into_iter().flatten() {
+        if let (Some(expression), Some(wanted)) = (pair[0].as_str(), pair[1].as_u64()) {
+            expect(expression, wanted as usize);
+        }
+    }
+    Ok(failed)
+}
+
+/// `xml` as an sxd document, built from roxmltree's parse (sxd's own parser misses a default
+/// namespace declared on a prefixed root, as every XForm has).
+fn sxd_package(xml: &str) -> Result<sxd_document::Package, String> {
+    fn copy<'d>(node: roxmltree::Node, document: &sxd_document::dom::Document<'d>) -> sxd_document::dom::Element<'d> {
+        let tag = node.tag_name();
+        let element = match tag.namespace() {
+            Some(uri) => document.create_element((uri, tag.name())),
+            None => document.create_element(tag.name()),
+        };
+        for attribute in node.attributes() {
+            match attribute.namespace() {
+                Some(uri) => element.set_attribute_value((uri, attribute.name()), attribute.value()),
+                None => element.set_attribute_value(attribute.name(), attribute.value()),
+            };
+        }
+        for child in node.children() {
+            if child.is_element() {
+                element.append_child(copy(child, document));
+            } else if let Some(text) = child.text().filter(|_| child.is_text()) {
+                element.append_child(document.create_text(text));
+            }
+        }
+        element
+    }
+    let parsed = roxmltree::Document::parse(xml).map_err(|e| e.to_string())?;
+    let package = sxd_document::Package::new();
+    {
+        let document = package.as_document();
+        let root = copy(parsed.root_element(), &document);
+        // The root's declarations, for the `namespace::` axis.
+        for namespace in parsed.root_element().namespaces() {
+            match namespace.name() {
+                Some(prefix) => root.register_prefix(prefix, namespace.uri()),
+                None => root.register_prefix("", namespace.uri()),
+            }
+        }
+        document.root().append_child(root);
+    }
+    Ok(package)
 }
