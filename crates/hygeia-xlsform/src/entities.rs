@@ -506,3 +506,57 @@ fn scope_conflict(entity: &Entity, reference: &Reference, other: &str, this: &st
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entity(dataset: &str, row: usize) -> Entity {
+        Entity {
+            dataset: dataset.into(),
+            label: Some("L".into()),
+            create_if: None,
+            update_if: None,
+            entity_id: None,
+            row,
+        }
+    }
+
+    #[test]
+    fn each_entity_goes_to_the_container_it_saves_from_and_two_cannot_share_one() {
+        let declarations = [entity("e1", 2), entity("e2", 3)];
+        let mut references = References::new(&declarations);
+        let repeat = ContainerPath::survey().child("r1", ContainerKind::Repeat);
+        let group = repeat.child("g1", ContainerKind::Group);
+        assert_eq!(
+            references.record(&declarations, &repeat, 3, Some("q1"), Some("e1#p1"), false).unwrap(),
+            Some("p1".into())
+        );
+        references.record(&declarations, &group, 5, Some("q2"), Some("e2#p2"), false).unwrap();
+        let allocations = references.allocate(&declarations).unwrap();
+        assert_eq!(allocations, vec![(repeat.clone(), 0), (group.clone(), 1)]);
+
+        // Both entities saving from the same repeat: only one container for two entities.
+        let mut crowded = References::new(&declarations);
+        crowded.record(&declarations, &repeat, 3, Some("q1"), Some("e1#p1"), false).unwrap();
+        crowded.record(&declarations, &repeat, 4, Some("q2"), Some("e2#p2"), false).unwrap();
+        let err = crowded.allocate(&declarations).unwrap_err();
+        assert_eq!((err.sheet.as_deref(), err.row), (Some("entities"), Some(3)));
+    }
+
+    #[test]
+    fn save_to_checks_name_the_row() {
+        let declarations = [entity("e1", 2), entity("e2", 3)];
+        let mut references = References::new(&declarations);
+        let survey = ContainerPath::survey();
+        let unprefixed = references.record(&declarations, &survey, 4, Some("q"), Some("p"), false).unwrap_err();
+        assert!(unprefixed.message.contains("must be prefixed"), "{unprefixed}");
+        let unknown = references.record(&declarations, &survey, 5, Some("q"), Some("e9#p"), false).unwrap_err();
+        assert!(unknown.message.contains("'e9' was not found"), "{unknown}");
+        references.record(&declarations, &survey, 6, Some("q"), Some("e1#p"), false).unwrap();
+        let twice = references.record(&declarations, &survey, 7, Some("r"), Some("e1#p"), false).unwrap_err();
+        assert!(twice.message.contains("already assigned by row '6'"), "{twice}");
+        let group = references.record(&declarations, &survey, 8, Some("g"), Some("e1#x"), true).unwrap_err();
+        assert_eq!((group.row, group.column.as_deref()), (Some(8), Some("save_to")));
+    }
+}

@@ -118,13 +118,14 @@ pub fn check(
                 }
             }
         }
-        "geoshape" | "geotrace" => {
-            if get("incremental").is_some_and(|v| !matches!(v.to_ascii_lowercase().as_str(), "true" | "yes" | "true()"))
-            {
-                return Err(fail(
-                    "For geoshape and geotrace questions, the 'incremental' parameter may either be 'true' or not included.".into(),
-                ));
-            }
+        "geoshape" | "geotrace"
+            if get("incremental")
+                .is_some_and(|v| !matches!(v.to_ascii_lowercase().as_str(), "true" | "yes" | "true()")) =>
+        {
+            return Err(fail(
+                "For geoshape and geotrace questions, the 'incremental' parameter may either be 'true' or not included."
+                    .into(),
+            ));
         }
         "image" => {
             integer("max-pixels")?;
@@ -319,4 +320,35 @@ fn check_range(fields: &Fields, choices: &[(String, Vec<Choice>)], row: usize) -
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pairs_follow_pyxform_grammar_and_case_rules() {
+        let pairs = parse("Randomize=TRUE, seed = 42;value=Code label=Name").unwrap();
+        assert_eq!(
+            pairs,
+            [("randomize", "true"), ("seed", "42"), ("value", "Code"), ("label", "Name")]
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        );
+        // The last of a repeated key wins.
+        assert_eq!(parse("step=1 step=2").unwrap(), [("step".to_owned(), "2".to_owned())]);
+        for broken in ["start", "start=", "=1", "a=b=c", "a==b"] {
+            assert!(parse(broken).is_err(), "{broken} should be refused");
+        }
+    }
+
+    #[test]
+    fn android_package_names() {
+        assert_eq!(android_package_problem("org.example.app"), None);
+        assert!(android_package_problem("app").unwrap().contains("at least one '.'"));
+        assert!(android_package_problem("org.").unwrap().contains("cannot end"));
+        assert!(android_package_problem("org..app").unwrap().contains("non-zero length"));
+        assert!(android_package_problem("org._app").unwrap().contains("'_'"));
+        assert!(android_package_problem("org.1app").unwrap().contains("digit"));
+        assert!(android_package_problem("org.ap-p").unwrap().contains("can only include"));
+    }
 }

@@ -168,6 +168,34 @@ fn serial_text(serial: f64, duration: bool) -> String {
     }
 }
 
+/// The XLSX package `bytes` with the `<dimension>` element of every worksheet removed (entries
+/// stored uncompressed), or `None` if it is no readable ZIP package.
+fn without_dimensions(bytes: &[u8]) -> Option<Vec<u8>> {
+    use std::io::{Read, Write};
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).ok()?;
+    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    for i in 0..archive.len() {
+        let mut entry = archive.by_index(i).ok()?;
+        let name = entry.name().ok()?.into_owned();
+        let mut content = Vec::new();
+        entry.read_to_end(&mut content).ok()?;
+        if name.starts_with("xl/worksheets/") && name.ends_with(".xml") {
+            let text = String::from_utf8(content).ok()?;
+            content = match text.find("<dimension ") {
+                Some(start) => {
+                    let end = start + text[start..].find("/>")? + 2;
+                    format!("{}{}", &text[..start], &text[end..]).into_bytes()
+                }
+                None => text.into_bytes(),
+            };
+        }
+        writer.start_file(name, options).ok()?;
+        writer.write_all(&content).ok()?;
+    }
+    Some(writer.finish().ok()?.into_inner())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,32 +225,4 @@ mod tests {
         assert_eq!(serial_text(45_000.0, false), "2023-03-15 00:00:00");
         assert_eq!(serial_text(0.5, false), "12:00:00");
     }
-}
-
-/// The XLSX package `bytes` with the `<dimension>` element of every worksheet removed (entries
-/// stored uncompressed), or `None` if it is no readable ZIP package.
-fn without_dimensions(bytes: &[u8]) -> Option<Vec<u8>> {
-    use std::io::{Read, Write};
-    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).ok()?;
-    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
-    for i in 0..archive.len() {
-        let mut entry = archive.by_index(i).ok()?;
-        let name = entry.name().ok()?.into_owned();
-        let mut content = Vec::new();
-        entry.read_to_end(&mut content).ok()?;
-        if name.starts_with("xl/worksheets/") && name.ends_with(".xml") {
-            let text = String::from_utf8(content).ok()?;
-            content = match text.find("<dimension ") {
-                Some(start) => {
-                    let end = start + text[start..].find("/>")? + 2;
-                    format!("{}{}", &text[..start], &text[end..]).into_bytes()
-                }
-                None => text.into_bytes(),
-            };
-        }
-        writer.start_file(name, options).ok()?;
-        writer.write_all(&content).ok()?;
-    }
-    Some(writer.finish().ok()?.into_inner())
 }

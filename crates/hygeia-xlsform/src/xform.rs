@@ -823,6 +823,7 @@ impl Writer<'_> {
         Ok(())
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn nodes(
         &mut self,
         nodes: &[Node],
