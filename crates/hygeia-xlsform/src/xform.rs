@@ -989,7 +989,8 @@ impl Writer<'_> {
             ("quality", "odk:quality"),
             ("allow-mock-accuracy", "odk:allow-mock-accuracy"),
         ] {
-            if let Some(value) = parameter(key) {
+            // Background recording takes its quality on its action.
+            if let Some(value) = parameter(key).filter(|_| !(key == "quality" && q.kind.name == "background-audio")) {
                 extra.push((attribute, value.to_owned()));
             }
         }
@@ -1027,9 +1028,22 @@ impl Writer<'_> {
         if let Some(appearance) = &fields.appearance {
             let _ = write!(attrs, r#" appearance="{}""#, attr(appearance));
         }
-        for (k, v) in &fields.body_extra {
+        // A text's `rows` parameter wins over the `rows` column.
+        let rows = parameter("rows").filter(|_| q.kind.name == "text");
+        for (k, v) in fields.body_extra.iter().filter(|(k, _)| !(k == "rows" && rows.is_some())) {
             let value = self.expression(v, &path, &format!("body::{k}"), q.row)?;
             let _ = write!(attrs, r#" {k}="{}""#, attr(&value));
+        }
+        if let Some(rows) = rows {
+            let _ = write!(attrs, r#" rows="{}""#, attr(rows));
+        }
+        // An image taken with another app (`app=org.example.camera`), except for drawings.
+        let appearance = fields.appearance.as_deref().map(str::trim).unwrap_or_default();
+        if q.kind.name == "image"
+            && (appearance.is_empty() || appearance == "annotate")
+            && let Some(app) = parameter("app")
+        {
+            let _ = write!(attrs, r#" intent="{}""#, attr(app));
         }
         let (element, inner) = match q.kind.control {
             Control::Input if matches!(q.kind.name, "geopoint" | "geotrace" | "geoshape") => {
