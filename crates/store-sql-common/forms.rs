@@ -416,6 +416,36 @@ impl FormStore for SqlStore {
         Ok(row.map(Into::into))
     }
 
+    async fn find_by_xform_id(&self, account: AccountId, xform_id: &str) -> StoreResult<Option<Form>> {
+        let mut conn = self.pool.acquire().await.map_err(db_err)?;
+        let rows: Vec<FormRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {FORM_COLUMNS} FROM forms f WHERE f.account_id = $1 AND f.form_id = $2"
+        )))
+        .bind(account.0)
+        .bind(xform_id)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_err)?;
+        Ok(assemble(&mut conn, rows).await?.pop())
+    }
+
+    async fn version_by_version_id(
+        &self,
+        account: AccountId,
+        form: FormId,
+        version_id: &str,
+    ) -> StoreResult<Option<FormVersion>> {
+        let row: Option<VersionRow> =
+            sqlx::query_as(sqlx::AssertSqlSafe(select_versions("v.form_id = $2 AND v.version_id = $3")))
+                .bind(account.0)
+                .bind(form.0)
+                .bind(version_id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_err)?;
+        Ok(row.map(Into::into))
+    }
+
     async fn versions(&self, account: AccountId, form: Option<FormId>) -> StoreResult<Vec<FormVersion>> {
         let rows: Vec<VersionRow> = match form {
             Some(form) => {

@@ -12,6 +12,7 @@ mod projects;
 mod secrets;
 mod sessions;
 mod sources;
+mod submissions;
 mod tasks;
 mod user_roles;
 mod users;
@@ -27,7 +28,7 @@ pub(crate) use count_cache::CountCache;
 use async_trait::async_trait;
 use hygeia_store::{
     AccountStore, FormStore, GroupSetStore, GroupStore, OrgUnitStore, OrgUnitTypeStore, ProjectStore, SecretStore,
-    SessionStore, SourceStore, Store, StoreResult, TaskStore, UserRoleStore, UserStore,
+    SessionStore, SourceStore, Store, StoreResult, SubmissionStore, TaskStore, UserRoleStore, UserStore,
 };
 
 #[async_trait]
@@ -90,6 +91,9 @@ impl Store for SqlStore {
         self
     }
     fn forms(&self) -> &dyn FormStore {
+        self
+    }
+    fn submissions(&self) -> &dyn SubmissionStore {
         self
     }
     fn tasks(&self) -> &dyn TaskStore {

@@ -77,3 +77,11 @@ id_type!(
     /// A file the form's questions use (`select_one_from_file` lists, media).
     FormAttachmentId
 );
+id_type!(
+    /// A submission: one filled form (Iaso's instance).
+    SubmissionId
+);
+id_type!(
+    /// A file that came with a submission (a photo, an audit log).
+    SubmissionFileId
+);

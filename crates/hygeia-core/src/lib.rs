@@ -9,6 +9,7 @@ pub mod ids;
 pub mod orgunit;
 pub mod permission;
 pub mod project;
+pub mod submission;
 pub mod task;
 pub mod tree_changes;
 pub mod user;
@@ -18,7 +19,10 @@ pub use account::{Account, NewAccount};
 pub use form::{
     DeletedForms, Form, FormAttachment, FormField, FormInput, FormQuery, FormVersion, NewFormVersion, PeriodType,
 };
-pub use ids::{AccountId, FormAttachmentId, FormId, FormVersionId, ProfileId, ProjectId, TaskId, UserId, UserRoleId};
+pub use ids::{
+    AccountId, FormAttachmentId, FormId, FormVersionId, ProfileId, ProjectId, SubmissionFileId, SubmissionId, TaskId,
+    UserId, UserRoleId,
+};
 pub use orgunit::{
     BoundingBox, BulkOrgUnitChange, DataSource, DataSourceId, DataSourceInput, Geography, Group, GroupBelonging,
     GroupId, GroupInput, GroupSet, GroupSetId, GroupSetInput, Location, Modification, NewOrgUnit, OrgUnit, OrgUnitId,
@@ -28,6 +32,10 @@ pub use orgunit::{
 };
 pub use permission::Permission;
 pub use project::{FeatureFlag, NewProject, Project, ProjectUpdate};
+pub use submission::{
+    Payload, PayloadChannel, ReceivedXml, Submission, SubmissionFile, SubmissionMetadata, SubmissionQuery,
+    SubmissionStatus, XmlOutcome,
+};
 pub use task::{NewTask, Progress, Task, TaskLog, TaskOutcome, TaskQuery, TaskStatus};
 pub use tree_changes::{
     PlannedGroup, PlannedGroupInput, PlannedGroupSet, PlannedUnit, PlannedUpdate, TreeChanges, TreeChangesApplied,

@@ -195,7 +195,7 @@ fn not_found(err: object_store::Error) -> FileError {
 }
 
 /// Letters, digits, `.`, `-` and `_`; anything else becomes `_`; never empty, never a dot name.
-fn safe_segment(text: &str) -> String {
+pub fn safe_segment(text: &str) -> String {
     let mut safe: String = text
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') { c } else { '_' })

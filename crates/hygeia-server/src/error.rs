@@ -184,6 +184,8 @@ pub async fn json_error_bodies(response: Response) -> Response {
     if !(status.is_client_error() || status.is_server_error())
         || content_type.starts_with("application/json")
         || content_type.starts_with("text/html")
+        // OpenRosa answers (formList, submissions) are XML that ODK clients read.
+        || content_type.starts_with("text/xml")
     {
         return response;
     }

@@ -7,8 +7,10 @@ pub mod error;
 pub mod exports;
 pub mod extract;
 pub mod imports;
+pub mod openrosa;
 pub mod settings;
 pub mod state;
+pub mod submissions;
 pub mod tasks;
 pub mod web;
 
@@ -49,6 +51,7 @@ pub fn app(state: SharedState) -> Router {
         .merge(api)
         .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", openapi))
         .merge(web::router())
+        .merge(openrosa::router())
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .with_state(state);

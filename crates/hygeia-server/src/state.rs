@@ -6,7 +6,9 @@ use hygeia_store::DynStore;
 use crate::api::catalog::{AncestorCache, CatalogCache};
 use crate::auth::jwt::{TokenKeys, random_hex};
 use crate::auth::throttle::LoginThrottle;
+use crate::openrosa::BasicAuthCache;
 use crate::settings::Settings;
+use crate::submissions::SchemaCache;
 
 /// What every handler can reach.
 pub struct AppState {
@@ -20,6 +22,10 @@ pub struct AppState {
     pub ancestors: AncestorCache,
     /// Uploaded and generated files.
     pub files: FileStore,
+    /// Form versions' schemas, for reading submissions.
+    pub schemas: SchemaCache,
+    /// Basic credentials of OpenRosa clients, verified recently.
+    pub openrosa_logins: BasicAuthCache,
 }
 
 pub type SharedState = Arc<AppState>;
@@ -65,6 +71,8 @@ impl AppState {
             catalogs: CatalogCache::default(),
             ancestors: AncestorCache::default(),
             files,
+            schemas: SchemaCache::default(),
+            openrosa_logins: BasicAuthCache::default(),
         }))
     }
 }

@@ -24,6 +24,10 @@ use hygeia_core::{
     Form, FormAttachment, FormAttachmentId, FormId, FormInput, FormQuery, FormVersion, FormVersionId, NewFormVersion,
 };
 use hygeia_core::{NewTask, Progress, Task, TaskId, TaskLog, TaskOutcome, TaskQuery};
+use hygeia_core::{
+    Payload, PayloadChannel, ReceivedXml, Submission, SubmissionFile, SubmissionFileId, SubmissionId,
+    SubmissionMetadata, SubmissionQuery, SubmissionStatus, XmlOutcome,
+};
 
 mod error;
 #[cfg(feature = "testing")]
@@ -59,6 +63,7 @@ pub trait Store: Send + Sync + 'static {
     fn group_sets(&self) -> &dyn GroupSetStore;
     fn tasks(&self) -> &dyn TaskStore;
     fn forms(&self) -> &dyn FormStore;
+    fn submissions(&self) -> &dyn SubmissionStore;
 }
 
 pub type DynStore = Arc<dyn Store>;
@@ -91,6 +96,15 @@ pub trait FormStore: Send + Sync {
         today: chrono::NaiveDate,
     ) -> StoreResult<FormVersion>;
     async fn version(&self, account: AccountId, id: FormVersionId) -> StoreResult<Option<FormVersion>>;
+    /// The form whose XForms carry this `form_id` (what a submission names), deleted or not.
+    async fn find_by_xform_id(&self, account: AccountId, xform_id: &str) -> StoreResult<Option<Form>>;
+    /// The version of `form` with this `version_id` (a submission's root `version`).
+    async fn version_by_version_id(
+        &self,
+        account: AccountId,
+        form: FormId,
+        version_id: &str,
+    ) -> StoreResult<Option<FormVersion>>;
     /// The versions of `form` (every form of the account when `None`), oldest first.
     async fn versions(&self, account: AccountId, form: Option<FormId>) -> StoreResult<Vec<FormVersion>>;
     /// Each listed form's newest version, for those that have one.
@@ -113,6 +127,74 @@ pub trait FormStore: Send + Sync {
     async fn attachment(&self, account: AccountId, id: FormAttachmentId) -> StoreResult<Option<FormAttachment>>;
     /// Removes the row and returns it (its file is the caller's to delete).
     async fn delete_attachment(&self, account: AccountId, id: FormAttachmentId) -> StoreResult<FormAttachment>;
+}
+
+/// A payload as received, before anything reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewPayload {
+    pub account: Option<AccountId>,
+    pub channel: PayloadChannel,
+    pub file_key: String,
+    pub size: i64,
+    pub user: Option<UserId>,
+    pub project: Option<ProjectId>,
+}
+
+/// Submissions, their files and edits, and the raw payloads they came in. Every method but the
+/// payload ones is reached through the submission's account; lists also through the caller's
+/// subtrees (a restricted user sees only submissions about units in them).
+#[async_trait]
+pub trait SubmissionStore: Send + Sync {
+    /// Records bytes just stored in file storage, before they are read.
+    async fn record_payload(&self, payload: NewPayload) -> StoreResult<Payload>;
+    /// What processing a payload gave: the submission it made or updated, or why it failed.
+    async fn finish_payload(&self, id: i64, outcome: Result<Option<SubmissionId>, String>) -> StoreResult<Payload>;
+    /// Payloads that failed or were never processed, oldest first.
+    async fn unprocessed_payloads(&self, limit: u64) -> StoreResult<Vec<Payload>>;
+    async fn payload(&self, id: i64) -> StoreResult<Option<Payload>>;
+
+    /// The phone's metadata: nothing changes when the uuid is known; else it completes the
+    /// submission whose XML came first (same file name), else it makes one awaiting its XML.
+    async fn record_metadata(&self, account: AccountId, metadata: SubmissionMetadata) -> StoreResult<Submission>;
+    /// An XML: a new submission, the XML of one whose metadata came first (same uuid or file
+    /// name), a duplicate (same uuid, same bytes), a conflict (same uuid, other bytes) or an edit
+    /// (`replaces` names the current uuid of a submission: its XML is kept in the history).
+    async fn record_xml(&self, account: AccountId, xml: ReceivedXml) -> StoreResult<XmlOutcome>;
+    /// Adds a file to the submission, or replaces the one of the same name.
+    async fn add_file(
+        &self,
+        account: AccountId,
+        submission: SubmissionId,
+        name: &str,
+        file_key: &str,
+        md5: &str,
+        size: i64,
+    ) -> StoreResult<SubmissionFile>;
+    async fn files(&self, account: AccountId, submission: SubmissionId) -> StoreResult<Vec<SubmissionFile>>;
+    async fn file(&self, account: AccountId, id: SubmissionFileId) -> StoreResult<Option<SubmissionFile>>;
+    /// The file keys of the XMLs an edit replaced, oldest first.
+    async fn history(&self, account: AccountId, submission: SubmissionId) -> StoreResult<Vec<(String, String)>>;
+
+    async fn get(&self, account: AccountId, id: SubmissionId) -> StoreResult<Option<Submission>>;
+    async fn find_by_uuid(&self, account: AccountId, uuid: &str) -> StoreResult<Option<Submission>>;
+    /// Submissions with their XML, newest change first, each with its derived status.
+    async fn list(
+        &self,
+        scope: &OrgUnitScope,
+        query: &SubmissionQuery,
+    ) -> StoreResult<Page<(Submission, SubmissionStatus)>>;
+    /// Moves a submission to another org unit and/or period (`None`: unchanged).
+    async fn update(
+        &self,
+        account: AccountId,
+        id: SubmissionId,
+        org_unit: Option<Option<OrgUnitId>>,
+        period: Option<Option<String>>,
+        actor: Option<UserId>,
+    ) -> StoreResult<Submission>;
+    /// Soft deletion (`true`) or restoration (`false`) of each listed submission of the account;
+    /// returns how many changed.
+    async fn set_deleted(&self, account: AccountId, ids: &[SubmissionId], deleted: bool) -> StoreResult<u64>;
 }
 
 /// Accounts are the tenants themselves, so these methods are installation-wide: only the CLI,

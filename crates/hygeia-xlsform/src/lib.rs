@@ -8,6 +8,7 @@ pub mod descriptor;
 pub mod entities;
 pub mod error;
 pub mod parameters;
+pub mod submission;
 pub mod survey;
 pub mod types;
 pub mod workbook;

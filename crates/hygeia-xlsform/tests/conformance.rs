@@ -9,6 +9,7 @@
 
 use std::path::PathBuf;
 
+use hygeia_xlsform::submission::{self, Schema};
 use hygeia_xlsform::{Options, Workbook, compare, convert};
 
 fn corpus() -> Option<PathBuf> {
@@ -228,4 +229,40 @@ fn sxd_package(xml: &str) -> Result<sxd_document::Package, String> {
         document.root().append_child(root);
     }
     Ok(package)
+}
+
+/// Iaso's golden case: its real submission, flattened as Iaso's own test expects.
+#[test]
+fn iaso_flat_json_of_the_golden_submission() {
+    let Some(dir) = corpus() else { return };
+    let options = Options { fallback_form_id: Some("iaso_repeat_group_form".into()), root_name: None };
+    let workbook = Workbook::open(&dir.join("iaso_repeat_group_form.xlsx")).unwrap();
+    let schema = Schema::from_xform(&convert(&workbook, &options).unwrap().xform).unwrap();
+    let xml = std::fs::read_to_string(dir.join("iaso_repeat_group_form.iaso_submission.xml")).unwrap();
+    let expected: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("iaso_repeat_group_form.iaso_flat.json")).unwrap())
+            .unwrap();
+    assert_eq!(submission::iaso_flat_json(&xml, Some(&schema)).unwrap(), expected);
+}
+
+/// The sample submissions made by filling corpus forms in ODK's engine: every node is one the
+/// form declares, and each repeat reads as a list.
+#[test]
+fn typed_json_of_the_sample_submissions() {
+    let Some(dir) = corpus() else { return };
+    let mut read = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        let Some(stem) = name.strip_suffix(".instance.xml") else { continue };
+        let options = Options { fallback_form_id: Some(stem.to_owned()), root_name: None };
+        let workbook = Workbook::open(&dir.join(format!("{stem}.xlsx"))).unwrap();
+        let schema = Schema::from_xform(&convert(&workbook, &options).unwrap().xform).unwrap();
+        let xml = std::fs::read_to_string(dir.join(&name)).unwrap();
+        let json = submission::typed_json(&xml, &schema).unwrap();
+        assert!(json.get("_unknown").is_none(), "{name}: nodes the form does not declare: {}", json["_unknown"]);
+        assert!(submission::envelope(&xml).unwrap().instance_id.is_some_and(|id| id.starts_with("uuid:")), "{name}");
+        read += 1;
+    }
+    println!("sample submissions read as typed JSON: {read}");
+    assert!(read >= 5, "the corpus holds 5 sample submissions with their workbooks, read {read}");
 }

@@ -13,9 +13,11 @@ use crate::{DynStore, Store, StoreError};
 
 mod forms;
 mod georegistry;
+mod submissions;
 mod tasks;
 pub use forms::*;
 pub use georegistry::*;
+pub use submissions::*;
 pub use tasks::*;
 
 type Teardown = Pin<Box<dyn Future<Output = ()> + Send>>;
@@ -94,6 +96,11 @@ macro_rules! conformance_suite {
             forms_round_trip_and_filter,
             form_versions_keep_the_form_id_and_increase,
             form_attachments_are_named_once_per_form,
+            submissions_arrive_in_either_order_and_meet_on_the_file_name,
+            duplicates_conflicts_and_edits_follow_the_instance_id,
+            submission_lists_filter_scope_and_derive_the_status,
+            submissions_stay_within_their_account,
+            payloads_are_kept_with_what_became_of_them,
             tasks_are_queued_claimed_once_and_finished,
             kills_relaunches_and_releases_follow_the_status,
             expired_leases_are_recovered_then_given_up,

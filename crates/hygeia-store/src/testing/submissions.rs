@@ -1,0 +1,259 @@
+//! Conformance checks of submissions: the two ways they arrive, duplicates, edits, files,
+//! lists with Iaso's filters and status, tenancy and subtrees, raw payloads.
+
+use hygeia_core::{
+    AccountId, DataSourceInput, FormId, FormInput, NewOrgUnit, NewProject, OrgUnitId, OrgUnitScope, PayloadChannel,
+    ReceivedXml, SourceVersionId, SubmissionMetadata, SubmissionQuery, SubmissionStatus, ValidationStatus, XmlOutcome,
+};
+use serde_json::json;
+
+use super::{account, assert_invalid, assert_not_found};
+use crate::{NewPayload, Store};
+
+struct Setup {
+    account: AccountId,
+    form: FormId,
+    version: SourceVersionId,
+}
+
+async fn setup(store: &dyn Store, name: &str) -> Setup {
+    let account = account(store, name).await;
+    let project = store.projects().create(account, NewProject::new(name, &format!("{name}.app"))).await.unwrap();
+    let mut input = FormInput::new("Visit", vec![project.id]);
+    input.single_per_period = true;
+    let form = store.forms().create(account, input).await.unwrap().id;
+    let source = store
+        .sources()
+        .create_source(account, DataSourceInput { name: name.into(), ..Default::default() })
+        .await
+        .unwrap();
+    let version = store.sources().create_version(account, source.id, "v1").await.unwrap().id;
+    Setup { account, form, version }
+}
+
+async fn unit(store: &dyn Store, setup: &Setup, name: &str, parent: Option<OrgUnitId>) -> OrgUnitId {
+    let mut new = NewOrgUnit::new(setup.version, name);
+    new.parent_id = parent;
+    new.validation_status = ValidationStatus::Valid;
+    store.org_units().create(&OrgUnitScope::whole_account(setup.account), None, new).await.unwrap().id
+}
+
+fn xml(setup: &Setup, uuid: &str, file_name: &str, md5: &str) -> ReceivedXml {
+    ReceivedXml {
+        uuid: uuid.into(),
+        replaces: None,
+        file_name: file_name.into(),
+        form_id: setup.form,
+        form_version_id: None,
+        project_id: None,
+        file_key: format!("submissions/{uuid}/{md5}.xml"),
+        xml_md5: md5.into(),
+        json: json!({"name": "Awa", "instanceID": format!("uuid:{uuid}")}),
+        answers: json!({"name": "Awa"}),
+        name: None,
+        latitude: Some(12.3),
+        longitude: Some(-1.5),
+        altitude: Some(300.0),
+        accuracy: Some(5.0),
+        device_id: Some("imei:1".into()),
+        org_unit_id: None,
+        period: None,
+        created_by: None,
+    }
+}
+
+fn metadata(setup: &Setup, uuid: &str, file_name: &str, unit: OrgUnitId) -> SubmissionMetadata {
+    SubmissionMetadata {
+        uuid: uuid.into(),
+        file_name: file_name.into(),
+        form_id: Some(setup.form),
+        org_unit_id: Some(unit),
+        period: Some("202611".into()),
+        latitude: Some(10.0),
+        longitude: Some(2.0),
+        ..Default::default()
+    }
+}
+
+pub async fn submissions_arrive_in_either_order_and_meet_on_the_file_name(store: &dyn Store) {
+    let s = setup(store, "A").await;
+    let unit = unit(store, &s, "Clinic", None).await;
+    let subs = store.submissions();
+
+    // Metadata first: a submission awaiting its XML, not listed yet.
+    let waiting = subs.record_metadata(s.account, metadata(&s, "u1", "a.xml", unit)).await.unwrap();
+    assert_eq!((waiting.file_key.as_deref(), waiting.org_unit_id), (None, Some(unit)));
+    let scope = OrgUnitScope::whole_account(s.account);
+    assert_eq!(subs.list(&scope, &SubmissionQuery::default()).await.unwrap().count, 0);
+    let XmlOutcome::Created(complete) = subs.record_xml(s.account, xml(&s, "u1", "a.xml", "m1")).await.unwrap() else {
+        panic!("the XML completes the submission")
+    };
+    assert_eq!(complete.id, waiting.id);
+    // The phone's location wins over the form's location field.
+    assert_eq!((complete.latitude, complete.period.as_deref()), (Some(10.0), Some("202611")));
+    assert_eq!(complete.json.as_ref().unwrap()["name"], "Awa");
+
+    // XML first, under an instance id the metadata does not know: the file name joins them.
+    let XmlOutcome::Created(first) = subs.record_xml(s.account, xml(&s, "x2", "b.xml", "m2")).await.unwrap() else {
+        panic!("a new submission")
+    };
+    let joined = subs.record_metadata(s.account, metadata(&s, "phone-2", "b.xml", unit)).await.unwrap();
+    assert_eq!((joined.id, joined.org_unit_id), (first.id, Some(unit)));
+    // The metadata again (the phone retries): nothing new.
+    let again = subs.record_metadata(s.account, metadata(&s, "u1", "a.xml", unit)).await.unwrap();
+    assert_eq!(again.id, waiting.id);
+    assert_eq!(subs.list(&scope, &SubmissionQuery::default()).await.unwrap().count, 2);
+    assert!(!complete.export_id.is_empty() && complete.export_id != first.export_id);
+}
+
+pub async fn duplicates_conflicts_and_edits_follow_the_instance_id(store: &dyn Store) {
+    let s = setup(store, "A").await;
+    let subs = store.submissions();
+    let XmlOutcome::Created(created) = subs.record_xml(s.account, xml(&s, "u1", "a.xml", "m1")).await.unwrap() else {
+        panic!()
+    };
+    assert!(
+        matches!(subs.record_xml(s.account, xml(&s, "u1", "a.xml", "m1")).await.unwrap(), XmlOutcome::Duplicate(d) if d.id == created.id)
+    );
+    assert!(matches!(
+        subs.record_xml(s.account, xml(&s, "u1", "a.xml", "other")).await.unwrap(),
+        XmlOutcome::Conflict(_)
+    ));
+
+    let mut edit = xml(&s, "u2", "a.xml", "m2");
+    edit.replaces = Some("u1".into());
+    let XmlOutcome::Edited(edited) = subs.record_xml(s.account, edit.clone()).await.unwrap() else { panic!("an edit") };
+    assert_eq!((edited.id, edited.uuid.as_str(), edited.edits), (created.id, "u2", 1));
+    assert_eq!(
+        subs.history(s.account, created.id).await.unwrap(),
+        [("u1".to_owned(), "submissions/u1/m1.xml".to_owned())]
+    );
+    // The same edit again (a retry) is a duplicate; an edit of an unknown instance is refused.
+    assert!(matches!(subs.record_xml(s.account, edit).await.unwrap(), XmlOutcome::Duplicate(_)));
+    let mut orphan = xml(&s, "u9", "z.xml", "m9");
+    orphan.replaces = Some("nope".into());
+    assert_eq!(subs.record_xml(s.account, orphan).await.unwrap(), XmlOutcome::UnknownDeprecated);
+
+    // Files: one per name, the last one wins.
+    subs.add_file(s.account, created.id, "photo.jpg", "k1", "f1", 10).await.unwrap();
+    subs.add_file(s.account, created.id, "photo.jpg", "k2", "f2", 20).await.unwrap();
+    subs.add_file(s.account, created.id, "audit.csv", "k3", "f3", 30).await.unwrap();
+    let files = subs.files(s.account, created.id).await.unwrap();
+    assert_eq!(
+        files.iter().map(|f| (f.name.as_str(), f.file_key.as_str())).collect::<Vec<_>>(),
+        [("audit.csv", "k3"), ("photo.jpg", "k2")]
+    );
+    assert_eq!(subs.file(s.account, files[0].id).await.unwrap().unwrap().size, 30);
+}
+
+pub async fn submission_lists_filter_scope_and_derive_the_status(store: &dyn Store) {
+    let s = setup(store, "A").await;
+    let subs = store.submissions();
+    let region = unit(store, &s, "North", None).await;
+    let clinic = unit(store, &s, "North Clinic", Some(region)).await;
+    let south = unit(store, &s, "South", None).await;
+    let put = |uuid: &'static str, unit: OrgUnitId, period: &'static str| {
+        let mut x = xml(&s, uuid, &format!("{uuid}.xml"), uuid);
+        x.org_unit_id = Some(unit);
+        x.period = Some(period.into());
+        x
+    };
+    for x in [put("a", clinic, "202611"), put("b", clinic, "202611"), put("c", south, "202610")] {
+        subs.record_xml(s.account, x).await.unwrap();
+    }
+    let whole = OrgUnitScope::whole_account(s.account);
+    let uuids = |page: hygeia_core::Page<(hygeia_core::Submission, SubmissionStatus)>| {
+        let mut v: Vec<(String, SubmissionStatus)> = page.items.into_iter().map(|(s, st)| (s.uuid, st)).collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    };
+    // Two live submissions of a single-per-period form on one unit and period are duplicates.
+    assert_eq!(
+        uuids(subs.list(&whole, &SubmissionQuery::default()).await.unwrap()),
+        [
+            ("a".to_owned(), SubmissionStatus::Duplicated),
+            ("b".to_owned(), SubmissionStatus::Duplicated),
+            ("c".to_owned(), SubmissionStatus::Ready)
+        ]
+    );
+    let ready = SubmissionQuery { status: Some(SubmissionStatus::Ready), ..Default::default() };
+    assert_eq!(uuids(subs.list(&whole, &ready).await.unwrap()).len(), 1);
+    let under_north = SubmissionQuery { org_unit_parent: Some(region), ..Default::default() };
+    assert_eq!(subs.list(&whole, &under_north).await.unwrap().count, 2);
+    let october = SubmissionQuery { periods: vec!["202610".into()], ..Default::default() };
+    assert_eq!(uuids(subs.list(&whole, &october).await.unwrap())[0].0, "c");
+    let search = SubmissionQuery { search: Some("north cl".into()), limit: Some(1), ..Default::default() };
+    let page = subs.list(&whole, &search).await.unwrap();
+    assert_eq!((page.count, page.items.len()), (2, 1));
+
+    // A user restricted to the north sees the north only.
+    let north_only = OrgUnitScope { account: s.account, roots: vec![region] };
+    assert_eq!(subs.list(&north_only, &SubmissionQuery::default()).await.unwrap().count, 2);
+
+    // Deleting one ends the duplication; deleted ones are listed apart; restoring brings it back.
+    let b = subs.find_by_uuid(s.account, "b").await.unwrap().unwrap();
+    assert_eq!(subs.set_deleted(s.account, &[b.id], true).await.unwrap(), 1);
+    assert_eq!(subs.set_deleted(s.account, &[b.id], true).await.unwrap(), 0);
+    assert_eq!(uuids(subs.list(&whole, &SubmissionQuery::default()).await.unwrap())[0].1, SubmissionStatus::Ready);
+    let deleted = SubmissionQuery { deleted: true, ..Default::default() };
+    assert_eq!(uuids(subs.list(&whole, &deleted).await.unwrap())[0].0, "b");
+
+    // Moving to another unit and period.
+    let moved = subs.update(s.account, b.id, Some(Some(south)), Some(Some("202612".into())), None).await.unwrap();
+    assert_eq!((moved.org_unit_id, moved.period.as_deref()), (Some(south), Some("202612")));
+}
+
+pub async fn submissions_stay_within_their_account(store: &dyn Store) {
+    let a = setup(store, "A").await;
+    let b = setup(store, "B").await;
+    let b_unit = unit(store, &b, "B clinic", None).await;
+    let subs = store.submissions();
+    let XmlOutcome::Created(mine) = subs.record_xml(a.account, xml(&a, "u1", "a.xml", "m1")).await.unwrap() else {
+        panic!()
+    };
+    // Another account's form or org unit cannot be named, and nothing is written.
+    let mut foreign_unit = xml(&a, "u2", "b.xml", "m2");
+    foreign_unit.org_unit_id = Some(b_unit);
+    assert_invalid(subs.record_xml(a.account, foreign_unit).await, "org_unit_id");
+    assert_invalid(subs.record_xml(a.account, xml(&b, "u3", "c.xml", "m3")).await, "form_id");
+    assert_invalid(subs.record_metadata(a.account, metadata(&a, "u4", "d.xml", b_unit)).await, "org_unit_id");
+    assert_eq!(subs.find_by_uuid(a.account, "u2").await.unwrap(), None);
+    // The same instance id in two accounts is two submissions.
+    assert!(matches!(subs.record_xml(b.account, xml(&b, "u1", "a.xml", "m1")).await.unwrap(), XmlOutcome::Created(_)));
+    // B cannot read, list, move, delete or attach to A's submission.
+    assert_eq!(subs.get(b.account, mine.id).await.unwrap(), None);
+    assert_eq!(subs.list(&OrgUnitScope::whole_account(b.account), &SubmissionQuery::default()).await.unwrap().count, 1);
+    assert_not_found(subs.update(b.account, mine.id, None, Some(None), None).await);
+    assert_eq!(subs.set_deleted(b.account, &[mine.id], true).await.unwrap(), 0);
+    assert_not_found(subs.add_file(b.account, mine.id, "x.jpg", "k", "m", 1).await);
+    assert!(subs.files(b.account, mine.id).await.unwrap().is_empty());
+    assert!(!subs.get(a.account, mine.id).await.unwrap().unwrap().deleted);
+}
+
+pub async fn payloads_are_kept_with_what_became_of_them(store: &dyn Store) {
+    let s = setup(store, "A").await;
+    let subs = store.submissions();
+    let new = |key: &str| NewPayload {
+        account: Some(s.account),
+        channel: PayloadChannel::OpenRosa,
+        file_key: key.into(),
+        size: 120,
+        user: None,
+        project: None,
+    };
+    let ok = subs.record_payload(new("raw/1")).await.unwrap();
+    let bad = subs.record_payload(new("raw/2")).await.unwrap();
+    let pending = subs.record_payload(new("raw/3")).await.unwrap();
+    assert_eq!((ok.processed_at, ok.error.as_deref()), (None, None));
+    let XmlOutcome::Created(made) = subs.record_xml(s.account, xml(&s, "u1", "a.xml", "m1")).await.unwrap() else {
+        panic!()
+    };
+    let done = subs.finish_payload(ok.id, Ok(Some(made.id))).await.unwrap();
+    assert_eq!(done.submission_id, Some(made.id));
+    let failed = subs.finish_payload(bad.id, Err("the XML is not well-formed".into())).await.unwrap();
+    assert!(failed.processed_at.is_some());
+    let waiting: Vec<i64> = subs.unprocessed_payloads(10).await.unwrap().into_iter().map(|p| p.id).collect();
+    assert_eq!(waiting, [bad.id, pending.id]);
+    assert_eq!(subs.payload(bad.id).await.unwrap().unwrap().error.as_deref(), Some("the XML is not well-formed"));
+    assert_not_found(subs.finish_payload(9999, Ok(None)).await);
+}
