@@ -45,6 +45,7 @@ pub fn app(state: SharedState) -> Router {
         .routes(utoipa_axum::routes!(api::imports::import_file))
         .routes(utoipa_axum::routes!(api::formversions::create))
         .routes(utoipa_axum::routes!(api::formattachments::create))
+        .routes(utoipa_axum::routes!(api::instances::form_upload))
         .layer(DefaultBodyLimit::max(http.upload_limit_bytes));
     let (api, openapi) = api::router().merge(uploads).split_for_parts();
     let routes = Router::new()

@@ -543,7 +543,11 @@ pub struct MobileParams {
 
 /// The project of `app_id` and the caller, who must be logged in unless the project lets
 /// anonymous phones in, and must then belong to its account.
-async fn mobile_project(state: &SharedState, caller: &Option<UserProfile>, app_id: Option<&str>) -> ApiResult<Project> {
+pub async fn mobile_project(
+    state: &SharedState,
+    caller: &Option<UserProfile>,
+    app_id: Option<&str>,
+) -> ApiResult<Project> {
     let app_id = app_id.ok_or_else(|| ApiError::field("app_id", "The phone's app_id is required."))?;
     let project = state
         .store

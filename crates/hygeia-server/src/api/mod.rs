@@ -11,6 +11,7 @@ pub mod group_sets;
 pub mod groups;
 pub mod health;
 pub mod imports;
+pub mod instances;
 pub mod logs;
 pub mod orgunit_json;
 pub mod orgunits;
@@ -41,6 +42,7 @@ use crate::state::SharedState;
         (name = "sources", description = "Data sources and their versions"),
         (name = "tasks", description = "Background tasks: imports, exports, bulk changes"),
         (name = "forms", description = "Forms, their versions (XLSForm converted to XForm) and attachments"),
+        (name = "instances", description = "Submissions: Iaso's phone upload, lists, details, edits"),
         (name = "health", description = "Liveness"),
     )
 )]
@@ -101,6 +103,8 @@ pub fn router() -> OpenApiRouter<SharedState> {
         .routes(routes!(forms::manifest))
         .routes(routes!(forms::mobile_list))
         .routes(routes!(forms::mobile_manifest))
+        .routes(routes!(instances::list, instances::create))
+        .routes(routes!(instances::detail, instances::update, instances::delete))
         .routes(routes!(formversions::list))
         .routes(routes!(formversions::detail))
         .routes(routes!(formversions::xform_file))

@@ -1,0 +1,511 @@
+//! `/api/instances/` (Iaso's submissions) and Iaso's phone upload: the metadata call
+//! (`POST /api/instances/`) and the XML call (`POST /sync/form_upload/`), in either order.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::extract::{Multipart, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use hygeia_core::permission as perm;
+use hygeia_core::{
+    FormId, OrgUnit, OrgUnitId, PayloadChannel, ProjectId, Submission, SubmissionId, SubmissionMetadata,
+    SubmissionQuery, SubmissionStatus, UserProfile,
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::api::catalog::{Catalog, catalog};
+use crate::api::epoch;
+use crate::api::forms::mobile_project;
+use crate::api::orgunits::scope_of;
+use crate::api::pagination::PageParams;
+use crate::auth::{CurrentUser, MaybeUser};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{AppJson, PathId};
+use crate::state::{AppState, SharedState};
+use crate::submissions::{self, Upload, XML_PART, base_name};
+
+fn require_reader(user: &CurrentUser) -> ApiResult<()> {
+    user.require(perm::SUBMISSIONS)
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+pub struct AppParams {
+    app_id: Option<String>,
+}
+
+/// A number or a numeric string (Iaso's phone sends ids as strings).
+fn number(value: &Value) -> Option<f64> {
+    match value {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// Device timestamps: seconds or milliseconds since the epoch.
+fn device_time(value: &Value) -> Option<DateTime<Utc>> {
+    let n = number(value)?;
+    let seconds = if n > 1e11 { n / 1000.0 } else { n };
+    Utc.timestamp_opt(seconds.trunc() as i64, ((seconds.fract()) * 1e9) as u32).single()
+}
+
+/// The phone's metadata for its submissions, before or after their XML (idempotent on `id`).
+#[utoipa::path(post, path = "/api/instances/", tag = "instances", params(AppParams), request_body = Object,
+    security(("bearer" = [])),
+    responses((status = 200, description = "`{\"res\": \"ok\"}`", body = Object), (status = 400), (status = 401), (status = 404)))]
+pub async fn create(
+    State(state): State<SharedState>,
+    MaybeUser(caller): MaybeUser,
+    Query(params): Query<AppParams>,
+    AppJson(body): AppJson<Value>,
+) -> ApiResult<Json<Value>> {
+    let project = mobile_project(&state, &caller, params.app_id.as_deref()).await?;
+    let items = match body {
+        Value::Array(items) => items,
+        one @ Value::Object(_) => vec![one],
+        _ => return Err(ApiError::field("non_field_errors", "Send a list of submissions.")),
+    };
+    for (i, item) in items.iter().enumerate() {
+        let field = |name: &str| format!("[{i}].{name}");
+        let uuid = item["id"].as_str().map(str::trim).filter(|s| !s.is_empty());
+        let uuid = uuid.ok_or_else(|| ApiError::field(&field("id"), "Each submission needs its id (a uuid)."))?;
+        let file = item["file"].as_str().map(str::trim).filter(|s| !s.is_empty());
+        let file = file.ok_or_else(|| ApiError::field(&field("file"), "Each submission needs its file name."))?;
+        let form_id = match item.get("formId").filter(|v| !v.is_null()) {
+            Some(v) => Some(FormId(
+                number(v).ok_or_else(|| ApiError::field(&field("formId"), "A form id is a number."))? as i64,
+            )),
+            None => None,
+        };
+        let org_unit_id = match item.get("orgUnitId").filter(|v| !v.is_null()) {
+            Some(v) => Some(
+                org_unit_of(&state, &project.account_id, v)
+                    .await
+                    .map_err(|_| ApiError::field(&field("orgUnitId"), "Unknown org unit: give its id or its uuid."))?,
+            ),
+            None => None,
+        };
+        let latitude = item.get("latitude").and_then(number);
+        let longitude = item.get("longitude").and_then(number);
+        // Iaso keeps a location only when both coordinates are given (and non-zero).
+        let located = latitude.is_some_and(|v| v != 0.0) && longitude.is_some_and(|v| v != 0.0);
+        let metadata = SubmissionMetadata {
+            uuid: hygeia_core::submission::bare_uuid(uuid).to_owned(),
+            file_name: base_name(file).to_owned(),
+            form_id,
+            project_id: Some(project.id),
+            org_unit_id,
+            period: item["period"].as_str().map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned),
+            latitude: latitude.filter(|_| located),
+            longitude: longitude.filter(|_| located),
+            altitude: located.then(|| item.get("altitude").and_then(number).unwrap_or(0.0)),
+            accuracy: item.get("accuracy").and_then(number).filter(|_| located),
+            source_created_at: item.get("created_at").and_then(device_time),
+            source_updated_at: item.get("updated_at").and_then(device_time),
+            created_by: caller.as_ref().map(|u| u.user_id),
+        };
+        state.store.submissions().record_metadata(project.account_id, metadata).await?;
+    }
+    Ok(Json(json!({"res": "ok"})))
+}
+
+/// An org unit id. (Units the phone created offline are named by their uuid: that arrives with
+/// the phone's org-unit upload, not yet here.)
+async fn org_unit_of(state: &AppState, account: &hygeia_core::AccountId, value: &Value) -> ApiResult<OrgUnitId> {
+    let id = number(value).map(|n| OrgUnitId(n as i64)).ok_or(ApiError::NotFound)?;
+    let scope = hygeia_core::OrgUnitScope::whole_account(*account);
+    state.store.org_units().get(&scope, id).await?.map(|u| u.id).ok_or(ApiError::NotFound)
+}
+
+/// The XML (and files) of a submission, from Iaso's phone. As Iaso does, the answer is a
+/// success once the payload is stored, even when it cannot be processed yet: the phone would
+/// otherwise send it forever; the payload waits for `hygeia replay-submissions`.
+#[utoipa::path(post, path = "/sync/form_upload/", tag = "instances", params(AppParams), security(("bearer" = [])),
+    request_body(content_type = "multipart/form-data", description = "`xml_submission_file` and one part per attached file"),
+    responses((status = 201, description = "`{\"result\": \"success\"}`", body = Object), (status = 200, description = "Stored, not processed", body = Object), (status = 400), (status = 401)))]
+pub async fn form_upload(
+    State(state): State<SharedState>,
+    MaybeUser(caller): MaybeUser,
+    Query(params): Query<AppParams>,
+    mut multipart: Multipart,
+) -> ApiResult<Response> {
+    let (account, project) = match (params.app_id.as_deref(), &caller) {
+        (Some(app_id), _) => {
+            let project = mobile_project(&state, &caller, Some(app_id)).await?;
+            (project.account_id, Some(project.id))
+        }
+        (None, Some(user)) => (user.account_id, None),
+        (None, None) => return Err(ApiError::not_authenticated()),
+    };
+    let (parts, cut_off) = crate::openrosa::read_parts(&mut multipart).await;
+    let upload =
+        Upload { account, project, user: caller.as_ref().map(|u| u.user_id), channel: PayloadChannel::Iaso, parts };
+    if let Some(problem) = cut_off {
+        if let Ok((payload, _)) = submissions::store_payload(&state, &upload).await {
+            let _ = state.store.submissions().finish_payload(payload.id, Err(problem.clone())).await;
+        }
+        return Err(ApiError::field(XML_PART, format!("The upload is incomplete: {problem}.")));
+    }
+    if !upload.parts.iter().any(|p| p.name == XML_PART) {
+        return Err(ApiError::field(XML_PART, "The upload has no XML part."));
+    }
+    match submissions::receive(&state, upload).await {
+        Ok(_) => Ok((StatusCode::CREATED, Json(json!({"result": "success"}))).into_response()),
+        Err(submissions::IngestError::Storage(cause)) => Err(ApiError::Internal(cause)),
+        Err(err) => Ok((StatusCode::OK, Json(json!({"result": "stored", "error": err.to_string()}))).into_response()),
+    }
+}
+
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// One form id.
+    #[serde(rename = "form_id")]
+    form_id: Option<String>,
+    /// Comma-separated form ids.
+    #[serde(rename = "form_ids")]
+    form_ids: Option<String>,
+    org_unit_id: Option<String>,
+    /// Submissions on this unit or below it.
+    org_unit_parent_id: Option<String>,
+    /// Comma-separated periods (`period_ids`, `periods` and `period` are the same).
+    #[serde(rename = "period_ids")]
+    period_ids: Option<String>,
+    periods: Option<String>,
+    period: Option<String>,
+    /// READY, DUPLICATED or EXPORTED.
+    status: Option<String>,
+    with_location: Option<String>,
+    /// Device-or-server creation date, from (YYYY-MM-DD).
+    date_from: Option<String>,
+    date_to: Option<String>,
+    search: Option<String>,
+    /// `true`: only deleted submissions.
+    show_deleted: Option<String>,
+    #[serde(rename = "project_ids")]
+    project_ids: Option<String>,
+}
+
+fn ids<T>(text: Option<&str>, field: &str, make: impl Fn(i64) -> T) -> ApiResult<Vec<T>> {
+    let Some(text) = text else { return Ok(Vec::new()) };
+    text.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse::<i64>().map(&make).map_err(|_| ApiError::field(field, "Comma-separated ids are expected.")))
+        .collect()
+}
+
+fn yes(text: Option<&str>) -> Option<bool> {
+    text.map(|t| matches!(t.trim().to_ascii_lowercase().as_str(), "true" | "1" | "yes"))
+}
+
+fn day(text: Option<&str>, field: &str, end: bool) -> ApiResult<Option<DateTime<Utc>>> {
+    let Some(text) = text.map(str::trim).filter(|t| !t.is_empty()) else { return Ok(None) };
+    let date =
+        NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| ApiError::field(field, "A date is YYYY-MM-DD."))?;
+    let time = if end { date.and_hms_micro_opt(23, 59, 59, 999_999) } else { date.and_hms_opt(0, 0, 0) };
+    Ok(time.map(|t| t.and_utc()))
+}
+
+impl ListParams {
+    fn query(&self) -> ApiResult<SubmissionQuery> {
+        let mut forms = ids(self.form_ids.as_deref(), "form_ids", FormId)?;
+        forms.extend(ids(self.form_id.as_deref(), "form_id", FormId)?);
+        let one = |text: &Option<String>, field: &str| -> ApiResult<Option<OrgUnitId>> {
+            Ok(ids(text.as_deref(), field, OrgUnitId)?.into_iter().next())
+        };
+        let periods = [&self.period_ids, &self.periods, &self.period]
+            .into_iter()
+            .flatten()
+            .flat_map(|p| p.split(','))
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(str::to_owned)
+            .collect();
+        let status = match self.status.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            Some(text) => Some(
+                SubmissionStatus::parse(text)
+                    .ok_or_else(|| ApiError::field("status", "The status is READY, DUPLICATED or EXPORTED."))?,
+            ),
+            None => None,
+        };
+        Ok(SubmissionQuery {
+            forms,
+            org_unit: one(&self.org_unit_id, "orgUnitId")?,
+            org_unit_parent: one(&self.org_unit_parent_id, "orgUnitParentId")?,
+            periods,
+            status,
+            with_location: yes(self.with_location.as_deref()),
+            date_from: day(self.date_from.as_deref(), "dateFrom", false)?,
+            date_to: day(self.date_to.as_deref(), "dateTo", true)?,
+            search: self.search.clone(),
+            deleted: yes(self.show_deleted.as_deref()).unwrap_or(false),
+            projects: ids(self.project_ids.as_deref(), "project_ids", ProjectId)?,
+            limit: None,
+            offset: 0,
+        })
+    }
+}
+
+/// What rows need besides the submissions: form names, units, the catalog.
+struct RowContext {
+    forms: HashMap<FormId, String>,
+    units: HashMap<OrgUnitId, OrgUnit>,
+    catalog: std::sync::Arc<Catalog>,
+    users: HashMap<hygeia_core::UserId, UserProfile>,
+}
+
+impl RowContext {
+    async fn load(state: &AppState, user: &UserProfile, submissions: &[&Submission]) -> ApiResult<Self> {
+        let catalog = catalog(state, user.account_id).await?;
+        let mut unit_ids: Vec<OrgUnitId> = submissions.iter().filter_map(|s| s.org_unit_id).collect();
+        unit_ids.sort();
+        unit_ids.dedup();
+        let units = state.ancestors.load(state, user.account_id, catalog.tree_version, &unit_ids).await?;
+        let form_ids: Vec<FormId> = submissions.iter().filter_map(|s| s.form_id).collect();
+        let mut user_ids: Vec<hygeia_core::UserId> = Vec::new();
+        for submission in submissions {
+            user_ids.extend(submission.created_by);
+            user_ids.extend(submission.last_modified_by);
+        }
+        let mut forms = HashMap::new();
+        for form in form_ids {
+            if let std::collections::hash_map::Entry::Vacant(slot) = forms.entry(form)
+                && let Some(found) = state.store.forms().get(user.account_id, form).await?
+            {
+                slot.insert(found.input.name);
+            }
+        }
+        let mut users = HashMap::new();
+        for id in user_ids {
+            if let std::collections::hash_map::Entry::Vacant(slot) = users.entry(id)
+                && let Some(profile) = state.store.users().profile_of_user(id).await?
+                && profile.account_id == user.account_id
+            {
+                slot.insert(profile);
+            }
+        }
+        Ok(RowContext { forms, units, catalog, users })
+    }
+
+    fn org_unit(&self, id: Option<OrgUnitId>) -> Value {
+        let Some(unit) = id.and_then(|id| self.units.get(&id)) else { return Value::Null };
+        let unit_type = unit.org_unit_type_id.and_then(|t| self.catalog.types.get(&t));
+        let version = self.catalog.versions.get(&unit.version_id);
+        let source = version.and_then(|v| self.catalog.sources.get(&v.data_source_id));
+        json!({
+            "name": unit.name,
+            "short_name": unit.name,
+            "id": unit.id,
+            "source": source.map(|s| s.name.as_str()),
+            "source_id": source.map(|s| s.id),
+            "source_ref": unit.source_ref,
+            "parent_id": unit.parent_id,
+            "org_unit_type_id": unit.org_unit_type_id,
+            "org_unit_type_name": unit_type.map(|t| t.name.as_str()),
+            "org_unit_type_depth": unit_type.and_then(|t| t.depth),
+            "created_at": epoch(unit.created_at),
+            "updated_at": epoch(unit.updated_at),
+            "aliases": (!unit.aliases.is_empty()).then_some(&unit.aliases),
+            "validation_status": unit.validation_status,
+            "latitude": unit.location.map(|l| l.latitude),
+            "longitude": unit.location.map(|l| l.longitude),
+            "altitude": unit.location.map(|l| l.altitude),
+            "has_geo_json": unit.has_shape,
+            "version": version.map(|v| v.number),
+            "opening_date": unit.opening_date,
+            "closed_date": unit.closed_date,
+        })
+    }
+
+    fn row(&self, submission: &Submission, status: SubmissionStatus) -> Value {
+        let created_by = submission
+            .created_by
+            .and_then(|u| self.users.get(&u))
+            .map(|u| json!({"username": u.username, "first_name": u.first_name, "last_name": u.last_name}));
+        let last_modified_by = submission.last_modified_by.and_then(|u| self.users.get(&u)).map(|u| u.username.clone());
+        json!({
+            "id": submission.id,
+            "uuid": submission.uuid,
+            "export_id": submission.export_id,
+            "file_name": submission.file_name,
+            "file_content": submission.json,
+            "file_url": format!("/api/instances/{}/xml/", submission.id),
+            "form_id": submission.form_id,
+            "form_name": submission.form_id.and_then(|f| self.forms.get(&f)),
+            "created_at": epoch(submission.created_at),
+            "updated_at": epoch(submission.updated_at),
+            "source_created_at": submission.source_created_at.map(epoch),
+            "source_updated_at": submission.source_updated_at.map(epoch),
+            "org_unit": self.org_unit(submission.org_unit_id),
+            "latitude": submission.latitude,
+            "longitude": submission.longitude,
+            "altitude": submission.altitude,
+            "period": submission.period,
+            "project_id": submission.project_id,
+            "status": status.as_str(),
+            "created_by": created_by,
+            "last_modified_by": last_modified_by,
+            "deleted": submission.deleted,
+        })
+    }
+}
+
+#[utoipa::path(get, path = "/api/instances/", tag = "instances", params(ListParams, PageParams), security(("bearer" = [])),
+    responses((status = 200, description = "Iaso's `{\"instances\": [...]}`, paginated with `limit`", body = Object), (status = 400), (status = 401), (status = 403)))]
+pub async fn list(
+    State(state): State<SharedState>,
+    user: CurrentUser,
+    Query(params): Query<ListParams>,
+    Query(paging): Query<PageParams>,
+) -> ApiResult<Json<Value>> {
+    require_reader(&user)?;
+    let mut query = params.query()?;
+    let paging = paging.parse()?;
+    if let Some((limit, page)) = paging {
+        query.limit = Some(limit as u64);
+        query.offset = ((page - 1) * limit) as u64;
+    }
+    let scope = scope_of(&user.0);
+    let mut found = state.store.submissions().list(&scope, &query).await?;
+    if let Some((limit, page)) = paging {
+        // A page past the end gives the last one, as everywhere in the API.
+        let pages = (found.count as usize).div_ceil(limit).max(1);
+        if page > pages {
+            query.offset = ((pages - 1) * limit) as u64;
+            found = state.store.submissions().list(&scope, &query).await?;
+        }
+    }
+    let shown: Vec<&Submission> = found.items.iter().map(|(s, _)| s).collect();
+    let context = RowContext::load(&state, &user.0, &shown).await?;
+    let rows: Vec<Value> = found.items.iter().map(|(s, status)| context.row(s, *status)).collect();
+    Ok(Json(match paging {
+        None => json!({ "instances": rows }),
+        Some((limit, page)) => {
+            let count = found.count as usize;
+            let pages = count.div_ceil(limit).max(1);
+            let page = page.min(pages);
+            json!({
+                "count": count, "instances": rows, "has_next": page < pages, "has_previous": page > 1,
+                "page": page, "pages": pages, "limit": limit,
+            })
+        }
+    }))
+}
+
+/// A submission the caller may see (their account, their subtrees).
+async fn visible(state: &AppState, user: &UserProfile, id: SubmissionId) -> ApiResult<(Submission, SubmissionStatus)> {
+    let submission = state.store.submissions().get(user.account_id, id).await?.ok_or(ApiError::NotFound)?;
+    let scope = scope_of(user);
+    if !scope.roots.is_empty() {
+        let Some(unit) = submission.org_unit_id else { return Err(ApiError::NotFound) };
+        let units = state.store.org_units().get(&scope, unit).await?;
+        if units.is_none() {
+            return Err(ApiError::NotFound);
+        }
+    }
+    let query =
+        SubmissionQuery { search: Some(submission.uuid.clone()), deleted: submission.deleted, ..Default::default() };
+    let status = state
+        .store
+        .submissions()
+        .list(&scope, &query)
+        .await?
+        .items
+        .into_iter()
+        .find(|(s, _)| s.id == submission.id)
+        .map(|(_, status)| status)
+        .unwrap_or(SubmissionStatus::Ready);
+    Ok((submission, status))
+}
+
+#[utoipa::path(get, path = "/api/instances/{id}/", tag = "instances", params(("id" = i64, Path, description = "Submission id")),
+    security(("bearer" = [])), responses((status = 200, body = Object), (status = 401), (status = 403), (status = 404)))]
+pub async fn detail(State(state): State<SharedState>, user: CurrentUser, PathId(id): PathId) -> ApiResult<Json<Value>> {
+    require_reader(&user)?;
+    let (submission, status) = visible(&state, &user.0, SubmissionId(id)).await?;
+    let context = RowContext::load(&state, &user.0, &[&submission]).await?;
+    let mut row = context.row(&submission, status);
+    let files = state.store.submissions().files(user.0.account_id, submission.id).await?;
+    row["files"] = files
+        .iter()
+        .map(|f| json!({"id": f.id, "name": f.name, "file": format!("/api/instances/{}/files/{}/", submission.id, f.id), "created_at": epoch(f.created_at)}))
+        .collect();
+    row["device_id"] = json!(submission.device_id);
+    row["form_version_id"] = json!(submission.form_version_id);
+    row["accuracy"] = json!(submission.accuracy);
+    row["answers"] = submission.answers.clone().unwrap_or(Value::Null);
+    row["edits"] = json!(submission.edits);
+    row["last_export_success_at"] = json!(submission.last_export_success_at.map(epoch));
+    Ok(Json(row))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct Patch {
+    #[serde(default, deserialize_with = "some")]
+    org_unit: Option<Option<Value>>,
+    #[serde(default, deserialize_with = "some")]
+    period: Option<Option<String>>,
+    deleted: Option<bool>,
+}
+
+/// A present key (even `null`) as `Some`; an absent one stays `None`.
+fn some<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
+#[utoipa::path(patch, path = "/api/instances/{id}/", tag = "instances", params(("id" = i64, Path, description = "Submission id")),
+    request_body = Patch, security(("bearer" = [])),
+    responses((status = 200, body = Object), (status = 400), (status = 401), (status = 403), (status = 404)))]
+pub async fn update(
+    State(state): State<SharedState>,
+    user: CurrentUser,
+    PathId(id): PathId,
+    AppJson(patch): AppJson<Patch>,
+) -> ApiResult<Json<Value>> {
+    user.require(perm::UPDATE_SUBMISSION)?;
+    let (submission, _) = visible(&state, &user.0, SubmissionId(id)).await?;
+    let scope = scope_of(&user.0);
+    let org_unit = match patch.org_unit {
+        Some(Some(value)) => {
+            let unit = number(&value)
+                .map(|n| OrgUnitId(n as i64))
+                .ok_or_else(|| ApiError::field("org_unit", "An org unit id is a number."))?;
+            // Only to a unit the caller can see.
+            state
+                .store
+                .org_units()
+                .get(&scope, unit)
+                .await?
+                .ok_or_else(|| ApiError::field("org_unit", "Unknown org unit."))?;
+            Some(Some(unit))
+        }
+        Some(None) => Some(None),
+        None => None,
+    };
+    let period = patch.period.map(|p| p.map(|p| p.trim().to_owned()).filter(|p| !p.is_empty()));
+    if org_unit.is_some() || period.is_some() {
+        state
+            .store
+            .submissions()
+            .update(user.0.account_id, submission.id, org_unit, period, Some(user.0.user_id))
+            .await?;
+    }
+    if let Some(deleted) = patch.deleted {
+        state.store.submissions().set_deleted(user.0.account_id, &[submission.id], deleted).await?;
+    }
+    detail(State(state), user, PathId(id)).await
+}
+
+#[utoipa::path(delete, path = "/api/instances/{id}/", tag = "instances", params(("id" = i64, Path, description = "Submission id")),
+    security(("bearer" = [])), responses((status = 204), (status = 401), (status = 403), (status = 404)))]
+pub async fn delete(State(state): State<SharedState>, user: CurrentUser, PathId(id): PathId) -> ApiResult<StatusCode> {
+    user.require(perm::UPDATE_SUBMISSION)?;
+    let (submission, _) = visible(&state, &user.0, SubmissionId(id)).await?;
+    state.store.submissions().set_deleted(user.0.account_id, &[submission.id], true).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
