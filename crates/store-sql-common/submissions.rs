@@ -346,29 +346,36 @@ impl SubmissionStore for SqlStore {
     async fn record_metadata(&self, account: AccountId, metadata: SubmissionMetadata) -> StoreResult<Submission> {
         let mut tx = begin_write(&self.pool).await.map_err(db_err)?;
         check_references(&mut tx, account, metadata.form_id, metadata.project_id, metadata.org_unit_id).await?;
-        if let Some(known) = by_uuid(&mut tx, account, &metadata.uuid).await? {
+        let known = by_uuid(&mut tx, account, &metadata.uuid).await?;
+        // Known and already described by the phone: a retry, nothing changes.
+        if let Some(known) = &known
+            && (known.source_created_at.is_some() || known.org_unit_id.is_some())
+        {
             tx.commit().await.map_err(db_err)?;
-            return Ok(known);
+            return Ok(known.clone());
         }
-        // The XML may have come first, under its own instance id: the file name joins them.
-        let id = match awaiting_xml(&mut tx, account, &metadata.file_name).await? {
-            Some(waiting) => waiting.id,
-            None => {
-                let xml_first = format!(
-                    "SELECT {COLUMNS} FROM submissions s WHERE s.account_id = $1 AND s.file_name = $2 \
+        // The XML may have come first, under this id or its own: the file name joins them.
+        let id = match known.map(|k| k.id) {
+            Some(id) => id,
+            None => match awaiting_xml(&mut tx, account, &metadata.file_name).await? {
+                Some(waiting) => waiting.id,
+                None => {
+                    let xml_first = format!(
+                        "SELECT {COLUMNS} FROM submissions s WHERE s.account_id = $1 AND s.file_name = $2 \
                      AND s.file_key IS NOT NULL AND s.source_created_at IS NULL ORDER BY s.id LIMIT 1"
-                );
-                let row: Option<SubmissionRow> = sqlx::query_as(sqlx::AssertSqlSafe(xml_first))
-                    .bind(account.0)
-                    .bind(&metadata.file_name)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(db_err)?;
-                match row {
-                    Some(row) => SubmissionId(row.id),
-                    None => insert(&mut tx, account, &metadata.uuid, &metadata.file_name).await?,
+                    );
+                    let row: Option<SubmissionRow> = sqlx::query_as(sqlx::AssertSqlSafe(xml_first))
+                        .bind(account.0)
+                        .bind(&metadata.file_name)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(db_err)?;
+                    match row {
+                        Some(row) => SubmissionId(row.id),
+                        None => insert(&mut tx, account, &metadata.uuid, &metadata.file_name).await?,
+                    }
                 }
-            }
+            },
         };
         let sql = "UPDATE submissions SET form_id = COALESCE($2, form_id), project_id = COALESCE($3, project_id), \
             org_unit_id = $4, period = $5, latitude = $6, longitude = $7, altitude = $8, accuracy = $9, \

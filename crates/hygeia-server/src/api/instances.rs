@@ -60,9 +60,12 @@ pub async fn create(
     State(state): State<SharedState>,
     MaybeUser(caller): MaybeUser,
     Query(params): Query<AppParams>,
-    AppJson(body): AppJson<Value>,
+    body: axum::body::Bytes,
 ) -> ApiResult<Json<Value>> {
     let project = mobile_project(&state, &caller, params.app_id.as_deref()).await?;
+    // A list (Iaso's phone) or one object; not AppJson, which takes objects only.
+    let body: Value = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::field("non_field_errors", format!("The body is not JSON: {e}")))?;
     let items = match body {
         Value::Array(items) => items,
         one @ Value::Object(_) => vec![one],

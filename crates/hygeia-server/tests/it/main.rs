@@ -11,4 +11,5 @@ mod georegistry;
 mod imports;
 mod resources;
 mod sessions;
+mod submissions;
 mod tasks;

@@ -18,7 +18,7 @@ struct Setup {
 
 async fn setup(store: &dyn Store, name: &str) -> Setup {
     let account = account(store, name).await;
-    let project = store.projects().create(account, NewProject::new(name, &format!("{name}.app"))).await.unwrap();
+    let project = store.projects().create(account, NewProject::new(name, format!("{name}.app"))).await.unwrap();
     let mut input = FormInput::new("Visit", vec![project.id]);
     input.single_per_period = true;
     let form = store.forms().create(account, input).await.unwrap().id;

@@ -1,0 +1,400 @@
+//! Submissions over HTTP: an ODK Collect session replayed against the OpenRosa endpoints (form
+//! list, form download, HEAD, POST with two attachments, a duplicate, an edit, a conflict), Iaso's
+//! two-call phone upload in both orders, the submissions API with its filters and tenancy, and
+//! uploads that are broken or cut off (stored, never lost).
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use base64::Engine;
+use hygeia_core::{DataSourceInput, NewOrgUnit, OrgUnitId, OrgUnitScope, ValidationStatus};
+use serde_json::{Value, json};
+
+use crate::on_both_backends;
+use crate::support::{PASSWORD, Reply, TestApp, multipart_as, post_multipart, send_json, shared};
+
+on_both_backends!(
+    an_odk_collect_session_is_served,
+    iaso_phone_uploads_meet_in_either_order,
+    broken_and_foreign_submissions_are_refused_and_kept
+);
+
+const FORM_ID: &str = "eventtracker2334";
+
+/// A submission of the corpus's repeat-group form, with a photo and an audit log.
+fn submission_xml(version: &str, instance: &str, deprecated: Option<&str>, name: &str) -> String {
+    let deprecated = deprecated.map(|d| format!("<deprecatedID>uuid:{d}</deprecatedID>")).unwrap_or_default();
+    format!(
+        r#"<data xmlns:jr="http://openrosa.org/javarosa" xmlns:orx="http://openrosa.org/xforms" id="{FORM_ID}" version="{version}"><is_existing>0</is_existing><MMD_PER_NAM>{name}</MMD_PER_NAM><last_name>of mine</last_name><gender>Male</gender><households><households_note/><hh_repeat><name>household 1</name><gender>Male</gender><age>42</age><households_address><street>s</street><number>4</number><city>bxl</city></households_address></hh_repeat></households><meta><instanceID>uuid:{instance}</instanceID>{deprecated}</meta></data>"#
+    )
+}
+
+/// A multipart body with the XML part and one part per file, as Collect sends it.
+fn upload_body(xml: &str, xml_name: &str, files: &[(&str, &[u8])]) -> (String, Vec<u8>) {
+    let boundary = "collect-boundary-91ab";
+    let mut body = Vec::new();
+    let mut part = |name: &str, file_name: &str, content_type: &str, bytes: &[u8]| {
+        body.extend(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{file_name}\"\r\nContent-Type: {content_type}\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend(bytes);
+        body.extend(b"\r\n");
+    };
+    part("xml_submission_file", xml_name, "text/xml", xml.as_bytes());
+    for (name, bytes) in files {
+        part(name, name, "application/octet-stream", bytes);
+    }
+    body.extend(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+fn basic(username: &str) -> String {
+    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{username}:{PASSWORD}")))
+}
+
+async fn openrosa(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    auth: Option<&str>,
+    body: Option<(String, Vec<u8>)>,
+) -> Reply {
+    let mut request = Request::builder().method(method).uri(path).header("x-openrosa-version", "1.0");
+    if let Some(auth) = auth {
+        request = request.header(header::AUTHORIZATION, auth);
+    }
+    let request = match body {
+        Some((content_type, bytes)) => request.header(header::CONTENT_TYPE, content_type).body(Body::from(bytes)),
+        None => request.body(Body::empty()),
+    };
+    app.send(request.unwrap()).await
+}
+
+/// An account with a project, a superuser, a form with the corpus's version and an org unit.
+struct Setup {
+    token: String,
+    form: i64,
+    version: String,
+    unit: OrgUnitId,
+    account: hygeia_core::AccountId,
+}
+
+async fn setup(app: &TestApp, name: &str, app_id: &str, username: &str) -> Option<Setup> {
+    let workbook = std::fs::read(shared("xlsform-corpus/iaso_repeat_group_form.xlsx")?).unwrap();
+    let account = app.account(name).await;
+    let project = app.project(account, name, app_id).await;
+    app.user(account, username, |u| u.is_superuser = true).await;
+    let token = app.token(username).await;
+    let form = send_json(
+        app,
+        Method::POST,
+        "/api/forms/",
+        &token,
+        json!({"name": "Child Programme", "project_ids": [project.0], "location_field": "", "device_field": "deviceid"}),
+    )
+    .await;
+    assert_eq!(form.status, StatusCode::CREATED, "{}", form.text());
+    let form = form.json()["id"].as_i64().unwrap();
+    let body = multipart_as(&[("form_id", &form.to_string())], "xls_file", Some(("form.xlsx", &workbook)));
+    let version = post_multipart(app, "/api/formversions/", &token, body).await;
+    assert_eq!(version.status, StatusCode::CREATED, "{}", version.text());
+    let version = version.json()["version_id"].as_str().unwrap().to_owned();
+    let source = app
+        .store
+        .sources()
+        .create_source(account, DataSourceInput { name: name.into(), ..Default::default() })
+        .await
+        .unwrap();
+    let source_version = app.store.sources().create_version(account, source.id, "v1").await.unwrap();
+    let mut new = NewOrgUnit::new(source_version.id, format!("{name} clinic"));
+    new.validation_status = ValidationStatus::Valid;
+    let unit = app.store.org_units().create(&OrgUnitScope::whole_account(account), None, new).await.unwrap().id;
+    Some(Setup { token, form, version, unit, account })
+}
+
+async fn instances(app: &TestApp, token: &str, query: &str) -> Value {
+    let reply = app.get(&format!("/api/instances/{query}"), Some(token)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    reply.json()
+}
+
+async fn an_odk_collect_session_is_served(app: &TestApp) {
+    let Some(s) = setup(app, "BFA", "bfa.demo", "collector").await else { return };
+    let base = "/openrosa/bfa.demo";
+
+    // Collect asks without credentials and is challenged.
+    let challenge = openrosa(app, Method::GET, &format!("{base}/formList"), None, None).await;
+    assert_eq!(challenge.status, StatusCode::UNAUTHORIZED);
+    assert!(
+        challenge.header("www-authenticate").is_some_and(|h| h.starts_with("Basic realm=")),
+        "{:?}",
+        challenge.headers
+    );
+    assert_eq!(challenge.header("x-openrosa-version"), Some("1.0"));
+    let wrong = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("collector:nope"));
+    assert_eq!(
+        openrosa(app, Method::GET, &format!("{base}/formList"), Some(&wrong), None).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+
+    let auth = basic("collector");
+    let list = openrosa(app, Method::GET, &format!("{base}/formList"), Some(&auth), None).await;
+    assert_eq!(list.status, StatusCode::OK, "{}", list.text());
+    assert_eq!(list.header("x-openrosa-version"), Some("1.0"));
+    let text = list.text();
+    assert!(text.contains(r#"<xforms xmlns="http://openrosa.org/xforms/xformsList">"#), "{text}");
+    assert!(
+        text.contains(&format!("<formID>{FORM_ID}</formID>"))
+            && text.contains(&format!("<version>{}</version>", s.version)),
+        "{text}"
+    );
+    let download = text.split("<downloadUrl>").nth(1).unwrap().split("</downloadUrl>").next().unwrap();
+    let path = download.split_once("://").map(|(_, rest)| &rest[rest.find('/').unwrap()..]).unwrap();
+    let xform = openrosa(app, Method::GET, path, Some(&auth), None).await;
+    assert_eq!(xform.status, StatusCode::OK);
+    let hash = text.split("<hash>md5:").nth(1).unwrap().split('<').next().unwrap();
+    assert_eq!(hash, hex::encode(<md5::Md5 as md5::Digest>::digest(&xform.bytes)), "the hash is the served bytes'");
+
+    // HEAD, then a submission with two attachments.
+    let head = openrosa(app, Method::HEAD, &format!("{base}/submission"), Some(&auth), None).await;
+    assert_eq!(head.status, StatusCode::NO_CONTENT);
+    assert_eq!(head.header("x-openrosa-accept-content-length"), Some("100000000"));
+    let first = submission_xml(&s.version, "c0ffee-1", None, "Awa");
+    let files: [(&str, &[u8]); 2] = [("1714556000123.jpg", b"\xff\xd8jpeg bytes"), ("audit.csv", b"event,start\n")];
+    let posted = openrosa(
+        app,
+        Method::POST,
+        &format!("{base}/submission"),
+        Some(&auth),
+        Some(upload_body(&first, "child.xml", &files)),
+    )
+    .await;
+    assert_eq!(posted.status, StatusCode::CREATED, "{}", posted.text());
+    assert!(
+        posted.text().contains("<OpenRosaResponse xmlns=\"http://openrosa.org/http/response\""),
+        "{}",
+        posted.text()
+    );
+    assert_eq!(posted.header("x-openrosa-version"), Some("1.0"));
+
+    let listed = instances(app, &s.token, &format!("?form_id={}", s.form)).await;
+    let rows = listed["instances"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{listed}");
+    let row = &rows[0];
+    assert_eq!((row["uuid"].as_str(), row["file_name"].as_str()), (Some("c0ffee-1"), Some("child.xml")));
+    assert_eq!(row["file_content"]["MMD_PER_NAM"], "Awa");
+    assert_eq!(row["file_content"]["hh_repeat"][0]["city"], "bxl");
+    assert_eq!(row["file_content"]["_version"], s.version.as_str());
+    assert_eq!(row["created_by"]["username"], "collector");
+    assert_eq!(row["status"], "READY");
+    let id = row["id"].as_i64().unwrap();
+    let detail = instances(app, &s.token, &format!("{id}/")).await;
+    let names: Vec<&str> = detail["files"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["1714556000123.jpg", "audit.csv"]);
+    assert_eq!(
+        detail["answers"]["households"]["hh_repeat"][0]["age"], 42,
+        "typed JSON nests groups and repeats, numbers typed"
+    );
+
+    // A retry of the same XML is accepted and creates nothing; a different XML under the same id is refused.
+    let again = openrosa(
+        app,
+        Method::POST,
+        &format!("{base}/submission"),
+        Some(&auth),
+        Some(upload_body(&first, "child.xml", &[])),
+    )
+    .await;
+    assert_eq!(again.status, StatusCode::CREATED, "{}", again.text());
+    let other = submission_xml(&s.version, "c0ffee-1", None, "Someone else");
+    let conflict = openrosa(
+        app,
+        Method::POST,
+        &format!("{base}/submission"),
+        Some(&auth),
+        Some(upload_body(&other, "child.xml", &[])),
+    )
+    .await;
+    assert_eq!(conflict.status, StatusCode::CONFLICT, "{}", conflict.text());
+    assert!(conflict.text().contains("nature=\"error\""), "{}", conflict.text());
+
+    // An edit: a new instance id naming the old one; the submission keeps its id and its history.
+    let edit = submission_xml(&s.version, "c0ffee-2", Some("c0ffee-1"), "Awa Edited");
+    let edited = openrosa(
+        app,
+        Method::POST,
+        &format!("{base}/submission"),
+        Some(&auth),
+        Some(upload_body(&edit, "child.xml", &[])),
+    )
+    .await;
+    assert_eq!(edited.status, StatusCode::CREATED, "{}", edited.text());
+    let after = instances(app, &s.token, &format!("{id}/")).await;
+    assert_eq!((after["uuid"].as_str(), after["edits"].as_i64()), (Some("c0ffee-2"), Some(1)));
+    assert_eq!(after["file_content"]["MMD_PER_NAM"], "Awa Edited");
+    let history = app.store.submissions().history(s.account, hygeia_core::SubmissionId(id)).await.unwrap();
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].0, "c0ffee-1");
+    assert_eq!(instances(app, &s.token, "").await["instances"].as_array().unwrap().len(), 1, "still one submission");
+
+    // An edit of an instance that never existed, and an unknown version.
+    let orphan = submission_xml(&s.version, "c0ffee-9", Some("never-sent"), "X");
+    let reply = openrosa(
+        app,
+        Method::POST,
+        &format!("{base}/submission"),
+        Some(&auth),
+        Some(upload_body(&orphan, "x.xml", &[])),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND, "{}", reply.text());
+    let unknown = submission_xml("1999010101", "c0ffee-8", None, "X");
+    let reply = openrosa(
+        app,
+        Method::POST,
+        &format!("{base}/submission"),
+        Some(&auth),
+        Some(upload_body(&unknown, "y.xml", &[])),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND, "{}", reply.text());
+    assert!(reply.text().contains("no version '1999010101'"), "{}", reply.text());
+}
+
+async fn iaso_phone_uploads_meet_in_either_order(app: &TestApp) {
+    let Some(s) = setup(app, "BFA", "bfa.demo", "admin").await else { return };
+    let metadata = |uuid: &str, file: &str| {
+        json!([{
+            "id": uuid, "created_at": 1795331702.125, "updated_at": 1795331702.125,
+            "file": format!("/storage/emulated/0/Android/data/com.bluesquarehub.iaso/files/Documents/instances/x/{file}"),
+            "name": "Child Programme", "formId": s.form.to_string(), "orgUnitId": s.unit.0.to_string(),
+            "latitude": 12.0911, "longitude": -3.6721, "altitude": 301.5, "accuracy": 8.5
+        }])
+    };
+    let upload = |xml: String, file: &'static str| upload_body(&xml, file, &[("photo.jpg", b"jpeg")]);
+
+    // Metadata first, then the XML.
+    let reply =
+        send_json(app, Method::POST, "/api/instances/?app_id=bfa.demo", &s.token, metadata("aaaa-1", "first.xml"))
+            .await;
+    assert_eq!((reply.status, reply.json()), (StatusCode::OK, json!({"res": "ok"})));
+    let reply = post_multipart(
+        app,
+        "/sync/form_upload/",
+        &s.token,
+        upload(submission_xml(&s.version, "aaaa-1", None, "One"), "first.xml"),
+    )
+    .await;
+    assert_eq!((reply.status, reply.json()), (StatusCode::CREATED, json!({"result": "success"})));
+
+    // The XML first, then the metadata.
+    let reply = post_multipart(
+        app,
+        "/sync/form_upload/",
+        &s.token,
+        upload(submission_xml(&s.version, "bbbb-2", None, "Two"), "second.xml"),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
+    let reply =
+        send_json(app, Method::POST, "/api/instances/?app_id=bfa.demo", &s.token, metadata("bbbb-2", "second.xml"))
+            .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    // The phone retries its metadata: nothing new.
+    send_json(app, Method::POST, "/api/instances/?app_id=bfa.demo", &s.token, metadata("aaaa-1", "first.xml")).await;
+
+    let listed = instances(app, &s.token, &format!("?orgUnitId={}&limit=10&page=1", s.unit.0)).await;
+    assert_eq!(listed["count"], 2, "{listed}");
+    for row in listed["instances"].as_array().unwrap() {
+        assert_eq!(row["org_unit"]["id"], s.unit.0, "{row}");
+        assert_eq!((row["latitude"].as_f64(), row["altitude"].as_f64()), (Some(12.0911), Some(301.5)));
+        assert_eq!(row["source_created_at"], 1795331702.125);
+        assert!(row["export_id"].as_str().is_some_and(|e| e.len() == 11));
+    }
+    let search = instances(app, &s.token, "?search=clinic&withLocation=true").await;
+    assert_eq!(search["instances"].as_array().unwrap().len(), 2);
+
+    // Move one to another period, delete the other; deleted ones are listed apart.
+    let rows = listed["instances"].as_array().unwrap();
+    let (a, b) = (rows[0]["id"].as_i64().unwrap(), rows[1]["id"].as_i64().unwrap());
+    let moved =
+        send_json(app, Method::PATCH, &format!("/api/instances/{a}/"), &s.token, json!({"period": "202611"})).await;
+    assert_eq!(moved.status, StatusCode::OK, "{}", moved.text());
+    assert_eq!(moved.json()["period"], "202611");
+    assert_eq!(instances(app, &s.token, "?period=202611").await["instances"].as_array().unwrap().len(), 1);
+    let deleted = app
+        .send(
+            Request::delete(format!("/api/instances/{b}/"))
+                .header(header::AUTHORIZATION, format!("Bearer {}", s.token))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    assert_eq!(instances(app, &s.token, "").await["instances"].as_array().unwrap().len(), 1);
+    assert_eq!(instances(app, &s.token, "?showDeleted=true").await["instances"][0]["id"], b);
+    let restored =
+        send_json(app, Method::PATCH, &format!("/api/instances/{b}/"), &s.token, json!({"deleted": false})).await;
+    assert_eq!(restored.json()["deleted"], false);
+}
+
+async fn broken_and_foreign_submissions_are_refused_and_kept(app: &TestApp) {
+    let Some(s) = setup(app, "A", "a.app", "alice").await else { return };
+    let Some(other) = setup(app, "B", "b.app", "bob").await else { return };
+    let auth = basic("alice");
+
+    // Not XML: refused with the cause, and the bytes are kept for inspection.
+    let reply = openrosa(
+        app,
+        Method::POST,
+        "/openrosa/a.app/submission",
+        Some(&auth),
+        Some(upload_body("<data id=", "bad.xml", &[])),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text());
+    assert!(reply.text().contains("not well-formed"), "{}", reply.text());
+    // A form of another account is unknown here.
+    let foreign = submission_xml(&other.version, "dddd-1", None, "X").replace(FORM_ID, "no_such_form");
+    let reply = openrosa(
+        app,
+        Method::POST,
+        "/openrosa/a.app/submission",
+        Some(&auth),
+        Some(upload_body(&foreign, "f.xml", &[])),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND, "{}", reply.text());
+    // Another account's project is not found, and bob's credentials do not open alice's project.
+    let reply = openrosa(app, Method::GET, "/openrosa/b.app/formList", Some(&auth), None).await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+    // A body cut off mid-way.
+    let (content_type, mut body) =
+        upload_body(&submission_xml(&s.version, "eeee-1", None, "Cut"), "cut.xml", &[("big.jpg", &[7u8; 4096])]);
+    body.truncate(body.len() - 2000);
+    let reply =
+        openrosa(app, Method::POST, "/openrosa/a.app/submission", Some(&auth), Some((content_type, body))).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text());
+    assert!(reply.text().contains("incomplete"), "{}", reply.text());
+    // Iaso's phone: an unknown form is stored and answered 200, to be replayed later.
+    let unknown = submission_xml(&s.version, "ffff-1", None, "X").replace(FORM_ID, "later_form");
+    let reply = post_multipart(app, "/sync/form_upload/", &s.token, upload_body(&unknown, "later.xml", &[])).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    assert_eq!(reply.json()["result"], "stored");
+    // Metadata naming another account's org unit is refused.
+    let meta = json!([{"id": "gggg-1", "file": "g.xml", "formId": s.form, "orgUnitId": other.unit.0}]);
+    let reply = send_json(app, Method::POST, "/api/instances/?app_id=a.app", &s.token, meta).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text());
+
+    // Every failed upload is kept with its error; nothing was recorded as a submission.
+    let kept = app.store.submissions().unprocessed_payloads(100).await.unwrap();
+    let errors: Vec<&str> =
+        kept.iter().filter(|p| p.account_id == Some(s.account)).filter_map(|p| p.error.as_deref()).collect();
+    assert_eq!(errors.len(), 4, "{errors:?}");
+    assert!(errors.iter().any(|e| e.contains("later_form")), "{errors:?}");
+    assert_eq!(instances(app, &s.token, "").await["instances"].as_array().unwrap().len(), 0);
+    // Bob sees none of alice's submissions and none of his own exist.
+    assert_eq!(instances(app, &other.token, "").await["instances"].as_array().unwrap().len(), 0);
+}
