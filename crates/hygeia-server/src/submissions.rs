@@ -211,6 +211,29 @@ pub async fn replay(state: &AppState, payload: &Payload) -> Result<Received, Ing
     finish(state, payload, process(state, payload, &with_bytes).await).await
 }
 
+/// Replays up to `limit` unprocessed or failed payloads, oldest first, telling `report` each
+/// outcome (the submission's id, or why it still fails); returns (processed, still failing).
+pub async fn replay_unprocessed(
+    state: &AppState,
+    limit: u64,
+    mut report: impl FnMut(i64, Result<i64, &IngestError>),
+) -> Result<(u64, u64), StoreError> {
+    let (mut done, mut failed) = (0, 0);
+    for payload in state.store.submissions().unprocessed_payloads(limit).await? {
+        match replay(state, &payload).await {
+            Ok(received) => {
+                done += 1;
+                report(payload.id, Ok(received.submission().id.0));
+            }
+            Err(err) => {
+                failed += 1;
+                report(payload.id, Err(&err));
+            }
+        }
+    }
+    Ok((done, failed))
+}
+
 async fn finish(
     state: &AppState,
     payload: &Payload,

@@ -59,6 +59,13 @@ enum Command {
     /// Export a version of a data source to a file.
     #[command(subcommand)]
     Export(import::ExportCommand),
+    /// Processes again the submission payloads that failed or were never processed (after their
+    /// form or version was uploaded, say); prints each outcome.
+    ReplaySubmissions {
+        /// At most this many payloads, oldest first.
+        #[arg(long, default_value_t = 1000)]
+        limit: u64,
+    },
     /// Benchmark helpers (synthetic data).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -125,6 +132,17 @@ async fn run_once(command: Command, store: &DynStore, settings: Settings) -> Res
         Command::CreateProject(args) => admin::create_project(store, args).await,
         Command::SeedDemo(args) => admin::seed_demo(store, args).await,
         Command::Bench(command) => bench::run(store, command).await,
+        Command::ReplaySubmissions { limit } => {
+            let state = AppState::new(store.clone(), settings).await?;
+            let (done, failed) =
+                hygeia_server::submissions::replay_unprocessed(&state, limit, |payload, outcome| match outcome {
+                    Ok(submission) => println!("payload {payload}: submission {submission}"),
+                    Err(error) => println!("payload {payload}: still failing: {error}"),
+                })
+                .await?;
+            println!("{done} payloads processed, {failed} still failing");
+            Ok(())
+        }
         Command::Import(command) => import::run(store, command).await,
         Command::Export(command) => import::export(store, command).await,
         Command::CheckConfig => {

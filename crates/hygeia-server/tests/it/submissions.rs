@@ -15,7 +15,8 @@ use crate::support::{PASSWORD, Reply, TestApp, multipart_as, post_multipart, sen
 on_both_backends!(
     an_odk_collect_session_is_served,
     iaso_phone_uploads_meet_in_either_order,
-    broken_and_foreign_submissions_are_refused_and_kept
+    broken_and_foreign_submissions_are_refused_and_kept,
+    stored_payloads_are_replayed_once_their_form_exists
 );
 
 const FORM_ID: &str = "eventtracker2334";
@@ -397,4 +398,37 @@ async fn broken_and_foreign_submissions_are_refused_and_kept(app: &TestApp) {
     assert_eq!(instances(app, &s.token, "").await["instances"].as_array().unwrap().len(), 0);
     // Bob sees none of alice's submissions and none of his own exist.
     assert_eq!(instances(app, &other.token, "").await["instances"].as_array().unwrap().len(), 0);
+}
+
+async fn stored_payloads_are_replayed_once_their_form_exists(app: &TestApp) {
+    let Some(workbook) = shared("xlsform-corpus/iaso_repeat_group_form.xlsx").map(|p| std::fs::read(p).unwrap()) else {
+        return;
+    };
+    let account = app.account("C").await;
+    let project = app.project(account, "C", "c.app").await;
+    app.user(account, "carol", |u| u.is_superuser = true).await;
+    let token = app.token("carol").await;
+    // The phone sends its XML (naming no version) before the form is published: stored, answered 200.
+    let xml = submission_xml("x", "hhhh-1", None, "Early").replace(r#" version="x""#, "");
+    let reply = post_multipart(app, "/sync/form_upload/", &token, upload_body(&xml, "early.xml", &[])).await;
+    assert_eq!((reply.status, reply.json()["result"].as_str()), (StatusCode::OK, Some("stored")), "{}", reply.text());
+    let (done, failed) = hygeia_server::submissions::replay_unprocessed(&app.state, 100, |_, _| {}).await.unwrap();
+    assert_eq!((done, failed), (0, 1), "the form still does not exist");
+
+    // The form and its version arrive: the replay records the submission against the latest version.
+    let form =
+        send_json(app, Method::POST, "/api/forms/", &token, json!({"name": "Child", "project_ids": [project.0]})).await;
+    let form = form.json()["id"].as_i64().unwrap();
+    let body = multipart_as(&[("form_id", &form.to_string())], "xls_file", Some(("form.xlsx", &workbook)));
+    assert_eq!(post_multipart(app, "/api/formversions/", &token, body).await.status, StatusCode::CREATED);
+    let mut seen = Vec::new();
+    let (done, failed) = hygeia_server::submissions::replay_unprocessed(&app.state, 100, |payload, outcome| {
+        seen.push((payload, outcome.is_ok()))
+    })
+    .await
+    .unwrap();
+    assert_eq!((done, failed, seen.len()), (1, 0, 1));
+    let listed = instances(app, &token, "").await;
+    assert_eq!(listed["instances"][0]["file_content"]["MMD_PER_NAM"], "Early", "{listed}");
+    assert!(app.store.submissions().unprocessed_payloads(10).await.unwrap().is_empty());
 }
