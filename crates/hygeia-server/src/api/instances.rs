@@ -512,3 +512,31 @@ pub async fn delete(State(state): State<SharedState>, user: CurrentUser, PathId(
     state.store.submissions().set_deleted(user.0.account_id, &[submission.id], true).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// The submission's current XML, for a caller who may see the submission.
+#[utoipa::path(get, path = "/api/instances/{id}/xml/", tag = "instances", params(("id" = i64, Path, description = "Submission id")),
+    security(("bearer" = [])), responses((status = 200, description = "The XML", content_type = "text/xml"), (status = 401), (status = 403), (status = 404)))]
+pub async fn xml(State(state): State<SharedState>, user: CurrentUser, PathId(id): PathId) -> ApiResult<Response> {
+    require_reader(&user)?;
+    let (submission, _) = visible(&state, &user.0, SubmissionId(id)).await?;
+    let key = submission.file_key.as_deref().ok_or(ApiError::NotFound)?;
+    let name = hygeia_files::safe_segment(&submission.file_name);
+    crate::api::formversions::stream_file(&state, &user, key, &name, "text/xml; charset=utf-8").await
+}
+
+/// A file of the submission (a photo, an audit log), for a caller who may see the submission.
+#[utoipa::path(get, path = "/api/instances/{id}/files/{file}/", tag = "instances",
+    params(("id" = i64, Path, description = "Submission id"), ("file" = i64, Path, description = "File id")),
+    security(("bearer" = [])), responses((status = 200, description = "The file"), (status = 401), (status = 403), (status = 404)))]
+pub async fn file(
+    State(state): State<SharedState>,
+    user: CurrentUser,
+    axum::extract::Path((id, file)): axum::extract::Path<(i64, i64)>,
+) -> ApiResult<Response> {
+    require_reader(&user)?;
+    let (submission, _) = visible(&state, &user.0, SubmissionId(id)).await?;
+    let stored = state.store.submissions().file(user.0.account_id, hygeia_core::SubmissionFileId(file)).await?;
+    let stored = stored.filter(|f| f.submission_id == submission.id).ok_or(ApiError::NotFound)?;
+    let name = hygeia_files::safe_segment(&stored.name);
+    crate::api::formversions::stream_file(&state, &user, &stored.file_key, &name, "application/octet-stream").await
+}

@@ -105,6 +105,8 @@ pub fn router() -> OpenApiRouter<SharedState> {
         .routes(routes!(forms::mobile_manifest))
         .routes(routes!(instances::list, instances::create))
         .routes(routes!(instances::detail, instances::update, instances::delete))
+        .routes(routes!(instances::xml))
+        .routes(routes!(instances::file))
         .routes(routes!(formversions::list))
         .routes(routes!(formversions::detail))
         .routes(routes!(formversions::xform_file))

@@ -198,6 +198,16 @@ async fn an_odk_collect_session_is_served(app: &TestApp) {
         detail["answers"]["households"]["hh_repeat"][0]["age"], 42,
         "typed JSON nests groups and repeats, numbers typed"
     );
+    // The XML and the files are served, as sent, to those who may see the submission.
+    let served = app.get(row["file_url"].as_str().unwrap(), Some(&s.token)).await;
+    assert_eq!((served.status, served.text()), (StatusCode::OK, first.clone()));
+    let photo = app.get(detail["files"][0]["file"].as_str().unwrap(), Some(&s.token)).await;
+    assert_eq!((photo.status, photo.bytes.as_slice()), (StatusCode::OK, files[0].1));
+    assert_eq!(app.get(detail["files"][0]["file"].as_str().unwrap(), None).await.status, StatusCode::UNAUTHORIZED);
+    let Some(outsider) = setup(app, "Other", "other.app", "outsider").await else { return };
+    assert_eq!(app.get(row["file_url"].as_str().unwrap(), Some(&outsider.token)).await.status, StatusCode::NOT_FOUND);
+    let audit = detail["files"][1]["file"].as_str().unwrap();
+    assert_eq!(app.get(audit, Some(&outsider.token)).await.status, StatusCode::NOT_FOUND);
 
     // A retry of the same XML is accepted and creates nothing; a different XML under the same id is refused.
     let again = openrosa(
