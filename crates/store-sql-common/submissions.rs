@@ -175,41 +175,44 @@ fn new_export_id() -> String {
     })
 }
 
-async fn by_uuid(conn: &mut Conn, account: AccountId, uuid: &str) -> StoreResult<Option<Submission>> {
-    let sql = format!("SELECT {COLUMNS} FROM submissions s WHERE s.account_id = $1 AND s.uuid = $2");
+/// The first (oldest) submission of the account matching `condition` on `s`, whose one value is `$2`.
+async fn first_where<T>(
+    conn: &mut Conn,
+    account: AccountId,
+    condition: &str,
+    value: T,
+) -> StoreResult<Option<Submission>>
+where
+    T: for<'q> sqlx::Encode<'q, Db> + sqlx::Type<Db> + Send + 'static,
+{
+    let sql =
+        format!("SELECT {COLUMNS} FROM submissions s WHERE s.account_id = $1 AND {condition} ORDER BY s.id LIMIT 1");
     let row: Option<SubmissionRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
         .bind(account.0)
-        .bind(uuid)
+        .bind(value)
         .fetch_optional(&mut *conn)
         .await
         .map_err(db_err)?;
     Ok(row.map(Submission::from))
+}
+
+async fn by_uuid(conn: &mut Conn, account: AccountId, uuid: &str) -> StoreResult<Option<Submission>> {
+    first_where(conn, account, "s.uuid = $2", uuid.to_owned()).await
 }
 
 /// A submission still waiting for its XML, under this file name.
 async fn awaiting_xml(conn: &mut Conn, account: AccountId, file_name: &str) -> StoreResult<Option<Submission>> {
-    let sql = format!(
-        "SELECT {COLUMNS} FROM submissions s WHERE s.account_id = $1 AND s.file_name = $2 AND s.file_key IS NULL \
-         ORDER BY s.id LIMIT 1"
-    );
-    let row: Option<SubmissionRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(account.0)
-        .bind(file_name)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(db_err)?;
-    Ok(row.map(Submission::from))
+    first_where(conn, account, "s.file_name = $2 AND s.file_key IS NULL", file_name.to_owned()).await
+}
+
+/// A submission whose XML came first and whose phone metadata has not, under this file name.
+async fn awaiting_metadata(conn: &mut Conn, account: AccountId, file_name: &str) -> StoreResult<Option<Submission>> {
+    let condition = "s.file_name = $2 AND s.file_key IS NOT NULL AND s.source_created_at IS NULL";
+    first_where(conn, account, condition, file_name.to_owned()).await
 }
 
 async fn by_id(conn: &mut Conn, account: AccountId, id: SubmissionId) -> StoreResult<Option<Submission>> {
-    let sql = format!("SELECT {COLUMNS} FROM submissions s WHERE s.account_id = $1 AND s.id = $2");
-    let row: Option<SubmissionRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(account.0)
-        .bind(id.0)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(db_err)?;
-    Ok(row.map(Submission::from))
+    first_where(conn, account, "s.id = $2", id.0).await
 }
 
 /// Forms, projects and org units a submission names must be the account's own.
@@ -359,22 +362,10 @@ impl SubmissionStore for SqlStore {
             Some(id) => id,
             None => match awaiting_xml(&mut tx, account, &metadata.file_name).await? {
                 Some(waiting) => waiting.id,
-                None => {
-                    let xml_first = format!(
-                        "SELECT {COLUMNS} FROM submissions s WHERE s.account_id = $1 AND s.file_name = $2 \
-                     AND s.file_key IS NOT NULL AND s.source_created_at IS NULL ORDER BY s.id LIMIT 1"
-                    );
-                    let row: Option<SubmissionRow> = sqlx::query_as(sqlx::AssertSqlSafe(xml_first))
-                        .bind(account.0)
-                        .bind(&metadata.file_name)
-                        .fetch_optional(&mut *tx)
-                        .await
-                        .map_err(db_err)?;
-                    match row {
-                        Some(row) => SubmissionId(row.id),
-                        None => insert(&mut tx, account, &metadata.uuid, &metadata.file_name).await?,
-                    }
-                }
+                None => match awaiting_metadata(&mut tx, account, &metadata.file_name).await? {
+                    Some(xml_first) => xml_first.id,
+                    None => insert(&mut tx, account, &metadata.uuid, &metadata.file_name).await?,
+                },
             },
         };
         let sql = "UPDATE submissions SET form_id = COALESCE($2, form_id), project_id = COALESCE($3, project_id), \

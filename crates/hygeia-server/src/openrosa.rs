@@ -266,18 +266,8 @@ async fn manifest(
     let project = project_for(&state, &user, &app_id).await?;
     let form = project_form(&state, &project, id).await?;
     let base = format!("{}/openrosa/{}/forms/{}/attachments", base_url(&headers), app_id, form.id);
-    let mut xml = String::from(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<manifest xmlns=\"http://openrosa.org/xforms/xformsManifest\">\n",
-    );
-    for attachment in state.store.forms().attachments(project.account_id, form.id).await? {
-        xml.push_str(&format!(
-            "  <mediaFile><filename>{}</filename><hash>md5:{}</hash><downloadUrl>{base}/{}</downloadUrl></mediaFile>\n",
-            esc(&attachment.name),
-            attachment.md5,
-            esc(&attachment.name),
-        ));
-    }
-    xml.push_str("</manifest>\n");
+    let attachments = state.store.forms().attachments(project.account_id, form.id).await?;
+    let xml = crate::api::forms::manifest_xml(&attachments, |a| format!("{base}/{}", a.name));
     Ok(xml_response(StatusCode::OK, xml))
 }
 

@@ -508,21 +508,31 @@ pub async fn manifest(
     manifest_response(&state, &form, &headers).await
 }
 
-async fn manifest_response(state: &SharedState, form: &Form, headers: &HeaderMap) -> ApiResult<Response> {
-    let base = base_url(headers);
+/// The OpenRosa manifest of `attachments`, each downloadable at `url(attachment)`.
+pub fn manifest_xml(
+    attachments: &[hygeia_core::FormAttachment],
+    url: impl Fn(&hygeia_core::FormAttachment) -> String,
+) -> String {
     let mut xml = String::from(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<manifest xmlns=\"http://openrosa.org/xforms/xformsManifest\">\n",
     );
-    for attachment in state.store.forms().attachments(form.account_id, form.id).await? {
+    for attachment in attachments {
         xml.push_str(&format!(
             "    <mediaFile>\n        <filename>{}</filename>\n        <hash>md5:{}</hash>\n        \
-             <downloadUrl>{base}/api/formattachments/{}/file/</downloadUrl>\n    </mediaFile>\n",
+             <downloadUrl>{}</downloadUrl>\n    </mediaFile>\n",
             hygeia_xlsform::xform::esc(&attachment.name),
             attachment.md5,
-            attachment.id,
+            hygeia_xlsform::xform::esc(&url(attachment)),
         ));
     }
     xml.push_str("</manifest>\n");
+    xml
+}
+
+async fn manifest_response(state: &SharedState, form: &Form, headers: &HeaderMap) -> ApiResult<Response> {
+    let base = base_url(headers);
+    let attachments = state.store.forms().attachments(form.account_id, form.id).await?;
+    let xml = manifest_xml(&attachments, |a| format!("{base}/api/formattachments/{}/file/", a.id));
     Ok((
         [
             (header::CONTENT_TYPE, "text/xml; charset=utf-8"),

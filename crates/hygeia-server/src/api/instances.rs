@@ -10,15 +10,16 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use hygeia_core::permission as perm;
 use hygeia_core::{
-    FormId, OrgUnit, OrgUnitId, PayloadChannel, ProjectId, Submission, SubmissionId, SubmissionMetadata,
-    SubmissionQuery, SubmissionStatus, UserProfile,
+    FormId, OrgUnitId, PayloadChannel, ProjectId, Submission, SubmissionId, SubmissionMetadata, SubmissionQuery,
+    SubmissionStatus, UserProfile,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::api::catalog::{Catalog, catalog};
+use crate::api::catalog::catalog;
 use crate::api::epoch;
 use crate::api::forms::mobile_project;
+use crate::api::orgunit_json;
 use crate::api::orgunits::scope_of;
 use crate::api::pagination::PageParams;
 use crate::auth::{CurrentUser, MaybeUser};
@@ -257,8 +258,8 @@ impl ListParams {
 /// What rows need besides the submissions: form names, units, the catalog.
 struct RowContext {
     forms: HashMap<FormId, String>,
-    units: HashMap<OrgUnitId, OrgUnit>,
-    catalog: std::sync::Arc<Catalog>,
+    /// The submissions' units (as `ancestors`), with the catalog that names their types and sources.
+    units: orgunit_json::Context,
     users: HashMap<hygeia_core::UserId, UserProfile>,
 }
 
@@ -292,37 +293,15 @@ impl RowContext {
                 slot.insert(profile);
             }
         }
-        Ok(RowContext { forms, units, catalog, users })
+        let units = orgunit_json::Context { catalog, ancestors: units, groups: HashMap::new() };
+        Ok(RowContext { forms, units, users })
     }
 
     fn org_unit(&self, id: Option<OrgUnitId>) -> Value {
-        let Some(unit) = id.and_then(|id| self.units.get(&id)) else { return Value::Null };
-        let unit_type = unit.org_unit_type_id.and_then(|t| self.catalog.types.get(&t));
-        let version = self.catalog.versions.get(&unit.version_id);
-        let source = version.and_then(|v| self.catalog.sources.get(&v.data_source_id));
-        json!({
-            "name": unit.name,
-            "short_name": unit.name,
-            "id": unit.id,
-            "source": source.map(|s| s.name.as_str()),
-            "source_id": source.map(|s| s.id),
-            "source_ref": unit.source_ref,
-            "parent_id": unit.parent_id,
-            "org_unit_type_id": unit.org_unit_type_id,
-            "org_unit_type_name": unit_type.map(|t| t.name.as_str()),
-            "org_unit_type_depth": unit_type.and_then(|t| t.depth),
-            "created_at": epoch(unit.created_at),
-            "updated_at": epoch(unit.updated_at),
-            "aliases": (!unit.aliases.is_empty()).then_some(&unit.aliases),
-            "validation_status": unit.validation_status,
-            "latitude": unit.location.map(|l| l.latitude),
-            "longitude": unit.location.map(|l| l.longitude),
-            "altitude": unit.location.map(|l| l.altitude),
-            "has_geo_json": unit.has_shape,
-            "version": version.map(|v| v.number),
-            "opening_date": unit.opening_date,
-            "closed_date": unit.closed_date,
-        })
+        match id.and_then(|id| self.units.ancestors.get(&id)) {
+            Some(unit) => orgunit_json::as_dict(unit, &self.units),
+            None => Value::Null,
+        }
     }
 
     fn row(&self, submission: &Submission, status: SubmissionStatus) -> Value {

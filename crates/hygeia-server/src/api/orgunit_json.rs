@@ -208,6 +208,13 @@ pub fn unit_feature_collection(unit: &OrgUnit, shape: Option<&RawValue>) -> Valu
 /// A row of `withShapes` without `limit`: Iaso's `as_dict` with the unit's `geo_json` (`null`
 /// for units without a boundary).
 pub fn row_with_shape(unit: &OrgUnit, context: &Context, shape: Option<&RawValue>) -> Value {
+    let mut row = as_dict(unit, context);
+    row["geo_json"] = if unit.has_shape { unit_feature_collection(unit, shape) } else { Value::Null };
+    row
+}
+
+/// Iaso's `OrgUnit.as_dict`: the unit as submissions and shape lists show it.
+pub fn as_dict(unit: &OrgUnit, context: &Context) -> Value {
     let source = context.source(unit);
     json!({
         "name": unit.name,
@@ -231,7 +238,6 @@ pub fn row_with_shape(unit: &OrgUnit, context: &Context, shape: Option<&RawValue
         "version": context.catalog.versions.get(&unit.version_id).map(|v| v.number),
         "opening_date": legacy_date(unit.opening_date),
         "closed_date": legacy_date(unit.closed_date),
-        "geo_json": if unit.has_shape { unit_feature_collection(unit, shape) } else { Value::Null },
     })
 }
 
