@@ -178,6 +178,7 @@ pub(super) fn push_filters(
         }
         Some(OrgUnitSearch::Ids(ids)) => push_in(query, "o.id", ids.iter().map(|id| id.0)),
         Some(OrgUnitSearch::Codes(codes)) => push_in(query, "o.code", codes.clone()),
+        Some(OrgUnitSearch::Uuids(uuids)) => push_in(query, "o.uuid", uuids.clone()),
         Some(OrgUnitSearch::Refs(refs)) => {
             // `iaso:<id>` (or the older `iaso#<id>`) names a unit that has no external id.
             let (ids, refs): (Vec<&String>, Vec<&String>) =

@@ -472,6 +472,8 @@ pub enum OrgUnitSearch {
     /// `source_ref`s; `iaso:<id>` (or `iaso#<id>`) names a unit by id.
     Refs(Vec<String>),
     Codes(Vec<String>),
+    /// The uuids phones give the units they create offline.
+    Uuids(Vec<String>),
 }
 
 impl OrgUnitSearch {

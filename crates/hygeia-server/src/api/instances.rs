@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 use crate::api::catalog::catalog;
 use crate::api::epoch;
 use crate::api::forms::mobile_project;
+use crate::api::mobile::{by_uuids, number};
 use crate::api::orgunit_json;
 use crate::api::orgunits::scope_of;
 use crate::api::pagination::PageParams;
@@ -35,15 +36,6 @@ fn require_reader(user: &CurrentUser) -> ApiResult<()> {
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 pub struct AppParams {
     app_id: Option<String>,
-}
-
-/// A number or a numeric string (Iaso's phone sends ids as strings).
-fn number(value: &Value) -> Option<f64> {
-    match value {
-        Value::Number(n) => n.as_f64(),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
 }
 
 /// Device timestamps: seconds or milliseconds since the epoch.
@@ -116,12 +108,24 @@ pub async fn create(
     Ok(Json(json!({"res": "ok"})))
 }
 
-/// An org unit id. (Units the phone created offline are named by their uuid: that arrives with
-/// the phone's org-unit upload, not yet here.)
+/// An org unit id, or the uuid of a unit the phone created offline (sent before with
+/// `POST /api/mobile/orgunits/`, into the account's default version).
 async fn org_unit_of(state: &AppState, account: &hygeia_core::AccountId, value: &Value) -> ApiResult<OrgUnitId> {
-    let id = number(value).map(|n| OrgUnitId(n as i64)).ok_or(ApiError::NotFound)?;
     let scope = hygeia_core::OrgUnitScope::whole_account(*account);
-    state.store.org_units().get(&scope, id).await?.map(|u| u.id).ok_or(ApiError::NotFound)
+    if let Some(id) = number(value) {
+        return state
+            .store
+            .org_units()
+            .get(&scope, OrgUnitId(id as i64))
+            .await?
+            .map(|u| u.id)
+            .ok_or(ApiError::NotFound);
+    }
+    let uuid = value.as_str().map(str::trim).filter(|s| !s.is_empty()).ok_or(ApiError::NotFound)?;
+    let account_row = state.store.accounts().get(*account).await?.ok_or(ApiError::NotFound)?;
+    let version = account_row.default_version_id.map(hygeia_core::SourceVersionId).ok_or(ApiError::NotFound)?;
+    let found = by_uuids(state, *account, version, &[uuid.to_owned()]).await?;
+    found.first().map(|u| u.id).ok_or(ApiError::NotFound)
 }
 
 /// The XML (and files) of a submission, from Iaso's phone. As Iaso does, the answer is a

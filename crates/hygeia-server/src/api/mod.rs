@@ -13,6 +13,7 @@ pub mod health;
 pub mod imports;
 pub mod instances;
 pub mod logs;
+pub mod mobile;
 pub mod orgunit_json;
 pub mod orgunits;
 pub mod orgunittypes;
@@ -43,6 +44,7 @@ use crate::state::SharedState;
         (name = "tasks", description = "Background tasks: imports, exports, bulk changes"),
         (name = "forms", description = "Forms, their versions (XLSForm converted to XForm) and attachments"),
         (name = "instances", description = "Submissions: Iaso's phone upload, lists, details, edits"),
+        (name = "mobile", description = "Iaso's phone sync: app settings, the offline tree, units created on phones"),
         (name = "health", description = "Liveness"),
     )
 )]
@@ -106,6 +108,8 @@ pub fn router() -> OpenApiRouter<SharedState> {
         .routes(routes!(instances::list, instances::create))
         .routes(routes!(instances::detail, instances::update, instances::delete))
         .routes(routes!(instances::xml))
+        .routes(routes!(mobile::app))
+        .routes(routes!(mobile::org_units, mobile::create_org_units))
         .routes(routes!(instances::file))
         .routes(routes!(formversions::list))
         .routes(routes!(formversions::detail))

@@ -47,8 +47,13 @@ pub fn require_read(user: &CurrentUser) -> ApiResult<()> {
 
 /// Loads what the serialisers need for `units`: the catalog, their ancestors and groups.
 pub async fn context_for(state: &AppState, user: &UserProfile, units: &[OrgUnit]) -> ApiResult<Context> {
+    context_for_account(state, user.account_id, units).await
+}
+
+/// [`context_for`] when there may be no user (phones of projects open to anonymous use).
+pub async fn context_for_account(state: &AppState, account: AccountId, units: &[OrgUnit]) -> ApiResult<Context> {
     let store = &state.store;
-    let catalog = catalog(state, user.account_id).await?;
+    let catalog = catalog(state, account).await?;
     let own: HashSet<OrgUnitId> = units.iter().map(|u| u.id).collect();
     let mut wanted: Vec<OrgUnitId> = units
         .iter()
@@ -58,13 +63,13 @@ pub async fn context_for(state: &AppState, user: &UserProfile, units: &[OrgUnit]
         .into_iter()
         .collect();
     wanted.sort();
-    let mut ancestors = state.ancestors.load(state, user.account_id, catalog.tree_version, &wanted).await?;
+    let mut ancestors = state.ancestors.load(state, account, catalog.tree_version, &wanted).await?;
     for unit in units {
         ancestors.insert(unit.id, unit.clone());
     }
     let mut groups: HashMap<OrgUnitId, Vec<Value>> = HashMap::new();
     let shown: Vec<OrgUnitId> = units.iter().map(|u| u.id).collect();
-    for (unit, group) in store.groups().groups_of(user.account_id, &shown).await? {
+    for (unit, group) in store.groups().groups_of(account, &shown).await? {
         groups
             .entry(unit)
             .or_default()
@@ -107,7 +112,7 @@ pub(crate) async fn parse_query(
         query.search = Some(OrgUnitSearch::parse(search)?);
         let items = match &query.search {
             Some(OrgUnitSearch::Ids(list)) => list.len(),
-            Some(OrgUnitSearch::Refs(list) | OrgUnitSearch::Codes(list)) => list.len(),
+            Some(OrgUnitSearch::Refs(list) | OrgUnitSearch::Codes(list) | OrgUnitSearch::Uuids(list)) => list.len(),
             _ => 0,
         };
         if items > MAX_LIST_ITEMS {
@@ -340,7 +345,7 @@ async fn as_location(
 const MAX_LOCATIONS: usize = 10_000;
 
 /// The simplified boundaries of those `units` that have one, as GeoJSON geometries.
-async fn simplified_shapes(
+pub(crate) async fn simplified_shapes(
     state: &AppState,
     account: AccountId,
     units: &[OrgUnit],

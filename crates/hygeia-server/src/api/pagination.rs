@@ -29,7 +29,7 @@ impl PageParams {
     }
 }
 
-fn positive(name: &str, value: &str) -> Result<usize, ApiError> {
+pub(crate) fn positive(name: &str, value: &str) -> Result<usize, ApiError> {
     match value.trim().parse::<usize>() {
         Ok(n) if n > 0 => Ok(n),
         _ => Err(ApiError::field(name, "A positive integer is required.")),

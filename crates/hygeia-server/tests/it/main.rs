@@ -9,6 +9,7 @@ mod dhis2;
 mod forms;
 mod georegistry;
 mod imports;
+mod mobile;
 mod resources;
 mod sessions;
 mod submissions;

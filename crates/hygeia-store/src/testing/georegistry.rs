@@ -403,6 +403,7 @@ pub async fn list_filters_narrow_as_asked(store: &dyn Store) {
     let boromo = store.org_units().create(&t.scope, None, boromo).await.unwrap();
     let mut proposed = NewOrgUnit::new(t.version, "CSPS 100% new_site");
     proposed.parent_id = Some(country.id);
+    proposed.uuid = Some("5d2b7c3e-1f4a-4c1e-9a8b-0c2d4e6f8a10".into());
     let proposed = store.org_units().create(&t.scope, None, proposed).await.unwrap();
 
     let q = |f: fn(&mut OrgUnitQuery)| {
@@ -441,6 +442,15 @@ pub async fn list_filters_narrow_as_asked(store: &dyn Store) {
     assert_eq!(
         list(store, &t.scope, q(|q| q.search = Some(OrgUnitSearch::Codes(vec!["BF_0001".into()])))).await,
         ["CMA de Boromo"]
+    );
+    assert_eq!(
+        list(
+            store,
+            &t.scope,
+            q(|q| q.search = Some(OrgUnitSearch::Uuids(vec!["5d2b7c3e-1f4a-4c1e-9a8b-0c2d4e6f8a10".into()])))
+        )
+        .await,
+        ["CSPS 100% new_site"]
     );
     assert_eq!(
         list(store, &t.scope, q(|q| q.validation_statuses = vec![ValidationStatus::New])).await,
