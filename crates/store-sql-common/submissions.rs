@@ -598,13 +598,20 @@ impl SubmissionStore for SqlStore {
             if let Some(status) = query.status {
                 builder.push(format!(" AND ({STATUS}) = ")).push_bind(status.as_str());
             }
+            if let Some(after) = query.after_id {
+                builder.push(" AND s.id > ").push_bind(after.0);
+            }
         };
-        let mut count = QueryBuilder::<Db>::new("SELECT COUNT(*)");
-        filters(&mut count);
-        let total: i64 = count.build_query_scalar().fetch_one(&mut *conn).await.map_err(db_err)?;
+        let total: i64 = if query.after_id.is_some() {
+            0
+        } else {
+            let mut count = QueryBuilder::<Db>::new("SELECT COUNT(*)");
+            filters(&mut count);
+            count.build_query_scalar().fetch_one(&mut *conn).await.map_err(db_err)?
+        };
         let mut select = QueryBuilder::<Db>::new(format!("SELECT {COLUMNS}, {STATUS} AS status"));
         filters(&mut select);
-        select.push(" ORDER BY s.updated_at DESC, s.id DESC");
+        select.push(if query.after_id.is_some() { " ORDER BY s.id" } else { " ORDER BY s.updated_at DESC, s.id DESC" });
         if let Some(limit) = query.limit {
             select.push(" LIMIT ").push_bind(limit as i64).push(" OFFSET ").push_bind(query.offset as i64);
         }

@@ -178,6 +178,9 @@ pub struct SubmissionQuery {
     pub projects: Vec<ProjectId>,
     pub limit: Option<u64>,
     pub offset: u64,
+    /// Keyset paging for exports: only submissions with a larger id, in id order, and no count
+    /// (the page's `count` is 0), so that each page costs the same however deep.
+    pub after_id: Option<SubmissionId>,
 }
 
 /// Where a raw payload came from.

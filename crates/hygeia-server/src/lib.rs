@@ -10,6 +10,7 @@ pub mod imports;
 pub mod openrosa;
 pub mod settings;
 pub mod state;
+pub mod submission_exports;
 pub mod submissions;
 pub mod tasks;
 pub mod web;

@@ -123,7 +123,7 @@ pub struct SchemaCache {
 const MAX_CACHED_SCHEMAS: usize = 512;
 
 impl SchemaCache {
-    async fn load(
+    pub(crate) async fn load(
         &self,
         files: &FileStore,
         account: AccountId,

@@ -101,6 +101,8 @@ pub enum ValueType {
 #[derive(Debug, Clone, Default)]
 pub struct Schema {
     fields: HashMap<String, ValueType>,
+    /// The paths of `fields` in the form's order (its binds').
+    order: Vec<String>,
     repeats: HashSet<String>,
     /// Paths of every node the form declares (questions, groups, repeats, meta).
     known: HashSet<String>,
@@ -146,7 +148,9 @@ impl Schema {
                 _ if multiple.contains(&path) => ValueType::Names,
                 _ => ValueType::Text,
             };
-            schema.fields.insert(path, kind);
+            if schema.fields.insert(path.clone(), kind).is_none() {
+                schema.order.push(path);
+            }
         }
         // Every node of the primary instance is known (a trigger, say, has no bind).
         if let Some(instance_root) = root_instance {
@@ -183,6 +187,23 @@ impl Schema {
 
     pub fn is_repeat(&self, path: &str) -> bool {
         self.repeats.contains(path)
+    }
+
+    /// The answers' paths in the form's order, with their types: what a table of submissions
+    /// has one column for (groups and repeats are containers, not columns).
+    pub fn questions(&self) -> impl Iterator<Item = (&str, ValueType)> {
+        self.order.iter().filter(|p| !self.repeats.contains(*p)).map(|p| (p.as_str(), self.fields[p]))
+    }
+
+    /// The repeats that contain `path`, outermost first.
+    pub fn repeats_around(&self, path: &str) -> Vec<&str> {
+        let mut found = Vec::new();
+        for (end, _) in path.match_indices('/') {
+            if let Some(repeat) = self.repeats.get(&path[..end]) {
+                found.push(repeat.as_str());
+            }
+        }
+        found
     }
 
     /// The last names of the repeats (Iaso keys repeats by name).
@@ -391,6 +412,16 @@ mod tests {
         assert_eq!(json["_unknown"]["extra"], "?");
         assert_eq!(json["meta"]["instanceID"], "uuid:abc");
         assert_eq!(expected_attachments(SUBMISSION, &schema).unwrap(), ["1714.jpg"]);
+    }
+
+    #[test]
+    fn questions_come_in_the_form_order_with_their_repeats() {
+        let schema = Schema::from_xform(XFORM).unwrap();
+        let paths: Vec<&str> = schema.questions().map(|(p, _)| p).collect();
+        assert_eq!(paths, ["name", "age", "g/loc", "g/photo", "g/pets", "hh/who", "hh/w", "meta/instanceID"]);
+        assert_eq!(schema.questions().nth(4).map(|(_, t)| t), Some(ValueType::Names));
+        assert_eq!(schema.repeats_around("hh/who"), ["hh"]);
+        assert!(schema.repeats_around("g/loc").is_empty());
     }
 
     #[test]

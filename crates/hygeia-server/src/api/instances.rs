@@ -27,6 +27,7 @@ use crate::auth::{CurrentUser, MaybeUser};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{AppJson, PathId};
 use crate::state::{AppState, SharedState};
+use crate::submission_exports::{self, SubmissionTable};
 use crate::submissions::{self, Upload, XML_PART, base_name};
 
 fn require_reader(user: &CurrentUser) -> ApiResult<()> {
@@ -196,6 +197,11 @@ pub struct ListParams {
     show_deleted: Option<String>,
     #[serde(rename = "project_ids")]
     project_ids: Option<String>,
+    /// `true`: every matching submission of one form (`form_ids`) as CSV, one column per
+    /// question, repeats flattened; streamed.
+    csv: Option<String>,
+    /// `true`: the same as an XLSX workbook.
+    xlsx: Option<String>,
 }
 
 fn ids<T>(text: Option<&str>, field: &str, make: impl Fn(i64) -> T) -> ApiResult<Vec<T>> {
@@ -255,6 +261,7 @@ impl ListParams {
             projects: ids(self.project_ids.as_deref(), "project_ids", ProjectId)?,
             limit: None,
             offset: 0,
+            after_id: None,
         })
     }
 }
@@ -348,9 +355,14 @@ pub async fn list(
     user: CurrentUser,
     Query(params): Query<ListParams>,
     Query(paging): Query<PageParams>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     require_reader(&user)?;
     let mut query = params.query()?;
+    for (format, asked) in [("csv", &params.csv), ("xlsx", &params.xlsx)] {
+        if yes(asked.as_deref()) == Some(true) {
+            return export(&state, &user.0, query, format).await;
+        }
+    }
     let paging = paging.parse()?;
     if let Some((limit, page)) = paging {
         query.limit = Some(limit as u64);
@@ -380,7 +392,46 @@ pub async fn list(
                 "page": page, "pages": pages, "limit": limit,
             })
         }
-    }))
+    })
+    .into_response())
+}
+
+/// `csv=true` / `xlsx=true`: the table of one form's submissions, as a download named like
+/// Iaso's. The CSV streams as it is read; the XLSX is written to a temporary file, then sent.
+async fn export(state: &SharedState, user: &UserProfile, query: SubmissionQuery, format: &str) -> ApiResult<Response> {
+    use axum::body::Body;
+    use axum::http::header;
+    let [form] = query.forms[..] else {
+        return Err(ApiError::field("form_ids", "An export is of one form: give its id in form_ids."));
+    };
+    let table = SubmissionTable::new(state, scope_of(user), query, form).await?;
+    let account = state.store.accounts().get(user.account_id).await?.ok_or(ApiError::NotFound)?;
+    let slug: String = account.name.chars().map(|c| if c.is_alphanumeric() { c } else { '_' }).collect();
+    let name = format!("hygeia-{slug}-submissions-{form}-{}.{format}", Utc::now().format("%Y-%m-%d-%H-%M"));
+    let (content_type, body) = if format == "csv" {
+        ("text/csv; charset=utf-8", Body::from_stream(submission_exports::csv_stream(table)))
+    } else {
+        let path = std::env::temp_dir().join(format!("hygeia-export-{}.xlsx", crate::auth::jwt::random_hex(8)));
+        let written = submission_exports::write_xlsx(table, &path).await;
+        let opened = match written {
+            Ok(_) => tokio::fs::File::open(&path).await.map_err(|e| ApiError::Internal(e.to_string())),
+            Err(err) => Err(err),
+        };
+        // Unlinked at once: the open file is read to the end, then its space is freed.
+        let _ = tokio::fs::remove_file(&path).await;
+        (
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            Body::from_stream(crate::exports::file_chunks(opened?)),
+        )
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type.to_owned()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
+        ],
+        body,
+    )
+        .into_response())
 }
 
 /// A submission the caller may see (their account, their subtrees).

@@ -185,6 +185,24 @@ pub async fn submission_lists_filter_scope_and_derive_the_status(store: &dyn Sto
     let search = SubmissionQuery { search: Some("north cl".into()), limit: Some(1), ..Default::default() };
     let page = subs.list(&whole, &search).await.unwrap();
     assert_eq!((page.count, page.items.len()), (2, 1));
+    // Keyset pages (exports): in id order after the last one seen, with the statuses, no count.
+    let mut seen = Vec::new();
+    let mut after = Some(hygeia_core::SubmissionId(0));
+    while let Some(last) = after {
+        let query = SubmissionQuery { after_id: Some(last), limit: Some(2), ..Default::default() };
+        let page = subs.list(&whole, &query).await.unwrap();
+        assert_eq!(page.count, 0);
+        after = page.items.last().map(|(s, _)| s.id);
+        seen.extend(page.items.into_iter().map(|(s, status)| (s.uuid, status)));
+    }
+    assert_eq!(
+        seen,
+        [
+            ("a".to_owned(), SubmissionStatus::Duplicated),
+            ("b".to_owned(), SubmissionStatus::Duplicated),
+            ("c".to_owned(), SubmissionStatus::Ready)
+        ]
+    );
 
     // A user restricted to the north sees the north only.
     let north_only = OrgUnitScope { account: s.account, roots: vec![region] };
