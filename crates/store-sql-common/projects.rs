@@ -2,7 +2,9 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use hygeia_core::{AccountId, FeatureFlag, NewProject, Project, ProjectId, ProjectUpdate};
+use hygeia_core::{
+    AccountId, AppToken, FeatureFlag, NewAppToken, NewProject, Project, ProjectId, ProjectUpdate, UserId,
+};
 use hygeia_store::{ProjectStore, StoreError, StoreResult};
 use sqlx::QueryBuilder;
 
@@ -36,6 +38,35 @@ struct FeatureFlagRow {
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
+
+#[derive(sqlx::FromRow)]
+struct AppTokenRow {
+    id: i64,
+    account_id: i64,
+    project_id: i64,
+    user_id: i64,
+    name: String,
+    created_by: Option<i64>,
+    created_at: DateTime<Utc>,
+    revoked_at: Option<DateTime<Utc>>,
+}
+
+impl From<AppTokenRow> for AppToken {
+    fn from(row: AppTokenRow) -> Self {
+        AppToken {
+            id: row.id,
+            account_id: AccountId(row.account_id),
+            project_id: ProjectId(row.project_id),
+            user_id: UserId(row.user_id),
+            name: row.name,
+            created_by: row.created_by.map(UserId),
+            created_at: row.created_at,
+            revoked_at: row.revoked_at,
+        }
+    }
+}
+
+const APP_TOKEN_COLUMNS: &str = "id, account_id, project_id, user_id, name, created_by, created_at, revoked_at";
 
 const APP_ID_TAKEN: &str = "A project with this app_id already exists.";
 
@@ -202,6 +233,84 @@ impl ProjectStore for SqlStore {
             .await
             .map_err(db_err)?;
         Ok(self.with_flags(rows).await?.pop())
+    }
+
+    async fn create_app_token(&self, account: AccountId, token: NewAppToken) -> StoreResult<AppToken> {
+        token.validate()?;
+        let mut tx = begin_write(&self.pool).await.map_err(db_err)?;
+        let project: Option<i64> = sqlx::query_scalar("SELECT id FROM projects WHERE account_id = $1 AND id = $2")
+            .bind(account.0)
+            .bind(token.project_id.0)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        if project.is_none() {
+            return Err(StoreError::NotFound);
+        }
+        let user: Option<i64> =
+            sqlx::query_scalar("SELECT user_id FROM profiles WHERE account_id = $1 AND user_id = $2")
+                .bind(account.0)
+                .bind(token.user_id.0)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        if user.is_none() {
+            return Err(StoreError::invalid("user_id", "No such user in the account."));
+        }
+        let row: AppTokenRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO app_tokens (account_id, project_id, user_id, name, token_hash, created_by, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {APP_TOKEN_COLUMNS}"
+        )))
+        .bind(account.0)
+        .bind(token.project_id.0)
+        .bind(token.user_id.0)
+        .bind(token.name.trim())
+        .bind(&token.token_hash)
+        .bind(token.created_by.map(|u| u.0))
+        .bind(now())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(on_unique("token", "This token is taken."))?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(row.into())
+    }
+
+    async fn app_tokens(&self, account: AccountId, project: ProjectId) -> StoreResult<Vec<AppToken>> {
+        let rows: Vec<AppTokenRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {APP_TOKEN_COLUMNS} FROM app_tokens WHERE account_id = $1 AND project_id = $2 ORDER BY id"
+        )))
+        .bind(account.0)
+        .bind(project.0)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(rows.into_iter().map(AppToken::from).collect())
+    }
+
+    async fn revoke_app_token(&self, account: AccountId, project: ProjectId, id: i64) -> StoreResult<AppToken> {
+        let row: Option<AppTokenRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "UPDATE app_tokens SET revoked_at = COALESCE(revoked_at, $4) \
+             WHERE account_id = $1 AND project_id = $2 AND id = $3 RETURNING {APP_TOKEN_COLUMNS}"
+        )))
+        .bind(account.0)
+        .bind(project.0)
+        .bind(id)
+        .bind(now())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
+        row.map(AppToken::from).ok_or(StoreError::NotFound)
+    }
+
+    async fn app_token(&self, token_hash: &str) -> StoreResult<Option<AppToken>> {
+        let row: Option<AppTokenRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {APP_TOKEN_COLUMNS} FROM app_tokens WHERE token_hash = $1 AND revoked_at IS NULL"
+        )))
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(row.map(AppToken::from))
     }
 
     async fn feature_flags(&self) -> StoreResult<Vec<FeatureFlag>> {

@@ -31,7 +31,7 @@ pub use orgunit::{
     ValidationStatus,
 };
 pub use permission::Permission;
-pub use project::{FeatureFlag, NewProject, Project, ProjectUpdate};
+pub use project::{AppToken, FeatureFlag, NewAppToken, NewProject, Project, ProjectUpdate};
 pub use submission::{
     Payload, PayloadChannel, ReceivedXml, Submission, SubmissionFile, SubmissionMetadata, SubmissionQuery,
     SubmissionStatus, XmlOutcome,

@@ -1,7 +1,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{AccountId, ProjectId};
+use crate::ids::{AccountId, ProjectId, UserId};
 use crate::validate::{FieldErrors, ValidationError};
 
 /// A data-collection project: one mobile app configuration, identified on phones by `app_id`.
@@ -122,6 +122,39 @@ fn check_color(errors: &mut FieldErrors, color: &str) {
     let hex = color.strip_prefix('#').unwrap_or("");
     if hex.len() != 6 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
         errors.add("color", "Enter a colour as #RRGGBB.");
+    }
+}
+
+/// A token a phone puts in its server URL (`/openrosa/key/{token}/{app_id}`) instead of a
+/// password: it acts as one user, within one project only. The token itself is shown once, at
+/// creation; only its SHA-256 is stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AppToken {
+    pub id: i64,
+    pub account_id: AccountId,
+    pub project_id: ProjectId,
+    /// Whose submissions the phone sends (their permissions and org units apply).
+    pub user_id: UserId,
+    pub name: String,
+    pub created_by: Option<UserId>,
+    pub created_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewAppToken {
+    pub project_id: ProjectId,
+    pub user_id: UserId,
+    pub name: String,
+    pub token_hash: String,
+    pub created_by: Option<UserId>,
+}
+
+impl NewAppToken {
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        let mut errors = FieldErrors::default();
+        errors.check_name("name", &self.name, 255);
+        errors.into_result()
     }
 }
 

@@ -21,6 +21,7 @@ use axum::routing::get;
 use base64::Engine;
 use hygeia_core::{Form, FormId, FormQuery, PayloadChannel, Project, UserProfile};
 use hygeia_xlsform::xform::esc;
+use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::api::forms::base_url;
@@ -32,19 +33,72 @@ use crate::submissions::{self, IngestError, Part, Received, Upload};
 /// What `HEAD /submission` announces, and what `POST` accepts (Central's and Iaso's figure).
 pub const MAX_SUBMISSION_BYTES: usize = 100_000_000;
 
+/// The same endpoints under a project's server URL with credentials (`/openrosa/{app_id}`) and
+/// with an app token in place of them (`/openrosa/key/{token}/{app_id}`).
 pub fn router() -> Router<SharedState> {
-    Router::new()
-        .route("/openrosa/{app_id}/formList", get(form_list))
-        .route("/openrosa/{app_id}/forms/{id}/form.xml", get(form_download))
-        .route("/openrosa/{app_id}/forms/{id}/manifest", get(manifest))
-        .route("/openrosa/{app_id}/forms/{id}/attachments/{name}", get(attachment))
-        .route(
-            "/openrosa/{app_id}/submission",
-            get(submission_preflight)
-                .head(submission_preflight)
-                .post(submission)
-                .layer(DefaultBodyLimit::max(MAX_SUBMISSION_BYTES)),
-        )
+    let mut router = Router::new();
+    for base in ["/openrosa/{app_id}", "/openrosa/key/{token}/{app_id}"] {
+        router = router
+            .route(&format!("{base}/formList"), get(form_list))
+            .route(&format!("{base}/forms/{{id}}/form.xml"), get(form_download))
+            .route(&format!("{base}/forms/{{id}}/manifest"), get(manifest))
+            .route(&format!("{base}/forms/{{id}}/attachments/{{name}}"), get(attachment))
+            .route(
+                &format!("{base}/submission"),
+                get(submission_preflight)
+                    .head(submission_preflight)
+                    .post(submission)
+                    .layer(DefaultBodyLimit::max(MAX_SUBMISSION_BYTES)),
+            );
+    }
+    router
+}
+
+/// The path parameters of every OpenRosa route: the project, and the app token when the URL
+/// carries one.
+#[derive(Debug, Deserialize)]
+struct Target {
+    app_id: String,
+    token: Option<String>,
+}
+
+impl Target {
+    /// The server URL the client used, for the URLs it is sent.
+    fn base(&self, headers: &HeaderMap) -> String {
+        match &self.token {
+            Some(token) => format!("{}/openrosa/key/{}/{}", base_url(headers), token, self.app_id),
+            None => format!("{}/openrosa/{}", base_url(headers), self.app_id),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct FormTarget {
+    app_id: String,
+    id: i64,
+}
+
+#[derive(Debug, Deserialize)]
+struct FileTarget {
+    app_id: String,
+    id: i64,
+    name: String,
+}
+
+/// The user an app token acts for, limited to the token's project. An unknown or revoked
+/// token is refused outright (403: asking for a password would not help).
+async fn app_token_user(state: &AppState, token: &str) -> Result<UserProfile, OpenRosaError> {
+    let refused = || OpenRosaError(StatusCode::FORBIDDEN, "This app token is unknown or revoked.".into());
+    let hash = hex::encode(Sha256::digest(token.as_bytes()));
+    let found = state.store.projects().app_token(&hash).await?.ok_or_else(refused)?;
+    let mut profile = active_profile(state, found.user_id).await?.ok_or_else(refused)?;
+    if profile.account_id != found.account_id
+        || (!profile.projects.is_empty() && !profile.projects.contains(&found.project_id))
+    {
+        return Err(refused());
+    }
+    profile.projects = vec![found.project_id];
+    Ok(profile)
 }
 
 /// Headers every OpenRosa answer carries.
@@ -122,6 +176,11 @@ impl FromRequestParts<SharedState> for OpenRosaUser {
     type Rejection = OpenRosaError;
 
     async fn from_request_parts(parts: &mut Parts, state: &SharedState) -> Result<Self, Self::Rejection> {
+        if let Ok(Path(params)) = Path::<HashMap<String, String>>::from_request_parts(parts, state).await
+            && let Some(token) = params.get("token")
+        {
+            return app_token_user(state, token).await.map(OpenRosaUser);
+        }
         let challenge = || OpenRosaError(StatusCode::UNAUTHORIZED, "Authentication required.".into());
         let Some(value) = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
             return Err(challenge());
@@ -193,15 +252,15 @@ async fn project_form(state: &AppState, project: &Project, id: i64) -> OpenRosaR
 async fn form_list(
     State(state): State<SharedState>,
     OpenRosaUser(user): OpenRosaUser,
-    Path(app_id): Path<String>,
+    Path(target): Path<Target>,
     headers: HeaderMap,
 ) -> OpenRosaResult<Response> {
-    let project = project_for(&state, &user, &app_id).await?;
+    let project = project_for(&state, &user, &target.app_id).await?;
     let query = FormQuery { project_ids: vec![project.id], with_versions: true, ..Default::default() };
     let forms: Vec<Form> = state.store.forms().list(project.account_id, &query).await?;
     let ids: Vec<FormId> = forms.iter().map(|f| f.id).collect();
     let latest = state.store.forms().latest_versions(project.account_id, &ids).await?;
-    let base = format!("{}/openrosa/{}", base_url(&headers), app_id);
+    let base = target.base(&headers);
     let mut xml = String::from(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<xforms xmlns=\"http://openrosa.org/xforms/xformsList\">\n",
     );
@@ -242,7 +301,7 @@ async fn read_key(state: &AppState, account: hygeia_core::AccountId, key: &str) 
 async fn form_download(
     State(state): State<SharedState>,
     OpenRosaUser(user): OpenRosaUser,
-    Path((app_id, id)): Path<(String, i64)>,
+    Path(FormTarget { app_id, id }): Path<FormTarget>,
 ) -> OpenRosaResult<Response> {
     let project = project_for(&state, &user, &app_id).await?;
     let form = project_form(&state, &project, id).await?;
@@ -260,12 +319,13 @@ async fn form_download(
 async fn manifest(
     State(state): State<SharedState>,
     OpenRosaUser(user): OpenRosaUser,
-    Path((app_id, id)): Path<(String, i64)>,
+    Path(target): Path<Target>,
+    Path(FormTarget { id, .. }): Path<FormTarget>,
     headers: HeaderMap,
 ) -> OpenRosaResult<Response> {
-    let project = project_for(&state, &user, &app_id).await?;
+    let project = project_for(&state, &user, &target.app_id).await?;
     let form = project_form(&state, &project, id).await?;
-    let base = format!("{}/openrosa/{}/forms/{}/attachments", base_url(&headers), app_id, form.id);
+    let base = format!("{}/forms/{}/attachments", target.base(&headers), form.id);
     let attachments = state.store.forms().attachments(project.account_id, form.id).await?;
     let xml = crate::api::forms::manifest_xml(&attachments, |a| format!("{base}/{}", a.name));
     Ok(xml_response(StatusCode::OK, xml))
@@ -274,7 +334,7 @@ async fn manifest(
 async fn attachment(
     State(state): State<SharedState>,
     OpenRosaUser(user): OpenRosaUser,
-    Path((app_id, id, name)): Path<(String, i64, String)>,
+    Path(FileTarget { app_id, id, name }): Path<FileTarget>,
 ) -> OpenRosaResult<Response> {
     let project = project_for(&state, &user, &app_id).await?;
     let form = project_form(&state, &project, id).await?;
@@ -294,7 +354,7 @@ async fn attachment(
 async fn submission_preflight(
     State(state): State<SharedState>,
     OpenRosaUser(user): OpenRosaUser,
-    Path(app_id): Path<String>,
+    Path(Target { app_id, .. }): Path<Target>,
 ) -> OpenRosaResult<Response> {
     project_for(&state, &user, &app_id).await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
@@ -326,7 +386,7 @@ pub async fn read_parts(multipart: &mut Multipart) -> (Vec<Part>, Option<String>
 async fn submission(
     State(state): State<SharedState>,
     OpenRosaUser(user): OpenRosaUser,
-    Path(app_id): Path<String>,
+    Path(Target { app_id, .. }): Path<Target>,
     mut multipart: Multipart,
 ) -> OpenRosaResult<Response> {
     let project = project_for(&state, &user, &app_id).await?;

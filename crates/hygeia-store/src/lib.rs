@@ -20,6 +20,7 @@ use hygeia_core::{
     SourceVersionId, TreeChanges, TreeChangesApplied, UserId, UserProfile, UserRole, UserRoleId, UserRoleInput,
     ValidationError,
 };
+use hygeia_core::{AppToken, NewAppToken};
 use hygeia_core::{
     Form, FormAttachment, FormAttachmentId, FormId, FormInput, FormQuery, FormVersion, FormVersionId, NewFormVersion,
 };
@@ -244,6 +245,15 @@ pub trait ProjectStore: Send + Sync {
     async fn find_by_app_id(&self, app_id: &str) -> StoreResult<Option<Project>>;
     /// The global feature-flag catalogue.
     async fn feature_flags(&self) -> StoreResult<Vec<FeatureFlag>>;
+    /// The user must belong to the account (else invalid `user_id`), the project too (else
+    /// `NotFound`).
+    async fn create_app_token(&self, account: AccountId, token: NewAppToken) -> StoreResult<AppToken>;
+    /// The project's tokens, revoked ones included, oldest first.
+    async fn app_tokens(&self, account: AccountId, project: ProjectId) -> StoreResult<Vec<AppToken>>;
+    /// Revoking twice keeps the first time.
+    async fn revoke_app_token(&self, account: AccountId, project: ProjectId, id: i64) -> StoreResult<AppToken>;
+    /// The live (not revoked) token with this SHA-256.
+    async fn app_token(&self, token_hash: &str) -> StoreResult<Option<AppToken>>;
 }
 
 #[async_trait]

@@ -181,6 +181,19 @@ pub async fn seed_demo(store: &DynStore, args: SeedDemo) -> Result<()> {
         audit_source: "seed_demo".into(),
     };
     let summary = hygeia_server::imports::import_draft(store, &target, &draft, &hygeia_jobs::NoProgress).await?;
+    // Phones of the project download units of the project's types: all of the demo tree's.
+    for kind in store.org_unit_types().list(account.id).await? {
+        let input = hygeia_core::OrgUnitTypeInput {
+            name: kind.name,
+            short_name: kind.short_name,
+            depth: kind.depth,
+            category: kind.category,
+            projects: vec![project.id],
+            sub_unit_types: kind.sub_unit_types,
+            allow_creating_sub_unit_types: kind.allow_creating_sub_unit_types,
+        };
+        store.org_unit_types().update(account.id, Some(admin.user_id), kind.id, input).await?;
+    }
     println!("account {:?}, project {:?} (app id {})", account.name, project.name, project.app_id);
     println!("tree from {}: {summary}", tree.display());
     println!("log in as {} with password {password}  (shown once: change it after logging in)", admin.username);

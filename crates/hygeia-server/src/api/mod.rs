@@ -73,6 +73,8 @@ pub fn router() -> OpenApiRouter<SharedState> {
         .routes(routes!(accounts::list))
         .routes(routes!(projects::list))
         .routes(routes!(projects::detail))
+        .routes(routes!(projects::app_tokens, projects::create_app_token))
+        .routes(routes!(projects::revoke_app_token))
         .routes(routes!(orgunits::list))
         .routes(routes!(orgunits::geojson))
         .routes(routes!(tree::level))

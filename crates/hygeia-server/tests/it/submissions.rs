@@ -16,7 +16,9 @@ on_both_backends!(
     an_odk_collect_session_is_served,
     iaso_phone_uploads_meet_in_either_order,
     broken_and_foreign_submissions_are_refused_and_kept,
-    stored_payloads_are_replayed_once_their_form_exists
+    stored_payloads_are_replayed_once_their_form_exists,
+    exports_have_a_column_per_question_and_repeat_instance,
+    app_tokens_replace_passwords_for_one_project
 );
 
 const FORM_ID: &str = "eventtracker2334";
@@ -80,6 +82,7 @@ struct Setup {
     version: String,
     unit: OrgUnitId,
     account: hygeia_core::AccountId,
+    project: hygeia_core::ProjectId,
 }
 
 async fn setup(app: &TestApp, name: &str, app_id: &str, username: &str) -> Option<Setup> {
@@ -112,13 +115,156 @@ async fn setup(app: &TestApp, name: &str, app_id: &str, username: &str) -> Optio
     let mut new = NewOrgUnit::new(source_version.id, format!("{name} clinic"));
     new.validation_status = ValidationStatus::Valid;
     let unit = app.store.org_units().create(&OrgUnitScope::whole_account(account), None, new).await.unwrap().id;
-    Some(Setup { token, form, version, unit, account })
+    Some(Setup { token, form, version, unit, account, project })
 }
 
 async fn instances(app: &TestApp, token: &str, query: &str) -> Value {
     let reply = app.get(&format!("/api/instances/{query}"), Some(token)).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
     reply.json()
+}
+
+/// Sends one submission over OpenRosa as `username`; returns its instance id.
+async fn collect(app: &TestApp, username: &str, xml: &str) {
+    let reply = openrosa(
+        app,
+        Method::POST,
+        "/openrosa/bfa.demo/submission",
+        Some(&basic(username)),
+        Some(upload_body(xml, "s.xml", &[])),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
+}
+
+async fn app_tokens_replace_passwords_for_one_project(app: &TestApp) {
+    let Some(s) = setup(app, "BFA", "bfa.demo", "admin").await else { return };
+    let collector = app.user(s.account, "collector", |_| {}).await;
+    let created = send_json(
+        app,
+        Method::POST,
+        &format!("/api/projects/{}/app_tokens/", s.project),
+        &s.token,
+        json!({"name": "Tablet 12", "user_id": collector.user_id.0}),
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
+    let created = created.json();
+    let server_url = created["server_url"].as_str().unwrap().to_owned();
+    let secret = created["token"].as_str().unwrap().to_owned();
+    let base = format!("/openrosa/key/{secret}/bfa.demo");
+    assert!(server_url.ends_with(&base), "{server_url}");
+
+    // No credentials asked: the URL is the key.
+    let list = openrosa(app, Method::GET, &format!("{base}/formList"), None, None).await;
+    assert_eq!(list.status, StatusCode::OK, "{}", list.text());
+    let text = list.text();
+    let download = text.split("<downloadUrl>").nth(1).unwrap().split("</downloadUrl>").next().unwrap();
+    assert!(download.contains(&base), "the form is downloaded through the key too: {download}");
+    let path = &download[download.find("/openrosa/").unwrap()..];
+    assert_eq!(openrosa(app, Method::GET, path, None, None).await.status, StatusCode::OK);
+    let xml = submission_xml(&s.version, "k-1", None, "Keyed");
+    let posted =
+        openrosa(app, Method::POST, &format!("{base}/submission"), None, Some(upload_body(&xml, "k.xml", &[]))).await;
+    assert_eq!(posted.status, StatusCode::CREATED, "{}", posted.text());
+    let row = &instances(app, &s.token, "?search=k-1").await["instances"][0];
+    assert_eq!(row["created_by"]["username"], "collector", "the token acts for its user");
+
+    // The token opens its own project only; a wrong or revoked one opens nothing.
+    let other = app.project(s.account, "Other", "other.app").await;
+    let elsewhere = openrosa(app, Method::GET, &format!("/openrosa/key/{secret}/other.app/formList"), None, None).await;
+    assert_eq!(elsewhere.status, StatusCode::FORBIDDEN, "project {other:?}: {}", elsewhere.text());
+    let wrong = openrosa(app, Method::GET, "/openrosa/key/not-a-token/bfa.demo/formList", None, None).await;
+    assert_eq!(wrong.status, StatusCode::FORBIDDEN);
+    let stranger_account = app.account("Stranger").await;
+    app.user(stranger_account, "stranger", |u| u.is_superuser = true).await;
+    let stranger = app.token("stranger").await;
+    assert_eq!(
+        app.get(&format!("/api/projects/{}/app_tokens/", s.project), Some(&stranger)).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let listed = app.get(&format!("/api/projects/{}/app_tokens/", s.project), Some(&s.token)).await.json();
+    assert_eq!(listed["app_tokens"][0]["name"], "Tablet 12");
+    assert!(listed["app_tokens"][0].get("token").is_none(), "never shown again");
+    let id = created["id"].as_i64().unwrap();
+    let revoked =
+        send_json(app, Method::DELETE, &format!("/api/projects/{}/app_tokens/{id}/", s.project), &s.token, json!({}))
+            .await;
+    assert_eq!(revoked.status, StatusCode::OK, "{}", revoked.text());
+    let after = openrosa(app, Method::GET, &format!("{base}/formList"), None, None).await;
+    assert_eq!(after.status, StatusCode::FORBIDDEN);
+}
+
+async fn exports_have_a_column_per_question_and_repeat_instance(app: &TestApp) {
+    let Some(s) = setup(app, "BFA", "bfa.demo", "collector").await else { return };
+    let one = submission_xml(&s.version, "e-1", None, "Awa");
+    // The second has two households: the export gets a column per question of each.
+    let household = one.split("<hh_repeat>").nth(1).unwrap().split("</hh_repeat>").next().unwrap().to_owned();
+    let second_household = household.replace("household 1", "household 2").replace("<age>42", "<age>7");
+    let two = submission_xml(&s.version, "e-2", None, "Binta")
+        .replace("</hh_repeat>", &format!("</hh_repeat><hh_repeat>{second_household}</hh_repeat>"));
+    collect(app, "collector", &one).await;
+    collect(app, "collector", &two).await;
+
+    let path = format!("/api/instances/?form_ids={}&csv=true", s.form);
+    let reply = app.get(&path, Some(&s.token)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    assert!(reply.header("content-disposition").is_some_and(|d| d.contains("submissions") && d.ends_with(".csv\"")));
+    let mut reader = csv::Reader::from_reader(&reply.bytes[..]);
+    let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
+    for title in
+        ["ID du formulaire", "UUID", "Org unit", "parent1", "MMD_PER_NAM", "hh_repeat[1]/name", "hh_repeat[2]/age"]
+    {
+        assert!(header.iter().any(|h| h == title), "{title} missing from {header:?}");
+    }
+    assert!(!header.iter().any(|h| h.starts_with("hh_repeat[3]")), "as many instances as the largest submission");
+    let column = |title: &str| header.iter().position(|h| h == title).unwrap();
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 2);
+    let binta = rows.iter().find(|r| &r[column("UUID")] == "e-2").unwrap();
+    assert_eq!((&binta[column("MMD_PER_NAM")], &binta[column("hh_repeat[2]/age")]), ("Binta", "7"));
+    assert_eq!(&binta[column("hh_repeat[2]/name")], "household 2");
+    let awa = rows.iter().find(|r| &r[column("UUID")] == "e-1").unwrap();
+    assert_eq!((&awa[column("hh_repeat[1]/age")], &awa[column("hh_repeat[2]/age")]), ("42", ""));
+    assert_eq!(&awa[column("Status")], "READY");
+
+    let xlsx = app.get(&format!("/api/instances/?form_ids={}&xlsx=true", s.form), Some(&s.token)).await;
+    assert_eq!(xlsx.status, StatusCode::OK, "{}", xlsx.text());
+    use calamine::Reader;
+    let mut workbook = calamine::Xlsx::new(std::io::Cursor::new(xlsx.bytes.to_vec())).unwrap();
+    let sheet = workbook.worksheet_range("Submissions").unwrap();
+    assert_eq!(sheet.height(), 3, "a header and two rows");
+    let age = sheet.rows().next().unwrap().iter().position(|c| c.to_string() == "hh_repeat[1]/age").unwrap();
+    assert!(
+        sheet.rows().skip(1).all(|r| matches!(r[age], calamine::Data::Float(f) if f == 42.0)),
+        "numbers as numbers"
+    );
+
+    // One form per export; a form of another account is unknown.
+    let no_form = app.get("/api/instances/?csv=true", Some(&s.token)).await;
+    assert_eq!(no_form.status, StatusCode::BAD_REQUEST);
+    assert!(no_form.text().contains("form_ids"), "{}", no_form.text());
+    let other = app.account("Other").await;
+    app.user(other, "stranger", |u| u.is_superuser = true).await;
+    let stranger = app.token("stranger").await;
+    assert_eq!(app.get(&path, Some(&stranger)).await.status, StatusCode::BAD_REQUEST);
+    // A user restricted to the clinic gets the clinic's submission only.
+    let awa_id = &awa[column("ID du formulaire")];
+    let moved =
+        send_json(app, Method::PATCH, &format!("/api/instances/{awa_id}/"), &s.token, json!({"org_unit": s.unit.0}))
+            .await;
+    assert_eq!(moved.status, StatusCode::OK, "{}", moved.text());
+    app.user(s.account, "restricted", |u| {
+        u.org_units = vec![s.unit.0];
+        u.permissions = vec![hygeia_core::permission::SUBMISSIONS.to_owned()];
+    })
+    .await;
+    let restricted = app.token("restricted").await;
+    let reply = app.get(&path, Some(&restricted)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
+    let mut reader = csv::Reader::from_reader(&reply.bytes[..]);
+    let uuids: Vec<String> = reader.records().map(|r| r.unwrap()[column("UUID")].to_owned()).collect();
+    assert_eq!(uuids, ["e-1"]);
 }
 
 async fn an_odk_collect_session_is_served(app: &TestApp) {

@@ -51,6 +51,7 @@ macro_rules! conformance_suite {
             invalid_account_is_refused,
             projects_round_trip,
             app_ids_are_unique_across_accounts,
+            app_tokens_act_for_one_user_in_one_project,
             users_carry_profile_permissions_roles_and_projects,
             usernames_are_unique_across_accounts,
             credentials_and_login_lookup,
@@ -221,6 +222,40 @@ pub async fn projects_round_trip(store: &dyn Store) {
     assert_eq!(store.projects().get(acc, project.id).await.unwrap(), None);
     assert!(store.projects().list(acc).await.unwrap().is_empty());
     assert_not_found(store.projects().delete(acc, project.id).await);
+}
+
+pub async fn app_tokens_act_for_one_user_in_one_project(store: &dyn Store) {
+    use hygeia_core::NewAppToken;
+    let a = account(store, "A").await;
+    let b = account(store, "B").await;
+    let project = store.projects().create(a, NewProject::new("One", "one.app")).await.unwrap();
+    let other_project = store.projects().create(b, NewProject::new("Two", "two.app")).await.unwrap();
+    let collector = store.users().create(a, user("collector")).await.unwrap();
+    let stranger = store.users().create(b, user("stranger")).await.unwrap();
+    let new = |project: ProjectId, user: hygeia_core::UserId, hash: &str| NewAppToken {
+        project_id: project,
+        user_id: user,
+        name: "Phone 12".into(),
+        token_hash: hash.into(),
+        created_by: None,
+    };
+    let token = store.projects().create_app_token(a, new(project.id, collector.user_id, "h1")).await.unwrap();
+    assert_eq!((token.project_id, token.user_id, token.revoked_at), (project.id, collector.user_id, None));
+    assert_eq!(store.projects().app_token("h1").await.unwrap(), Some(token.clone()));
+    assert_eq!(store.projects().app_token("h2").await.unwrap(), None);
+    // Another account's user or project cannot be named.
+    assert_invalid(store.projects().create_app_token(a, new(project.id, stranger.user_id, "h2")).await, "user_id");
+    assert_not_found(store.projects().create_app_token(a, new(other_project.id, collector.user_id, "h2")).await);
+    assert_conflict(store.projects().create_app_token(a, new(project.id, collector.user_id, "h1")).await, "token");
+    assert_not_found(store.projects().revoke_app_token(b, other_project.id, token.id).await);
+    assert_eq!(store.projects().app_tokens(a, project.id).await.unwrap(), [token.clone()]);
+    assert!(store.projects().app_tokens(b, project.id).await.unwrap().is_empty());
+
+    let revoked = store.projects().revoke_app_token(a, project.id, token.id).await.unwrap();
+    assert!(revoked.revoked_at.is_some());
+    let again = store.projects().revoke_app_token(a, project.id, token.id).await.unwrap();
+    assert_eq!(again.revoked_at, revoked.revoked_at, "the first revocation stands");
+    assert_eq!(store.projects().app_token("h1").await.unwrap(), None, "a revoked token opens nothing");
 }
 
 pub async fn app_ids_are_unique_across_accounts(store: &dyn Store) {

@@ -182,6 +182,10 @@ fn seed_demo_creates_a_usable_account() {
                 .await
                 .unwrap()
         );
+        let account = store.accounts().find_by_name("DRC").await.unwrap().unwrap().id;
+        let project = store.projects().list(account).await.unwrap()[0].id;
+        let types = store.org_unit_types().list(account).await.unwrap();
+        assert!(!types.is_empty() && types.iter().all(|t| t.projects == [project]), "phones see the tree: {types:?}");
         store.close().await;
     });
     std::fs::remove_dir_all(&dir).unwrap();
