@@ -10,6 +10,8 @@ use hygeia_core::{
 };
 use hygeia_store::DynStore;
 
+pub mod ingest;
+
 #[derive(Subcommand)]
 pub enum BenchCommand {
     /// Create a synthetic tree: 10 regions > 100 districts > 1,000 areas > facilities with points,
@@ -18,6 +20,8 @@ pub enum BenchCommand {
     /// Queue tasks that do nothing but report one step, and time workers claiming, reporting and
     /// completing them: the task system's own cost.
     Tasks(BenchTasks),
+    /// Send submissions to a running server from many clients at once (no database needed).
+    Ingest(ingest::BenchIngest),
 }
 
 #[derive(Args)]
@@ -49,6 +53,7 @@ pub async fn run(store: &DynStore, command: BenchCommand) -> Result<()> {
     match command {
         BenchCommand::SeedTree(args) => seed_tree(store, args).await,
         BenchCommand::Tasks(args) => tasks(store, args).await,
+        BenchCommand::Ingest(_) => anyhow::bail!("`bench ingest` talks to a server, not to the database"),
     }
 }
 

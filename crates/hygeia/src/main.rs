@@ -105,6 +105,7 @@ async fn run(command: Command, mut settings: Settings) -> Result<()> {
         }
         Command::Worker { workers } => worker(settings, workers).await,
         Command::Xlsform { file, output, descriptor } => xlsform(&file, output.as_deref(), descriptor),
+        Command::Bench(bench::BenchCommand::Ingest(args)) => bench::ingest::run(args).await,
         one_shot => {
             // Closed at the end, so that SQLite checkpoints its WAL now rather than leaving the
             // next command to recover it.
