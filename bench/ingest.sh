@@ -20,7 +20,7 @@ source bench/lib/submissions-server.sh
 echo "backend=$backend clients=$clients seconds=$seconds protocol=$protocol form=$form version=$version org_unit=$unit cpu=$(nproc)x $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 for i in $(seq "$runs"); do
     echo -n "run $i: "
-    HYGEIA_BENCH_PASSWORD="$password" "$bin" bench ingest --url "$base" --app-id bench.hygeia --username bench-admin \
+    "$bin" bench ingest --url "$base" --app-id bench.hygeia --username bench-admin --password "$password" \
         --template submission.xml --protocol "$protocol" --clients "$clients" --seconds "$seconds" --form "$form" --org-unit "$unit"
 done
 echo "server RSS: $(ps -o rss= -p "$server") KB"

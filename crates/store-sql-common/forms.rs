@@ -202,7 +202,7 @@ fn select_versions(condition: &str) -> String {
 impl FormStore for SqlStore {
     async fn create(&self, account: AccountId, input: FormInput) -> StoreResult<Form> {
         input.validate()?;
-        let mut tx = begin_write(&self.pool).await.map_err(db_err)?;
+        let mut tx = begin_write(&self.writer).await.map_err(db_err)?;
         let at = now();
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO forms (account_id, name, period_type, single_per_period, periods_before_allowed, \
@@ -275,7 +275,7 @@ impl FormStore for SqlStore {
 
     async fn update(&self, account: AccountId, id: FormId, input: FormInput) -> StoreResult<Form> {
         input.validate()?;
-        let mut tx = begin_write(&self.pool).await.map_err(db_err)?;
+        let mut tx = begin_write(&self.writer).await.map_err(db_err)?;
         let done = sqlx::query(
             "UPDATE forms SET name = $3, period_type = $4, single_per_period = $5, periods_before_allowed = $6, \
              periods_after_allowed = $7, device_field = $8, location_field = $9, derived = $10, label_keys = $11, \
@@ -308,7 +308,7 @@ impl FormStore for SqlStore {
     }
 
     async fn set_deleted(&self, account: AccountId, id: FormId, deleted: bool) -> StoreResult<Form> {
-        let mut tx = begin_write(&self.pool).await.map_err(db_err)?;
+        let mut tx = begin_write(&self.writer).await.map_err(db_err)?;
         let at = now();
         let done = sqlx::query("UPDATE forms SET deleted_at = $3, updated_at = $4 WHERE account_id = $1 AND id = $2")
             .bind(account.0)
@@ -334,7 +334,7 @@ impl FormStore for SqlStore {
         version: NewFormVersion,
         today: NaiveDate,
     ) -> StoreResult<FormVersion> {
-        let mut tx = begin_write(&self.pool).await.map_err(db_err)?;
+        let mut tx = begin_write(&self.writer).await.map_err(db_err)?;
         // Taking the form's row first serialises concurrent uploads to one form (PostgreSQL; SQLite's
         // writers are serial already), so two of them cannot both pass the version check.
         sqlx::query("UPDATE forms SET updated_at = $3 WHERE account_id = $1 AND id = $2")
@@ -494,7 +494,7 @@ impl FormStore for SqlStore {
         if name.is_empty() || name.contains(['/', '\\']) || name.chars().any(char::is_control) || name.len() > 255 {
             return Err(StoreError::invalid("name", "A file name of 1 to 255 characters, without '/' or '\\'."));
         }
-        let mut tx = begin_write(&self.pool).await.map_err(db_err)?;
+        let mut tx = begin_write(&self.writer).await.map_err(db_err)?;
         if form_in(&mut tx, account, form).await?.is_none() {
             return Err(StoreError::NotFound);
         }
@@ -549,7 +549,7 @@ impl FormStore for SqlStore {
 
     async fn delete_attachment(&self, account: AccountId, id: FormAttachmentId) -> StoreResult<FormAttachment> {
         let attachment = self.attachment(account, id).await?.ok_or(StoreError::NotFound)?;
-        let mut tx = begin_write(&self.pool).await.map_err(db_err)?;
+        let mut tx = begin_write(&self.writer).await.map_err(db_err)?;
         let done = sqlx::query(
             "DELETE FROM form_attachments WHERE id = $1 AND form_id IN (SELECT id FROM forms WHERE account_id = $2)",
         )

@@ -117,7 +117,7 @@ async fn replace_members(conn: &mut Conn, id: i64, groups: &[GroupId]) -> StoreR
 impl GroupSetStore for SqlStore {
     async fn create(&self, account: AccountId, actor: Option<UserId>, set: GroupSetInput) -> StoreResult<GroupSet> {
         set.validate()?;
-        let mut tx = begin_write(&self.pool).await.map_err(db_err)?;
+        let mut tx = begin_write(&self.writer).await.map_err(db_err)?;
         let groups = check_members(&mut tx, account, &set).await?;
         let at = now();
         let id: i64 = sqlx::query_scalar(
@@ -171,7 +171,7 @@ impl GroupSetStore for SqlStore {
         set: GroupSetInput,
     ) -> StoreResult<GroupSet> {
         set.validate()?;
-        let mut tx = begin_write(&self.pool).await.map_err(db_err)?;
+        let mut tx = begin_write(&self.writer).await.map_err(db_err)?;
         let past = load(&mut tx, account, id).await?.ok_or(StoreError::NotFound)?;
         if past.version_id != set.version_id {
             return Err(StoreError::invalid("version_id", "A group set cannot move to another version."));
@@ -207,7 +207,7 @@ impl GroupSetStore for SqlStore {
     }
 
     async fn delete(&self, account: AccountId, actor: Option<UserId>, id: GroupSetId) -> StoreResult<()> {
-        let mut tx = begin_write(&self.pool).await.map_err(db_err)?;
+        let mut tx = begin_write(&self.writer).await.map_err(db_err)?;
         let past = load(&mut tx, account, id).await?.ok_or(StoreError::NotFound)?;
         sqlx::query("DELETE FROM org_unit_group_sets WHERE account_id = $1 AND id = $2")
             .bind(account.0)

@@ -71,7 +71,7 @@ async fn check_version(conn: &mut Conn, account: AccountId, version: SourceVersi
 impl GroupStore for SqlStore {
     async fn create(&self, account: AccountId, actor: Option<UserId>, group: GroupInput) -> StoreResult<Group> {
         group.validate()?;
-        let mut tx = begin_write(&self.pool).await.map_err(db_err)?;
+        let mut tx = begin_write(&self.writer).await.map_err(db_err)?;
         check_version(&mut tx, account, group.version_id).await?;
         let at = now();
         let id: i64 = sqlx::query_scalar(
@@ -123,7 +123,7 @@ impl GroupStore for SqlStore {
         group: GroupInput,
     ) -> StoreResult<Group> {
         group.validate()?;
-        let mut tx = begin_write(&self.pool).await.map_err(db_err)?;
+        let mut tx = begin_write(&self.writer).await.map_err(db_err)?;
         let past = load(&mut tx, account, id).await?.ok_or(StoreError::NotFound)?;
         if past.version_id != group.version_id {
             return Err(StoreError::invalid("version_id", "A group cannot move to another version."));
@@ -149,7 +149,7 @@ impl GroupStore for SqlStore {
     }
 
     async fn delete(&self, account: AccountId, actor: Option<UserId>, id: GroupId) -> StoreResult<()> {
-        let mut tx = begin_write(&self.pool).await.map_err(db_err)?;
+        let mut tx = begin_write(&self.writer).await.map_err(db_err)?;
         // Its members leave with it: a tree change for the group filter's counts.
         lock_tree(&mut tx, account).await?;
         let past = load(&mut tx, account, id).await?.ok_or(StoreError::NotFound)?;
@@ -176,7 +176,7 @@ impl GroupStore for SqlStore {
         if add.len() + remove.len() > 10_000 {
             return Err(StoreError::invalid("org_unit_ids", "Change at most 10000 members at once."));
         }
-        let mut tx = begin_write(&self.pool).await.map_err(db_err)?;
+        let mut tx = begin_write(&self.writer).await.map_err(db_err)?;
         lock_tree(&mut tx, account).await?;
         let past = load(&mut tx, account, id).await?.ok_or(StoreError::NotFound)?;
         for unit in sorted_dedup(add.iter().chain(remove).copied().collect()) {

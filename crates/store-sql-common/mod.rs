@@ -54,6 +54,7 @@ impl Store for SqlStore {
     }
 
     async fn close(&self) {
+        self.writer.close().await;
         self.pool.close().await;
     }
 

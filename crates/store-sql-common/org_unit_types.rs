@@ -110,7 +110,7 @@ impl OrgUnitTypeStore for SqlStore {
         input: OrgUnitTypeInput,
     ) -> StoreResult<OrgUnitType> {
         input.validate()?;
-        let mut tx = begin_write(&self.pool).await.map_err(db_err)?;
+        let mut tx = begin_write(&self.writer).await.map_err(db_err)?;
         // Names and versions shown with every unit: a georegistry change for the caches.
         lock_tree(&mut tx, account).await?;
         let at = now();
@@ -152,7 +152,7 @@ impl OrgUnitTypeStore for SqlStore {
         input: OrgUnitTypeInput,
     ) -> StoreResult<OrgUnitType> {
         input.validate()?;
-        let mut tx = begin_write(&self.pool).await.map_err(db_err)?;
+        let mut tx = begin_write(&self.writer).await.map_err(db_err)?;
         // Names and versions shown with every unit: a georegistry change for the caches.
         lock_tree(&mut tx, account).await?;
         let past = load_types(&mut tx, account, Some(id)).await?.pop().ok_or(StoreError::NotFound)?;
@@ -181,7 +181,7 @@ impl OrgUnitTypeStore for SqlStore {
     }
 
     async fn delete(&self, account: AccountId, actor: Option<UserId>, id: OrgUnitTypeId) -> StoreResult<()> {
-        let mut tx = begin_write(&self.pool).await.map_err(db_err)?;
+        let mut tx = begin_write(&self.writer).await.map_err(db_err)?;
         // Names and versions shown with every unit: a georegistry change for the caches.
         lock_tree(&mut tx, account).await?;
         let past = load_types(&mut tx, account, Some(id)).await?.pop().ok_or(StoreError::NotFound)?;

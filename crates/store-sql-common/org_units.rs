@@ -587,7 +587,7 @@ impl OrgUnitStore for SqlStore {
     async fn create(&self, scope: &OrgUnitScope, actor: Option<UserId>, unit: NewOrgUnit) -> StoreResult<OrgUnit> {
         unit.validate()?;
         let account = scope.account;
-        let mut tx = begin_write(&self.pool).await.map_err(db_err)?;
+        let mut tx = begin_write(&self.writer).await.map_err(db_err)?;
         lock_tree(&mut tx, account).await?;
         check_writable_version(&mut tx, account, unit.version_id).await?;
         check_type(&mut tx, account, unit.org_unit_type_id).await?;
@@ -661,7 +661,7 @@ impl OrgUnitStore for SqlStore {
         actor: Option<UserId>,
         units: &[NewOrgUnit],
     ) -> StoreResult<Vec<OrgUnitId>> {
-        super::org_unit_bulk::create_many(&self.pool, scope, actor, units).await
+        super::org_unit_bulk::create_many(&self.writer, scope, actor, units).await
     }
 
     async fn create_tree(
@@ -671,7 +671,7 @@ impl OrgUnitStore for SqlStore {
         units: &[NewOrgUnit],
         batch_parents: &[Option<usize>],
     ) -> StoreResult<Vec<OrgUnitId>> {
-        super::org_unit_bulk::create_tree(&self.pool, scope, actor, units, batch_parents).await
+        super::org_unit_bulk::create_tree(&self.writer, scope, actor, units, batch_parents).await
     }
 
     async fn apply_changes(
@@ -680,7 +680,7 @@ impl OrgUnitStore for SqlStore {
         actor: Option<UserId>,
         changes: &TreeChanges,
     ) -> StoreResult<TreeChangesApplied> {
-        super::org_unit_bulk::apply_changes(&self.pool, scope, actor, changes).await
+        super::org_unit_bulk::apply_changes(&self.writer, scope, actor, changes).await
     }
 
     async fn get(&self, scope: &OrgUnitScope, id: OrgUnitId) -> StoreResult<Option<OrgUnit>> {
@@ -753,7 +753,7 @@ impl OrgUnitStore for SqlStore {
         update: OrgUnitUpdate,
     ) -> StoreResult<OrgUnit> {
         update.validate()?;
-        let mut tx = begin_write(&self.pool).await.map_err(db_err)?;
+        let mut tx = begin_write(&self.writer).await.map_err(db_err)?;
         // Read under the tree lock, so that concurrent moves and edits apply one after the other.
         lock_tree(&mut tx, scope.account).await?;
         let updated = update_in_tx(&mut tx, scope, actor, id, update, "org_unit_api").await?;
@@ -768,7 +768,7 @@ impl OrgUnitStore for SqlStore {
         selection: &OrgUnitSelection,
         change: &BulkOrgUnitChange,
     ) -> StoreResult<u64> {
-        super::org_unit_bulk::bulk_update(&self.pool, scope, actor, selection, change).await
+        super::org_unit_bulk::bulk_update(&self.writer, scope, actor, selection, change).await
     }
 
     async fn ancestors(&self, scope: &OrgUnitScope, id: OrgUnitId) -> StoreResult<Vec<OrgUnit>> {

@@ -141,7 +141,7 @@ async fn flag_ids(conn: &mut <Db as sqlx::Database>::Connection, codes: &[String
 impl ProjectStore for SqlStore {
     async fn create(&self, account: AccountId, project: NewProject) -> StoreResult<Project> {
         project.validate()?;
-        let mut tx = begin_write(&self.pool).await.map_err(db_err)?;
+        let mut tx = begin_write(&self.writer).await.map_err(db_err)?;
         let flags = flag_ids(&mut tx, &project.feature_flags).await?;
         let at = now();
         let id: i64 = sqlx::query_scalar(
@@ -184,7 +184,7 @@ impl ProjectStore for SqlStore {
 
     async fn update(&self, account: AccountId, id: ProjectId, update: ProjectUpdate) -> StoreResult<Project> {
         update.validate()?;
-        let mut tx = begin_write(&self.pool).await.map_err(db_err)?;
+        let mut tx = begin_write(&self.writer).await.map_err(db_err)?;
         let done = sqlx::query(
             "UPDATE projects SET name = COALESCE($3, name), app_id = COALESCE($4, app_id), \
              description = COALESCE($5, description), color = COALESCE($6, color), \
@@ -214,7 +214,8 @@ impl ProjectStore for SqlStore {
     }
 
     async fn delete(&self, account: AccountId, id: ProjectId) -> StoreResult<()> {
-        match on_owned_row(&self.pool, "DELETE FROM projects WHERE account_id = $1 AND id = $2", account.0, id.0).await
+        match on_owned_row(&self.writer, "DELETE FROM projects WHERE account_id = $1 AND id = $2", account.0, id.0)
+            .await
         {
             // profile_projects restricts the delete: users limited to this project would otherwise
             // silently gain every project of the account.
@@ -237,7 +238,7 @@ impl ProjectStore for SqlStore {
 
     async fn create_app_token(&self, account: AccountId, token: NewAppToken) -> StoreResult<AppToken> {
         token.validate()?;
-        let mut tx = begin_write(&self.pool).await.map_err(db_err)?;
+        let mut tx = begin_write(&self.writer).await.map_err(db_err)?;
         let project: Option<i64> = sqlx::query_scalar("SELECT id FROM projects WHERE account_id = $1 AND id = $2")
             .bind(account.0)
             .bind(token.project_id.0)
@@ -296,7 +297,7 @@ impl ProjectStore for SqlStore {
         .bind(project.0)
         .bind(id)
         .bind(now())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.writer)
         .await
         .map_err(db_err)?;
         row.map(AppToken::from).ok_or(StoreError::NotFound)

@@ -118,7 +118,7 @@ impl SqlStore {
 impl SourceStore for SqlStore {
     async fn create_source(&self, account: AccountId, source: DataSourceInput) -> StoreResult<DataSource> {
         source.validate()?;
-        let mut tx = begin_write(&self.pool).await.map_err(db_err)?;
+        let mut tx = begin_write(&self.writer).await.map_err(db_err)?;
         // Names and versions shown with every unit: a georegistry change for the caches.
         lock_tree(&mut tx, account).await?;
         let projects = sorted_dedup(source.projects.iter().map(|p| p.0).collect());
@@ -156,7 +156,7 @@ impl SourceStore for SqlStore {
         source: DataSourceInput,
     ) -> StoreResult<DataSource> {
         source.validate()?;
-        let mut tx = begin_write(&self.pool).await.map_err(db_err)?;
+        let mut tx = begin_write(&self.writer).await.map_err(db_err)?;
         // Names and versions shown with every unit: a georegistry change for the caches.
         lock_tree(&mut tx, account).await?;
         let projects = sorted_dedup(source.projects.iter().map(|p| p.0).collect());
@@ -191,7 +191,7 @@ impl SourceStore for SqlStore {
         if description.chars().count() > 10_000 {
             return Err(StoreError::invalid("description", "Ensure this field has no more than 10000 characters."));
         }
-        let mut tx = begin_write(&self.pool).await.map_err(db_err)?;
+        let mut tx = begin_write(&self.writer).await.map_err(db_err)?;
         // Names and versions shown with every unit: a georegistry change for the caches.
         lock_tree(&mut tx, account).await?;
         let owned: Option<i64> = sqlx::query_scalar("SELECT id FROM data_sources WHERE account_id = $1 AND id = $2")
@@ -256,7 +256,7 @@ impl SourceStore for SqlStore {
     }
 
     async fn set_source_default_version(&self, account: AccountId, version: SourceVersionId) -> StoreResult<()> {
-        let mut tx = begin_write(&self.pool).await.map_err(db_err)?;
+        let mut tx = begin_write(&self.writer).await.map_err(db_err)?;
         // Names and versions shown with every unit: a georegistry change for the caches.
         lock_tree(&mut tx, account).await?;
         let row = Self::owned_version(&mut tx, account, version).await?;
@@ -271,7 +271,7 @@ impl SourceStore for SqlStore {
     }
 
     async fn set_account_default_version(&self, account: AccountId, version: SourceVersionId) -> StoreResult<()> {
-        let mut tx = begin_write(&self.pool).await.map_err(db_err)?;
+        let mut tx = begin_write(&self.writer).await.map_err(db_err)?;
         // Names and versions shown with every unit: a georegistry change for the caches.
         lock_tree(&mut tx, account).await?;
         Self::owned_version(&mut tx, account, version).await?;

@@ -303,7 +303,7 @@ impl SubmissionStore for SqlStore {
             .bind(now())
             .bind(payload.user.map(|u| u.0))
             .bind(payload.project.map(|p| p.0))
-            .fetch_one(&self.pool)
+            .fetch_one(&self.writer)
             .await
             .map_err(db_err)?;
         row.try_into()
@@ -323,7 +323,7 @@ impl SubmissionStore for SqlStore {
             .bind(now())
             .bind(error)
             .bind(submission)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.writer)
             .await
             .map_err(db_err)?;
         row.ok_or(StoreError::NotFound)?.try_into()
@@ -347,7 +347,7 @@ impl SubmissionStore for SqlStore {
     }
 
     async fn record_metadata(&self, account: AccountId, metadata: SubmissionMetadata) -> StoreResult<Submission> {
-        let mut tx = begin_write(&self.pool).await.map_err(db_err)?;
+        let mut tx = begin_write(&self.writer).await.map_err(db_err)?;
         check_references(&mut tx, account, metadata.form_id, metadata.project_id, metadata.org_unit_id).await?;
         let known = by_uuid(&mut tx, account, &metadata.uuid).await?;
         // Known and already described by the phone: a retry, nothing changes.
@@ -395,7 +395,7 @@ impl SubmissionStore for SqlStore {
     }
 
     async fn record_xml(&self, account: AccountId, xml: ReceivedXml) -> StoreResult<XmlOutcome> {
-        let mut tx = begin_write(&self.pool).await.map_err(db_err)?;
+        let mut tx = begin_write(&self.writer).await.map_err(db_err)?;
         check_references(&mut tx, account, Some(xml.form_id), xml.project_id, xml.org_unit_id).await?;
         let outcome = if let Some(replaced) = &xml.replaces {
             match by_uuid(&mut tx, account, replaced).await? {
@@ -458,7 +458,7 @@ impl SubmissionStore for SqlStore {
         md5: &str,
         size: i64,
     ) -> StoreResult<SubmissionFile> {
-        let mut tx = begin_write(&self.pool).await.map_err(db_err)?;
+        let mut tx = begin_write(&self.writer).await.map_err(db_err)?;
         by_id(&mut tx, account, submission).await?.ok_or(StoreError::NotFound)?;
         sqlx::query("DELETE FROM submission_files WHERE submission_id = $1 AND name = $2")
             .bind(submission.0)
@@ -554,6 +554,9 @@ impl SubmissionStore for SqlStore {
             if !query.forms.is_empty() {
                 super::org_units::push_in(builder, "s.form_id", query.forms.iter().map(|f| f.0));
             }
+            if !query.ids.is_empty() {
+                super::org_units::push_in(builder, "s.id", query.ids.iter().map(|s| s.0));
+            }
             if !query.projects.is_empty() {
                 super::org_units::push_in(builder, "s.project_id", query.projects.iter().map(|p| p.0));
             }
@@ -640,7 +643,7 @@ impl SubmissionStore for SqlStore {
         period: Option<Option<String>>,
         actor: Option<UserId>,
     ) -> StoreResult<Submission> {
-        let mut tx = begin_write(&self.pool).await.map_err(db_err)?;
+        let mut tx = begin_write(&self.writer).await.map_err(db_err)?;
         let current = by_id(&mut tx, account, id).await?.ok_or(StoreError::NotFound)?;
         let org_unit = org_unit.unwrap_or(current.org_unit_id);
         check_references(&mut tx, account, None, None, org_unit).await?;
@@ -669,7 +672,7 @@ impl SubmissionStore for SqlStore {
         query.push_bind(deleted).push(", updated_at = ").push_bind(now()).push(" WHERE account_id = ");
         query.push_bind(account.0).push(" AND deleted <> ").push_bind(deleted);
         super::org_units::push_in(&mut query, "id", ids.iter().map(|s| s.0));
-        let done = query.build().execute(&self.pool).await.map_err(db_err)?;
+        let done = query.build().execute(&self.writer).await.map_err(db_err)?;
         Ok(done.rows_affected())
     }
 }

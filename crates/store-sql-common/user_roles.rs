@@ -65,7 +65,7 @@ impl SqlStore {
 impl UserRoleStore for SqlStore {
     async fn create(&self, account: AccountId, role: UserRoleInput) -> StoreResult<UserRole> {
         role.validate()?;
-        let mut tx = begin_write(&self.pool).await.map_err(db_err)?;
+        let mut tx = begin_write(&self.writer).await.map_err(db_err)?;
         check_grantable(&mut tx, account.0, &role.permissions).await?;
         let at = now();
         let id: i64 = sqlx::query_scalar(
@@ -93,7 +93,7 @@ impl UserRoleStore for SqlStore {
 
     async fn update(&self, account: AccountId, id: UserRoleId, role: UserRoleInput) -> StoreResult<UserRole> {
         role.validate()?;
-        let mut tx = begin_write(&self.pool).await.map_err(db_err)?;
+        let mut tx = begin_write(&self.writer).await.map_err(db_err)?;
         check_grantable(&mut tx, account.0, &role.permissions).await?;
         let done = sqlx::query("UPDATE user_roles SET name = $3, updated_at = $4 WHERE account_id = $1 AND id = $2")
             .bind(account.0)
@@ -113,6 +113,6 @@ impl UserRoleStore for SqlStore {
     }
 
     async fn delete(&self, account: AccountId, id: UserRoleId) -> StoreResult<()> {
-        on_owned_row(&self.pool, "DELETE FROM user_roles WHERE account_id = $1 AND id = $2", account.0, id.0).await
+        on_owned_row(&self.writer, "DELETE FROM user_roles WHERE account_id = $1 AND id = $2", account.0, id.0).await
     }
 }

@@ -220,7 +220,7 @@ async fn write_profile_lists(
 impl UserStore for SqlStore {
     async fn create(&self, account: AccountId, user: NewUser) -> StoreResult<UserProfile> {
         user.validate()?;
-        let mut tx = begin_write(&self.pool).await.map_err(db_err)?;
+        let mut tx = begin_write(&self.writer).await.map_err(db_err)?;
         let at = now();
         let user_id: i64 = sqlx::query_scalar(
             "INSERT INTO users (username, password_hash, first_name, last_name, email, is_superuser, is_staff, \
@@ -274,7 +274,7 @@ impl UserStore for SqlStore {
 
     async fn update(&self, account: AccountId, id: ProfileId, update: ProfileUpdate) -> StoreResult<UserProfile> {
         update.validate()?;
-        let mut tx = begin_write(&self.pool).await.map_err(db_err)?;
+        let mut tx = begin_write(&self.writer).await.map_err(db_err)?;
         let at = now();
         let user_id: Option<i64> = sqlx::query_scalar(
             "UPDATE profiles SET language = CASE WHEN $3 THEN $4 ELSE language END, \
@@ -325,7 +325,7 @@ impl UserStore for SqlStore {
 
     async fn set_password(&self, account: AccountId, id: ProfileId, password_hash: &str) -> StoreResult<()> {
         // A new password also ends every API token and browser session issued under the old one.
-        let mut tx = begin_write(&self.pool).await.map_err(db_err)?;
+        let mut tx = begin_write(&self.writer).await.map_err(db_err)?;
         let user: Option<i64> = sqlx::query_scalar(
             "UPDATE users SET password_hash = $3, tokens_valid_from = $4 \
              WHERE id = (SELECT user_id FROM profiles WHERE account_id = $1 AND id = $2) RETURNING id",
@@ -345,7 +345,7 @@ impl UserStore for SqlStore {
     async fn delete(&self, account: AccountId, id: ProfileId) -> StoreResult<()> {
         // Deleting the login identity cascades to the profile, its lists and its sessions.
         let sql = "DELETE FROM users WHERE id = (SELECT user_id FROM profiles WHERE account_id = $1 AND id = $2)";
-        on_owned_row(&self.pool, sql, account.0, id.0).await
+        on_owned_row(&self.writer, sql, account.0, id.0).await
     }
 
     async fn credentials(&self, username: &str) -> StoreResult<Option<Credentials>> {

@@ -7,6 +7,7 @@ pub mod account;
 pub mod form;
 pub mod ids;
 pub mod orgunit;
+pub mod period;
 pub mod permission;
 pub mod project;
 pub mod submission;

@@ -176,6 +176,8 @@ pub struct SubmissionQuery {
     /// `true`: only deleted submissions; `false`: only live ones.
     pub deleted: bool,
     pub projects: Vec<ProjectId>,
+    /// Only these submissions (empty: any).
+    pub ids: Vec<SubmissionId>,
     pub limit: Option<u64>,
     pub offset: u64,
     /// Keyset paging for exports: only submissions with a larger id, in id order, and no count
@@ -192,6 +194,9 @@ pub enum PayloadChannel {
     /// Iaso's phone: `POST /sync/form_upload/`.
     #[serde(rename = "iaso")]
     Iaso,
+    /// Iaso's zip bulk upload (`POST /api/mobile/bulkupload/`): a phone's whole outbox.
+    #[serde(rename = "bulk")]
+    Bulk,
 }
 
 impl PayloadChannel {
@@ -199,6 +204,7 @@ impl PayloadChannel {
         match self {
             PayloadChannel::OpenRosa => "openrosa",
             PayloadChannel::Iaso => "iaso",
+            PayloadChannel::Bulk => "bulk",
         }
     }
 
@@ -206,6 +212,7 @@ impl PayloadChannel {
         match text {
             "openrosa" => Some(PayloadChannel::OpenRosa),
             "iaso" => Some(PayloadChannel::Iaso),
+            "bulk" => Some(PayloadChannel::Bulk),
             _ => None,
         }
     }

@@ -3,6 +3,7 @@
 pub mod api;
 pub mod auth;
 pub mod backend;
+pub mod bulk_upload;
 pub mod error;
 pub mod exports;
 pub mod extract;
@@ -47,6 +48,7 @@ pub fn app(state: SharedState) -> Router {
         .routes(utoipa_axum::routes!(api::formversions::create))
         .routes(utoipa_axum::routes!(api::formattachments::create))
         .routes(utoipa_axum::routes!(api::instances::form_upload))
+        .routes(utoipa_axum::routes!(api::mobile::bulk_upload))
         .layer(DefaultBodyLimit::max(http.upload_limit_bytes));
     let (api, openapi) = api::router().merge(uploads).split_for_parts();
     let routes = Router::new()

@@ -9,7 +9,7 @@
 //! `<OpenRosaResponse>` (Collect treats `200` as a failure).
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -164,6 +164,43 @@ type OpenRosaResult<T> = Result<T, OpenRosaError>;
 #[derive(Default)]
 pub struct BasicAuthCache {
     entries: Mutex<HashMap<[u8; 32], (hygeia_core::UserId, Instant, i64)>>,
+    /// One check at a time per credentials: the parallel requests of a phone, or of a team
+    /// sharing a login, wait for the first check instead of each counting as a login attempt
+    /// (fifty at once would trip the login throttle).
+    checks: Mutex<HashMap<[u8; 32], Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl BasicAuthCache {
+    /// The user these credentials were verified for, if recently and not since voided.
+    async fn fresh(&self, state: &AppState, key: &[u8; 32]) -> Result<Option<UserProfile>, OpenRosaError> {
+        let cached = self.entries.lock().unwrap_or_else(|p| p.into_inner()).get(key).copied();
+        // A password changed since the check voids it.
+        if let Some((user, at, verified_at)) = cached
+            && at.elapsed() < BASIC_CACHE_TTL
+            && let Some(profile) = active_profile(state, user).await?
+            && profile.tokens_valid_from <= verified_at
+        {
+            return Ok(Some(profile));
+        }
+        Ok(None)
+    }
+
+    fn remember(&self, key: [u8; 32], user: hygeia_core::UserId) {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if entries.len() >= MAX_BASIC_CACHE {
+            entries.clear();
+        }
+        entries.insert(key, (user, Instant::now(), chrono::Utc::now().timestamp()));
+    }
+
+    fn check_lock(&self, key: [u8; 32]) -> Arc<tokio::sync::Mutex<()>> {
+        let mut checks = self.checks.lock().unwrap_or_else(|p| p.into_inner());
+        if checks.len() >= MAX_BASIC_CACHE {
+            // Locks held now stay valid for their holders; later callers get new ones.
+            checks.clear();
+        }
+        checks.entry(key).or_default().clone()
+    }
 }
 
 const BASIC_CACHE_TTL: Duration = Duration::from_secs(300);
@@ -196,13 +233,14 @@ impl FromRequestParts<SharedState> for OpenRosaUser {
             return Err(challenge());
         }
         let key: [u8; 32] = Sha256::digest(credentials.trim().as_bytes()).into();
-        let cached = state.openrosa_logins.entries.lock().unwrap_or_else(|p| p.into_inner()).get(&key).copied();
-        // A password changed since the check voids it.
-        if let Some((user, at, verified_at)) = cached
-            && at.elapsed() < BASIC_CACHE_TTL
-            && let Some(profile) = active_profile(state, user).await?
-            && profile.tokens_valid_from <= verified_at
-        {
+        let logins = &state.openrosa_logins;
+        if let Some(profile) = logins.fresh(state, &key).await? {
+            return Ok(OpenRosaUser(profile));
+        }
+        let lock = logins.check_lock(key);
+        let _checking = lock.lock().await;
+        // Verified meanwhile by the request we waited for?
+        if let Some(profile) = logins.fresh(state, &key).await? {
             return Ok(OpenRosaUser(profile));
         }
         let decoded = base64::engine::general_purpose::STANDARD.decode(credentials.trim()).map_err(|_| challenge())?;
@@ -220,11 +258,7 @@ impl FromRequestParts<SharedState> for OpenRosaUser {
             Err(ApiError::Unauthorized(_)) => return Err(challenge()),
             Err(other) => return Err(other.into()),
         };
-        let mut entries = state.openrosa_logins.entries.lock().unwrap_or_else(|p| p.into_inner());
-        if entries.len() >= MAX_BASIC_CACHE {
-            entries.clear();
-        }
-        entries.insert(key, (profile.user_id, Instant::now(), chrono::Utc::now().timestamp()));
+        logins.remember(key, profile.user_id);
         Ok(OpenRosaUser(profile))
     }
 }

@@ -30,7 +30,7 @@ const PARENT_COLUMNS: usize = 4;
 
 const FIXED_COLUMNS: &[&str] = &[
     "ID du formulaire",
-    "UUID",
+    "Soumission de référence",
     "Version du formulaire",
     "Export id",
     "Latitude",
@@ -44,6 +44,8 @@ const FIXED_COLUMNS: &[&str] = &[
     "Créé par",
     "Créé par id",
     "Status",
+    "Entité",
+    "Entité id",
     "Org unit",
     "Org unit id",
     "Référence externe",
@@ -72,6 +74,7 @@ pub struct SubmissionTable {
     versions: HashMap<FormVersionId, String>,
     /// Known once the repeats are measured.
     columns: Vec<Column>,
+    /// `username (First Last)`, as Iaso shows them.
     users: HashMap<UserId, String>,
     /// The last submission read; `None` once every page is read.
     after: Option<SubmissionId>,
@@ -181,7 +184,13 @@ impl SubmissionTable {
                 continue;
             }
             let profile = self.state.store.users().profile_of_user(user).await?;
-            let name = profile.filter(|p| p.account_id == self.scope.account).map(|p| p.username).unwrap_or_default();
+            let name = profile
+                .filter(|p| p.account_id == self.scope.account)
+                .map(|p| {
+                    let full = format!("{} {}", p.first_name, p.last_name);
+                    if full.trim().is_empty() { p.username } else { format!("{} ({})", p.username, full.trim()) }
+                })
+                .unwrap_or_default();
             self.users.insert(user, name);
         }
         Ok(())
@@ -195,13 +204,14 @@ impl SubmissionTable {
         let unit = s.org_unit_id.and_then(|id| units.get(&id));
         let mut row = vec![
             s.id.0.to_string(),
-            s.uuid.clone(),
+            // Reference instances and entities are not modelled yet.
+            "False".to_owned(),
             s.form_version_id.and_then(|v| self.versions.get(&v)).cloned().unwrap_or_default(),
             s.export_id.clone(),
             number(s.latitude),
             number(s.longitude),
             number(s.altitude),
-            number(s.accuracy),
+            s.accuracy.map(|a| format!("{a:.2}")).unwrap_or_default(),
             s.period.clone().unwrap_or_default(),
             time(s.source_created_at.or(Some(s.created_at))),
             time(Some(s.created_at)),
@@ -209,6 +219,8 @@ impl SubmissionTable {
             s.created_by.and_then(|u| self.users.get(&u)).cloned().unwrap_or_default(),
             s.created_by.map(|u| u.0.to_string()).unwrap_or_default(),
             status.as_str().to_owned(),
+            String::new(),
+            String::new(),
             unit.map(|u| u.name.clone()).unwrap_or_default(),
             s.org_unit_id.map(|u| u.0.to_string()).unwrap_or_default(),
             unit.and_then(|u| u.source_ref.clone()).unwrap_or_default(),
@@ -251,8 +263,9 @@ fn measure_repeats(value: &Value, path: &str, schema: &Schema, largest: &mut Has
 /// question names (Iaso's), with the repeats' instances numbered; a bare name that two
 /// questions share is replaced by their paths.
 fn columns(schema: &Schema, largest: &HashMap<String, usize>) -> Vec<Column> {
+    // Of the metadata, only the instance id (Iaso's last column).
     let questions: Vec<(&str, ValueType)> =
-        schema.questions().filter(|(path, _)| !path.starts_with("meta/") && *path != "meta").collect();
+        schema.questions().filter(|(path, _)| !path.starts_with("meta/") || *path == "meta/instanceID").collect();
     let mut seen: HashMap<&str, usize> = HashMap::new();
     for (path, _) in &questions {
         *seen.entry(bare(path)).or_default() += 1;
@@ -381,7 +394,8 @@ pub fn csv_stream(table: SubmissionTable) -> impl Stream<Item = Result<bytes::By
 }
 
 fn csv_chunk(rows: impl Iterator<Item = Vec<String>>) -> ApiResult<bytes::Bytes> {
-    let mut out = csv::Writer::from_writer(Vec::new());
+    // CRLF, as Iaso's and RFC 4180.
+    let mut out = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(Vec::new());
     for row in rows {
         out.write_record(&row).map_err(|e| ApiError::Internal(e.to_string()))?;
     }
@@ -480,7 +494,8 @@ mod tests {
                 "kids[1][1]/age",
                 "kids[1][2]/age",
                 "kids[2][1]/age",
-                "kids[2][2]/age"
+                "kids[2][2]/age",
+                "instanceID"
             ]
         );
         let value = |a: &Value, title: &str| {
@@ -508,6 +523,6 @@ mod tests {
     fn a_repeat_nobody_answered_has_no_column() {
         let schema = Schema::from_xform(XFORM).unwrap();
         let titles: Vec<String> = columns(&schema, &HashMap::new()).into_iter().map(|c| c.title).collect();
-        assert_eq!(titles, ["name", "loc", "pets"]);
+        assert_eq!(titles, ["name", "loc", "pets", "instanceID"]);
     }
 }

@@ -200,6 +200,16 @@ pub async fn receive(state: &AppState, upload: Upload) -> Result<Received, Inges
 /// Processes a stored payload again (after its form or version was fixed, for instance).
 pub async fn replay(state: &AppState, payload: &Payload) -> Result<Received, IngestError> {
     let account = payload.account_id.ok_or_else(|| IngestError::Invalid("The payload names no account.".into()))?;
+    let with_bytes = stored_parts(state, account, payload).await?;
+    finish(state, payload, process(state, payload, &with_bytes).await).await
+}
+
+/// A stored payload's parts, read back from file storage.
+pub async fn stored_parts(
+    state: &AppState,
+    account: AccountId,
+    payload: &Payload,
+) -> Result<Vec<(StoredPart, Bytes)>, IngestError> {
     let manifest = read_file(&state.files, account, &format!("{}/parts.json", payload.file_key)).await?;
     let parts: Vec<StoredPart> =
         serde_json::from_slice(&manifest).map_err(|e| IngestError::Storage(format!("parts.json: {e}")))?;
@@ -208,22 +218,26 @@ pub async fn replay(state: &AppState, payload: &Payload) -> Result<Received, Ing
         let bytes = read_file(&state.files, account, &part.key).await?;
         with_bytes.push((part, bytes));
     }
-    finish(state, payload, process(state, payload, &with_bytes).await).await
+    Ok(with_bytes)
 }
 
 /// Replays up to `limit` unprocessed or failed payloads, oldest first, telling `report` each
-/// outcome (the submission's id, or why it still fails); returns (processed, still failing).
+/// outcome (what it became, or why it still fails); returns (processed, still failing).
 pub async fn replay_unprocessed(
     state: &AppState,
     limit: u64,
-    mut report: impl FnMut(i64, Result<i64, &IngestError>),
+    mut report: impl FnMut(i64, Result<String, &IngestError>),
 ) -> Result<(u64, u64), StoreError> {
     let (mut done, mut failed) = (0, 0);
     for payload in state.store.submissions().unprocessed_payloads(limit).await? {
-        match replay(state, &payload).await {
-            Ok(received) => {
+        let outcome = match payload.channel {
+            PayloadChannel::Bulk => crate::bulk_upload::replay(state, &payload).await.map(|s| s.to_string()),
+            _ => replay(state, &payload).await.map(|r| format!("submission {}", r.submission().id.0)),
+        };
+        match outcome {
+            Ok(what) => {
                 done += 1;
-                report(payload.id, Ok(received.submission().id.0));
+                report(payload.id, Ok(what));
             }
             Err(err) => {
                 failed += 1;

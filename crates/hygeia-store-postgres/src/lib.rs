@@ -27,6 +27,8 @@ const OPTIMIZE: &[&str] = &[
 /// A [`Store`] on a PostgreSQL database.
 pub struct PostgresStore {
     pool: PgPool,
+    /// The pool writes go through: the same one (PostgreSQL runs writers side by side).
+    writer: PgPool,
     counts: common::CountCache,
     /// Bumped when tasks are queued, by this process or (through LISTEN) by any other.
     queued: tokio::sync::watch::Sender<u64>,
@@ -86,6 +88,7 @@ impl PostgresStore {
             .await
             .map_err(StoreError::backend)?;
         Ok(PostgresStore {
+            writer: pool.clone(),
             pool,
             counts: Default::default(),
             queued: tokio::sync::watch::Sender::new(0),

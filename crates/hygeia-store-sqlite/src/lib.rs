@@ -26,6 +26,11 @@ const OPTIMIZE: &[&str] =
 /// A [`Store`] on one SQLite database file (or an in-memory database, for tests).
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// One connection that every write goes through. SQLite takes one writer at a time; writers
+    /// on several connections would wait on its busy handler, which sleeps 1, 2, 5... up to
+    /// 100 ms between tries (a third of ingest throughput, BENCHMARKS.md), while writers queued
+    /// here are woken in turn.
+    writer: SqlitePool,
     counts: common::CountCache,
     /// Bumped when tasks are queued; this process's workers wait on it (other processes poll).
     queued: tokio::sync::watch::Sender<u64>,
@@ -132,20 +137,28 @@ impl SqliteStore {
             .pragma("journal_size_limit", "16777216")
             .pragma("temp_store", "memory");
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
-        let pool = if in_memory {
+        let (pool, writer) = if in_memory {
             // Every connection to `:memory:` is its own database: keep exactly one, forever.
-            SqlitePoolOptions::new()
+            let pool = SqlitePoolOptions::new()
                 .max_connections(1)
                 .min_connections(1)
                 .idle_timeout(None)
                 .max_lifetime(None)
                 .connect_with(options)
                 .await
+                .map_err(StoreError::backend)?;
+            (pool.clone(), pool)
         } else {
-            SqlitePoolOptions::new().max_connections(8).connect_with(options).await
-        }
-        .map_err(StoreError::backend)?;
-        Ok(SqliteStore { pool, counts: Default::default(), queued: tokio::sync::watch::Sender::new(0) })
+            let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options.clone()).await;
+            // A writer waits its turn here, not in SQLite (see `writer`).
+            let writer = SqlitePoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(Duration::from_secs(30))
+                .connect_with(options)
+                .await;
+            (pool.map_err(StoreError::backend)?, writer.map_err(StoreError::backend)?)
+        };
+        Ok(SqliteStore { pool, writer, counts: Default::default(), queued: tokio::sync::watch::Sender::new(0) })
     }
 
     /// Only this process's workers are told of new tasks (through `queued`).

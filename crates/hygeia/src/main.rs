@@ -137,7 +137,7 @@ async fn run_once(command: Command, store: &DynStore, settings: Settings) -> Res
             let state = AppState::new(store.clone(), settings).await?;
             let (done, failed) =
                 hygeia_server::submissions::replay_unprocessed(&state, limit, |payload, outcome| match outcome {
-                    Ok(submission) => println!("payload {payload}: submission {submission}"),
+                    Ok(what) => println!("payload {payload}: {what}"),
                     Err(error) => println!("payload {payload}: still failing: {error}"),
                 })
                 .await?;

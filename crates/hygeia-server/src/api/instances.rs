@@ -65,6 +65,18 @@ pub async fn create(
         one @ Value::Object(_) => vec![one],
         _ => return Err(ApiError::field("non_field_errors", "Send a list of submissions.")),
     };
+    record_phone_metadata(&state, &project, caller.as_ref(), &items).await?;
+    Ok(Json(json!({"res": "ok"})))
+}
+
+/// Records the phone's metadata of its submissions (the upload's first call, and the zip bulk
+/// upload's `instances.json`); idempotent on each `id`.
+pub(crate) async fn record_phone_metadata(
+    state: &AppState,
+    project: &hygeia_core::Project,
+    caller: Option<&UserProfile>,
+    items: &[Value],
+) -> ApiResult<()> {
     for (i, item) in items.iter().enumerate() {
         let field = |name: &str| format!("[{i}].{name}");
         let uuid = item["id"].as_str().map(str::trim).filter(|s| !s.is_empty());
@@ -79,7 +91,7 @@ pub async fn create(
         };
         let org_unit_id = match item.get("orgUnitId").filter(|v| !v.is_null()) {
             Some(v) => Some(
-                org_unit_of(&state, &project.account_id, v)
+                org_unit_of(state, &project.account_id, v)
                     .await
                     .map_err(|_| ApiError::field(&field("orgUnitId"), "Unknown org unit: give its id or its uuid."))?,
             ),
@@ -102,11 +114,11 @@ pub async fn create(
             accuracy: item.get("accuracy").and_then(number).filter(|_| located),
             source_created_at: item.get("created_at").and_then(device_time),
             source_updated_at: item.get("updated_at").and_then(device_time),
-            created_by: caller.as_ref().map(|u| u.user_id),
+            created_by: caller.map(|u| u.user_id),
         };
         state.store.submissions().record_metadata(project.account_id, metadata).await?;
     }
-    Ok(Json(json!({"res": "ok"})))
+    Ok(())
 }
 
 /// An org unit id, or the uuid of a unit the phone created offline (sent before with
@@ -186,6 +198,9 @@ pub struct ListParams {
     period_ids: Option<String>,
     periods: Option<String>,
     period: Option<String>,
+    /// With `endPeriod`: every period within the range (its quarters, months, weeks, days...).
+    start_period: Option<String>,
+    end_period: Option<String>,
     /// READY, DUPLICATED or EXPORTED.
     status: Option<String>,
     with_location: Option<String>,
@@ -226,6 +241,24 @@ fn day(text: Option<&str>, field: &str, end: bool) -> ApiResult<Option<DateTime<
 }
 
 impl ListParams {
+    /// The listed periods narrowed to `startPeriod`..`endPeriod`, or the range's periods.
+    fn period_range(&self, listed: Vec<String>) -> ApiResult<Vec<String>> {
+        let given = |p: &Option<String>| p.as_deref().map(str::trim).filter(|p| !p.is_empty()).map(str::to_owned);
+        let (start, end) = match (given(&self.start_period), given(&self.end_period)) {
+            (None, None) => return Ok(listed),
+            (Some(start), Some(end)) => (start, end),
+            (Some(_), None) => return Err(ApiError::field("endPeriod", "A range needs endPeriod too.")),
+            (None, Some(_)) => return Err(ApiError::field("startPeriod", "A range needs startPeriod too.")),
+        };
+        let range = hygeia_core::period::range(&start, &end).map_err(|e| ApiError::field("startPeriod", e))?;
+        if listed.is_empty() {
+            return Ok(range);
+        }
+        // Both given: the listed periods that lie within the range (none may: then nothing matches).
+        let within: Vec<String> = listed.into_iter().filter(|p| range.contains(p)).collect();
+        Ok(if within.is_empty() { vec![String::new()] } else { within })
+    }
+
     fn query(&self) -> ApiResult<SubmissionQuery> {
         let mut forms = ids(self.form_ids.as_deref(), "form_ids", FormId)?;
         forms.extend(ids(self.form_id.as_deref(), "form_id", FormId)?);
@@ -240,6 +273,7 @@ impl ListParams {
             .filter(|p| !p.is_empty())
             .map(str::to_owned)
             .collect();
+        let periods = self.period_range(periods)?;
         let status = match self.status.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
             Some(text) => Some(
                 SubmissionStatus::parse(text)
@@ -259,6 +293,7 @@ impl ListParams {
             search: self.search.clone(),
             deleted: yes(self.show_deleted.as_deref()).unwrap_or(false),
             projects: ids(self.project_ids.as_deref(), "project_ids", ProjectId)?,
+            ids: Vec::new(),
             limit: None,
             offset: 0,
             after_id: None,
@@ -405,9 +440,7 @@ async fn export(state: &SharedState, user: &UserProfile, query: SubmissionQuery,
         return Err(ApiError::field("form_ids", "An export is of one form: give its id in form_ids."));
     };
     let table = SubmissionTable::new(state, scope_of(user), query, form).await?;
-    let account = state.store.accounts().get(user.account_id).await?.ok_or(ApiError::NotFound)?;
-    let slug: String = account.name.chars().map(|c| if c.is_alphanumeric() { c } else { '_' }).collect();
-    let name = format!("hygeia-{slug}-submissions-{form}-{}.{format}", Utc::now().format("%Y-%m-%d-%H-%M"));
+    let name = format!("instances-{form}-{}.{format}", Utc::now().format("%Y-%m-%d-%H-%M"));
     let (content_type, body) = if format == "csv" {
         ("text/csv; charset=utf-8", Body::from_stream(submission_exports::csv_stream(table)))
     } else {
@@ -536,6 +569,61 @@ pub async fn update(
         state.store.submissions().set_deleted(user.0.account_id, &[submission.id], deleted).await?;
     }
     detail(State(state), user, PathId(id)).await
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct BulkDeleteBody {
+    /// Every submission the list filters (in the query string) select, but `unselected_ids`.
+    #[serde(default)]
+    select_all: bool,
+    #[serde(default)]
+    selected_ids: Vec<i64>,
+    #[serde(default)]
+    unselected_ids: Vec<i64>,
+    /// `false` restores instead.
+    #[serde(default = "deletion_by_default")]
+    is_deletion: bool,
+}
+
+fn deletion_by_default() -> bool {
+    true
+}
+
+/// Soft-deletes (or restores) many submissions: the selected ones, or all that the filters
+/// select but some. Only submissions the caller may see are touched.
+#[utoipa::path(post, path = "/api/instances/bulkdelete/", tag = "instances", params(ListParams), request_body = BulkDeleteBody,
+    security(("bearer" = [])),
+    responses((status = 200, description = "`{\"result\": \"success\", \"changed\": n}`", body = Object), (status = 400), (status = 401), (status = 403)))]
+pub async fn bulk_delete(
+    State(state): State<SharedState>,
+    user: CurrentUser,
+    Query(params): Query<ListParams>,
+    AppJson(body): AppJson<BulkDeleteBody>,
+) -> ApiResult<Json<Value>> {
+    user.require(perm::UPDATE_SUBMISSION)?;
+    let mut query = params.query()?;
+    // Deleting picks among live submissions, restoring among deleted ones.
+    query.deleted = !body.is_deletion;
+    if !body.select_all {
+        if body.selected_ids.is_empty() {
+            return Err(ApiError::field("selected_ids", "Select submissions, or send select_all."));
+        }
+        query.ids = body.selected_ids.iter().copied().map(SubmissionId).collect();
+    }
+    let except: std::collections::HashSet<i64> = body.unselected_ids.into_iter().collect();
+    let scope = scope_of(&user.0);
+    query.limit = Some(1_000);
+    let mut after = SubmissionId(0);
+    let mut changed = 0;
+    loop {
+        query.after_id = Some(after);
+        let page = state.store.submissions().list(&scope, &query).await?.items;
+        let Some((last, _)) = page.last() else { break };
+        after = last.id;
+        let chosen: Vec<SubmissionId> = page.iter().map(|(s, _)| s.id).filter(|id| !except.contains(&id.0)).collect();
+        changed += state.store.submissions().set_deleted(user.0.account_id, &chosen, body.is_deletion).await?;
+    }
+    Ok(Json(json!({"result": "success", "changed": changed})))
 }
 
 #[utoipa::path(delete, path = "/api/instances/{id}/", tag = "instances", params(("id" = i64, Path, description = "Submission id")),

@@ -215,16 +215,38 @@ pub async fn create_org_units(
     let project = mobile_project(&state, &caller, params.app_id.as_deref()).await?;
     let body: Value = serde_json::from_slice(&body)
         .map_err(|e| ApiError::field("non_field_errors", format!("The body is not JSON: {e}")))?;
-    let mut items = match body {
+    let items = match body {
         Value::Array(items) => items,
         one @ Value::Object(_) => vec![one],
         _ => return Err(ApiError::field("non_field_errors", "Send a list of org units.")),
     };
-    let version = default_version(&state, &project)
+    let created = create_phone_units(&state, &project, caller.as_ref(), items).await?;
+    let context = context_for_account(&state, project.account_id, &created).await?;
+    let rows: Vec<Value> = created
+        .iter()
+        .map(|unit| {
+            let mut row = orgunit_json::as_dict(unit, &context);
+            // Iaso echoes the type id as a string here.
+            row["org_unit_type_id"] = json!(unit.org_unit_type_id.map(|t| t.0.to_string()));
+            row
+        })
+        .collect();
+    Ok(Json(Value::Array(rows)))
+}
+
+/// Creates the units a phone sends (the upload call's and the zip bulk upload's `orgUnits.json`);
+/// returns those created (known uuids are skipped).
+pub(crate) async fn create_phone_units(
+    state: &AppState,
+    project: &Project,
+    caller: Option<&UserProfile>,
+    mut items: Vec<Value>,
+) -> ApiResult<Vec<OrgUnit>> {
+    let version = default_version(state, project)
         .await?
         .ok_or_else(|| ApiError::field("non_field_errors", "The account has no default version to add units to."))?;
     let account = project.account_id;
-    let scope = caller.as_ref().map(scope_of).unwrap_or_else(|| OrgUnitScope::whole_account(account));
+    let scope = caller.map(scope_of).unwrap_or_else(|| OrgUnitScope::whole_account(account));
     // Field names in errors refer to the list as sent, before sorting.
     let mut order: Vec<usize> = (0..items.len()).collect();
     order.sort_by(|a, b| {
@@ -232,7 +254,7 @@ pub async fn create_org_units(
         at(a).total_cmp(&at(b))
     });
     let uuids: Vec<String> = items.iter().filter_map(|i| i["id"].as_str().map(str::to_owned)).collect();
-    let known: HashMap<String, OrgUnit> = by_uuids(&state, account, version, &uuids)
+    let known: HashMap<String, OrgUnit> = by_uuids(state, account, version, &uuids)
         .await?
         .into_iter()
         .filter_map(|u| Some((u.uuid.clone()?, u)))
@@ -271,7 +293,7 @@ pub async fn create_org_units(
                     (Some(index), _) => batch_parent = Some(*index),
                     (None, Some(existing)) => unit.parent_id = Some(existing.id),
                     (None, None) => {
-                        match by_uuids(&state, account, version, std::slice::from_ref(&parent)).await?.first() {
+                        match by_uuids(state, account, version, std::slice::from_ref(&parent)).await?.first() {
                             Some(existing) => unit.parent_id = Some(existing.id),
                             None => {
                                 return Err(ApiError::field(
@@ -296,22 +318,11 @@ pub async fn create_org_units(
         batch_parents.push(batch_parent);
     }
     if units.is_empty() {
-        return Ok(Json(json!([])));
+        return Ok(Vec::new());
     }
-    let actor = caller.as_ref().map(|u| u.user_id);
+    let actor = caller.map(|u| u.user_id);
     let ids = state.store.org_units().create_tree(&scope, actor, &units, &batch_parents).await?;
-    let created = state.store.org_units().by_ids(account, &ids).await?;
-    let context = context_for_account(&state, account, &created).await?;
-    let rows: Vec<Value> = created
-        .iter()
-        .map(|unit| {
-            let mut row = orgunit_json::as_dict(unit, &context);
-            // Iaso echoes the type id as a string here.
-            row["org_unit_type_id"] = json!(unit.org_unit_type_id.map(|t| t.0.to_string()));
-            row
-        })
-        .collect();
-    Ok(Json(Value::Array(rows)))
+    Ok(state.store.org_units().by_ids(account, &ids).await?)
 }
 
 enum Parent {
@@ -359,5 +370,43 @@ pub(crate) fn number(value: &Value) -> Option<f64> {
         Value::Number(n) => n.as_f64(),
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
+    }
+}
+
+/// A phone's whole outbox in one zip (`zip_file`: `orgUnits.json`, `instances.json`, one folder
+/// per submission with its XML and attachments). Stored before it is processed; `204` once
+/// processed. A submission that cannot be processed yet is kept for replay, as with the two-call
+/// upload; an archive that cannot be read at all is refused (and kept).
+#[utoipa::path(post, path = "/api/mobile/bulkupload/", tag = "mobile", params(MobileOrgUnitParams), security(("bearer" = [])),
+    request_body(content_type = "multipart/form-data", description = "`zip_file`"),
+    responses((status = 204, description = "Stored and processed"), (status = 400), (status = 401), (status = 404)))]
+pub async fn bulk_upload(
+    State(state): State<SharedState>,
+    MaybeUser(caller): MaybeUser,
+    Query(params): Query<MobileOrgUnitParams>,
+    mut multipart: axum::extract::Multipart,
+) -> ApiResult<axum::http::StatusCode> {
+    use crate::bulk_upload::ZIP_PART;
+    let project = mobile_project(&state, &caller, params.app_id.as_deref()).await?;
+    let (parts, cut_off) = crate::openrosa::read_parts(&mut multipart).await;
+    if !parts.iter().any(|p| p.name == ZIP_PART) && cut_off.is_none() {
+        return Err(ApiError::field(ZIP_PART, "The upload has no zip_file part."));
+    }
+    let outcome = match cut_off {
+        // What arrived is kept for inspection, and refused.
+        Some(problem) => {
+            let kept = crate::bulk_upload::receive(&state, &project, caller.as_ref(), parts).await;
+            tracing::info!(?kept, "a cut-off bulk upload was kept");
+            return Err(ApiError::field(ZIP_PART, format!("The upload is incomplete: {problem}.")));
+        }
+        None => crate::bulk_upload::receive(&state, &project, caller.as_ref(), parts).await,
+    };
+    match outcome {
+        Ok(summary) => {
+            tracing::info!(%summary, app_id = %project.app_id, "bulk upload processed");
+            Ok(axum::http::StatusCode::NO_CONTENT)
+        }
+        Err(crate::submissions::IngestError::Storage(cause)) => Err(ApiError::Internal(cause)),
+        Err(err) => Err(ApiError::field(ZIP_PART, err.to_string())),
     }
 }

@@ -110,6 +110,7 @@ pub fn router() -> OpenApiRouter<SharedState> {
         .routes(routes!(instances::list, instances::create))
         .routes(routes!(instances::detail, instances::update, instances::delete))
         .routes(routes!(instances::xml))
+        .routes(routes!(instances::bulk_delete))
         .routes(routes!(mobile::app))
         .routes(routes!(mobile::org_units, mobile::create_org_units))
         .routes(routes!(instances::file))

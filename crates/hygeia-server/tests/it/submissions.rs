@@ -18,7 +18,8 @@ on_both_backends!(
     broken_and_foreign_submissions_are_refused_and_kept,
     stored_payloads_are_replayed_once_their_form_exists,
     exports_have_a_column_per_question_and_repeat_instance,
-    app_tokens_replace_passwords_for_one_project
+    app_tokens_replace_passwords_for_one_project,
+    a_team_logging_in_at_once_is_not_throttled
 );
 
 const FORM_ID: &str = "eventtracker2334";
@@ -137,6 +138,22 @@ async fn collect(app: &TestApp, username: &str, xml: &str) {
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
 }
 
+/// Fifty phones sharing one login send their first request at once: one password check, the
+/// others wait for it, none is taken for a guesser.
+async fn a_team_logging_in_at_once_is_not_throttled(app: &TestApp) {
+    let Some(_) = setup(app, "BFA", "bfa.demo", "team").await else { return };
+    let auth = basic("team");
+    let requests = (0..50).map(|_| openrosa(app, Method::HEAD, "/openrosa/bfa.demo/submission", Some(&auth), None));
+    let replies = futures_util::future::join_all(requests).await;
+    let statuses: Vec<StatusCode> = replies.iter().map(|r| r.status).collect();
+    assert!(statuses.iter().all(|s| *s == StatusCode::NO_CONTENT), "{statuses:?}");
+    let wrong = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("team:wrong"));
+    let guesses = (0..20).map(|_| openrosa(app, Method::HEAD, "/openrosa/bfa.demo/submission", Some(&wrong), None));
+    let guessed: Vec<StatusCode> = futures_util::future::join_all(guesses).await.iter().map(|r| r.status).collect();
+    assert!(guessed.contains(&StatusCode::TOO_MANY_REQUESTS), "wrong passwords are still throttled: {guessed:?}");
+    assert!(!guessed.contains(&StatusCode::NO_CONTENT));
+}
+
 async fn app_tokens_replace_passwords_for_one_project(app: &TestApp) {
     let Some(s) = setup(app, "BFA", "bfa.demo", "admin").await else { return };
     let collector = app.user(s.account, "collector", |_| {}).await;
@@ -209,22 +226,32 @@ async fn exports_have_a_column_per_question_and_repeat_instance(app: &TestApp) {
     let path = format!("/api/instances/?form_ids={}&csv=true", s.form);
     let reply = app.get(&path, Some(&s.token)).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
-    assert!(reply.header("content-disposition").is_some_and(|d| d.contains("submissions") && d.ends_with(".csv\"")));
+    assert!(
+        reply
+            .header("content-disposition")
+            .is_some_and(|d| d.contains("filename=\"instances-") && d.ends_with(".csv\""))
+    );
     let mut reader = csv::Reader::from_reader(&reply.bytes[..]);
     let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
-    for title in
-        ["ID du formulaire", "UUID", "Org unit", "parent1", "MMD_PER_NAM", "hh_repeat[1]/name", "hh_repeat[2]/age"]
-    {
+    for title in [
+        "ID du formulaire",
+        "instanceID",
+        "Org unit",
+        "parent1",
+        "MMD_PER_NAM",
+        "hh_repeat[1]/name",
+        "hh_repeat[2]/age",
+    ] {
         assert!(header.iter().any(|h| h == title), "{title} missing from {header:?}");
     }
     assert!(!header.iter().any(|h| h.starts_with("hh_repeat[3]")), "as many instances as the largest submission");
     let column = |title: &str| header.iter().position(|h| h == title).unwrap();
     let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
     assert_eq!(rows.len(), 2);
-    let binta = rows.iter().find(|r| &r[column("UUID")] == "e-2").unwrap();
+    let binta = rows.iter().find(|r| &r[column("instanceID")] == "uuid:e-2").unwrap();
     assert_eq!((&binta[column("MMD_PER_NAM")], &binta[column("hh_repeat[2]/age")]), ("Binta", "7"));
     assert_eq!(&binta[column("hh_repeat[2]/name")], "household 2");
-    let awa = rows.iter().find(|r| &r[column("UUID")] == "e-1").unwrap();
+    let awa = rows.iter().find(|r| &r[column("instanceID")] == "uuid:e-1").unwrap();
     assert_eq!((&awa[column("hh_repeat[1]/age")], &awa[column("hh_repeat[2]/age")]), ("42", ""));
     assert_eq!(&awa[column("Status")], "READY");
 
@@ -256,15 +283,41 @@ async fn exports_have_a_column_per_question_and_repeat_instance(app: &TestApp) {
     assert_eq!(moved.status, StatusCode::OK, "{}", moved.text());
     app.user(s.account, "restricted", |u| {
         u.org_units = vec![s.unit.0];
-        u.permissions = vec![hygeia_core::permission::SUBMISSIONS.to_owned()];
+        u.permissions = vec![
+            hygeia_core::permission::SUBMISSIONS.to_owned(),
+            hygeia_core::permission::UPDATE_SUBMISSION.to_owned(),
+        ];
     })
     .await;
     let restricted = app.token("restricted").await;
     let reply = app.get(&path, Some(&restricted)).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
     let mut reader = csv::Reader::from_reader(&reply.bytes[..]);
-    let uuids: Vec<String> = reader.records().map(|r| r.unwrap()[column("UUID")].to_owned()).collect();
-    assert_eq!(uuids, ["e-1"]);
+    let uuids: Vec<String> = reader.records().map(|r| r.unwrap()[column("instanceID")].to_owned()).collect();
+    assert_eq!(uuids, ["uuid:e-1"]);
+
+    // Bulk deletion: "all" is all the caller may see; unselected ones are spared; restoring.
+    let bulk = |token: &str, body: Value| {
+        let token = token.to_owned();
+        async move { send_json(app, Method::POST, "/api/instances/bulkdelete/", &token, body).await }
+    };
+    let live = |token: &str| {
+        let token = token.to_owned();
+        async move { instances(app, &token, "?limit=10").await["count"].as_u64().unwrap() }
+    };
+    let done = bulk(&restricted, json!({"select_all": true})).await;
+    assert_eq!(done.json()["changed"], 1, "the restricted user reaches the clinic's only: {}", done.text());
+    assert_eq!(live(&s.token).await, 1);
+    let awa_id: i64 = awa_id.parse().unwrap();
+    let restored = bulk(&s.token, json!({"selected_ids": [awa_id], "is_deletion": false})).await;
+    assert_eq!(restored.json()["changed"], 1, "{}", restored.text());
+    let spared = bulk(&s.token, json!({"select_all": true, "unselected_ids": [awa_id]})).await;
+    assert_eq!(spared.json()["changed"], 1);
+    assert_eq!(live(&s.token).await, 1);
+    assert_eq!(bulk(&s.token, json!({})).await.status, StatusCode::BAD_REQUEST, "nothing selected");
+    let stranger_bulk = bulk(&stranger, json!({"selected_ids": [awa_id]})).await;
+    assert_eq!(stranger_bulk.json()["changed"], 0, "another account's submissions are out of reach");
+    assert_eq!(live(&s.token).await, 1);
 }
 
 async fn an_odk_collect_session_is_served(app: &TestApp) {
@@ -481,6 +534,20 @@ async fn iaso_phone_uploads_meet_in_either_order(app: &TestApp) {
     assert_eq!(moved.status, StatusCode::OK, "{}", moved.text());
     assert_eq!(moved.json()["period"], "202611");
     assert_eq!(instances(app, &s.token, "?period=202611").await["instances"].as_array().unwrap().len(), 1);
+    let within = |range: &str| {
+        let path = format!("/api/instances/{range}");
+        async move { app.get(&path, Some(&s.token)).await }
+    };
+    let count = |reply: crate::support::Reply| reply.json()["instances"].as_array().unwrap().len();
+    assert_eq!(count(within("?startPeriod=2026Q4&endPeriod=2026Q4").await), 1, "November is in the last quarter");
+    assert_eq!(count(within("?startPeriod=2026&endPeriod=2026").await), 1);
+    assert_eq!(count(within("?startPeriod=202612&endPeriod=2027").await), 0);
+    assert_eq!(count(within("?startPeriod=2026Q4&endPeriod=2026Q4&period=202611").await), 1);
+    assert_eq!(count(within("?startPeriod=2026Q1&endPeriod=2026Q1&period=202611").await), 0);
+    let half = within("?startPeriod=2026Q4").await;
+    assert_eq!(half.status, StatusCode::BAD_REQUEST);
+    assert!(half.text().contains("endPeriod"), "{}", half.text());
+    assert_eq!(within("?startPeriod=2026Q9&endPeriod=2027").await.status, StatusCode::BAD_REQUEST);
     let deleted = app
         .send(
             Request::delete(format!("/api/instances/{b}/"))

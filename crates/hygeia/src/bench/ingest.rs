@@ -21,7 +21,7 @@ pub struct BenchIngest {
     app_id: String,
     #[arg(long)]
     username: String,
-    #[arg(long, env = "HYGEIA_BENCH_PASSWORD")]
+    #[arg(long, env = "BENCH_PASSWORD")]
     password: String,
     /// A submission's XML, with `{uuid}` where each submission's own instance id goes.
     #[arg(long)]
