@@ -57,7 +57,8 @@ fn unpack(zip: &[u8]) -> Result<BTreeMap<String, Bytes>, IngestError> {
         if entry.is_dir() {
             continue;
         }
-        let name = entry.name().trim_start_matches("./").to_owned();
+        let name = entry.name().map_err(|e| bad(format!("entry {index} has an unreadable name: {e}")))?;
+        let name = name.trim_start_matches("./").to_owned();
         if name.starts_with("__MACOSX/") {
             continue;
         }

@@ -19,7 +19,8 @@ on_both_backends!(
     stored_payloads_are_replayed_once_their_form_exists,
     exports_have_a_column_per_question_and_repeat_instance,
     app_tokens_replace_passwords_for_one_project,
-    a_team_logging_in_at_once_is_not_throttled
+    a_team_logging_in_at_once_is_not_throttled,
+    a_zip_bulk_upload_brings_a_whole_outbox
 );
 
 const FORM_ID: &str = "eventtracker2334";
@@ -136,6 +137,72 @@ async fn collect(app: &TestApp, username: &str, xml: &str) {
     )
     .await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
+}
+
+fn zip_of(files: &[(&str, &[u8])]) -> Vec<u8> {
+    use std::io::Write;
+    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, bytes) in files {
+        writer.start_file(*name, zip::write::SimpleFileOptions::default()).unwrap();
+        writer.write_all(bytes).unwrap();
+    }
+    writer.finish().unwrap().into_inner()
+}
+
+async fn a_zip_bulk_upload_brings_a_whole_outbox(app: &TestApp) {
+    let Some(s) = setup(app, "BFA", "bfa.demo", "collector").await else { return };
+    let scope = OrgUnitScope::whole_account(s.account);
+    let version = app.store.org_units().get(&scope, s.unit).await.unwrap().unwrap().version_id;
+    app.store.sources().set_account_default_version(s.account, version).await.unwrap();
+    let units =
+        json!([{"id": "u-new-1", "name": "Case de santé Nord", "parent_id": s.unit.0, "created_at": 1795334400}]);
+    let metadata = json!([{"id": "b-1", "file": "/sdcard/odk/instances/b-1/b-1.xml", "formId": s.form,
+        "orgUnitId": "u-new-1", "period": "202611", "created_at": 1795334500}]);
+    let good = submission_xml(&s.version, "b-1", None, "Zipped");
+    let archive = zip_of(&[
+        ("orgUnits.json", units.to_string().as_bytes()),
+        ("instances.json", metadata.to_string().as_bytes()),
+        ("b-1/b-1.xml", good.as_bytes()),
+        ("b-1/1714556000123.jpg", b"\xff\xd8jpeg"),
+        ("b-2/b-2.xml", b"<data id='eventtracker2334' version='no-such-version'><meta><instanceID>uuid:b-2</instanceID></meta></data>"),
+    ]);
+    let body = multipart_as(&[], "zip_file", Some(("outbox.zip", &archive)));
+    let reply = post_multipart(app, "/api/mobile/bulkupload/?app_id=bfa.demo", &s.token, body).await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.text());
+
+    let row = &instances(app, &s.token, "?search=b-1").await["instances"][0];
+    assert_eq!(row["file_content"]["MMD_PER_NAM"], "Zipped");
+    assert_eq!(row["org_unit"]["name"], "Case de santé Nord", "the unit made on the phone, named by uuid: {row}");
+    assert_eq!(row["period"], "202611");
+    let detail = instances(app, &s.token, &format!("{}/", row["id"])).await;
+    assert_eq!(detail["files"][0]["name"], "1714556000123.jpg");
+    // The submission that cannot be processed yet is kept for replay, alone.
+    let waiting = app.store.submissions().unprocessed_payloads(10).await.unwrap();
+    assert_eq!(waiting.len(), 1, "{waiting:?}");
+    assert!(waiting[0].error.as_deref().unwrap_or_default().contains("no-such-version"), "{waiting:?}");
+
+    // The same outbox again changes nothing: units and submissions are known by uuid.
+    let body = multipart_as(&[], "zip_file", Some(("outbox.zip", &archive)));
+    let again = post_multipart(app, "/api/mobile/bulkupload/?app_id=bfa.demo", &s.token, body).await;
+    assert_eq!(again.status, StatusCode::NO_CONTENT, "{}", again.text());
+    assert_eq!(instances(app, &s.token, "?limit=10").await["count"], 1);
+    let uuids = hygeia_core::OrgUnitQuery {
+        search: Some(hygeia_core::OrgUnitSearch::Uuids(vec!["u-new-1".into()])),
+        ..Default::default()
+    };
+    assert_eq!(app.store.org_units().list(&scope, &uuids).await.unwrap().count, 1);
+
+    // A broken archive is refused by name, and kept.
+    let body = multipart_as(&[], "zip_file", Some(("outbox.zip", b"not a zip")));
+    let broken = post_multipart(app, "/api/mobile/bulkupload/?app_id=bfa.demo", &s.token, body).await;
+    assert_eq!(broken.status, StatusCode::BAD_REQUEST);
+    assert!(broken.text().contains("zip_file"), "{}", broken.text());
+    let kept = app.store.submissions().unprocessed_payloads(10).await.unwrap();
+    assert!(kept.iter().any(|p| p.channel == hygeia_core::PayloadChannel::Bulk), "{kept:?}");
+    let none =
+        post_multipart(app, "/api/mobile/bulkupload/?app_id=bfa.demo", &s.token, multipart_as(&[], "other", None))
+            .await;
+    assert_eq!(none.status, StatusCode::BAD_REQUEST);
 }
 
 /// Fifty phones sharing one login send their first request at once: one password check, the
@@ -261,7 +328,7 @@ async fn exports_have_a_column_per_question_and_repeat_instance(app: &TestApp) {
     let mut workbook = calamine::Xlsx::new(std::io::Cursor::new(xlsx.bytes.to_vec())).unwrap();
     let sheet = workbook.worksheet_range("Submissions").unwrap();
     assert_eq!(sheet.height(), 3, "a header and two rows");
-    let age = sheet.rows().next().unwrap().iter().position(|c| c.to_string() == "hh_repeat[1]/age").unwrap();
+    let age = sheet.rows().next().unwrap().iter().position(|c| *c == "hh_repeat[1]/age").unwrap();
     assert!(
         sheet.rows().skip(1).all(|r| matches!(r[age], calamine::Data::Float(f) if f == 42.0)),
         "numbers as numbers"
@@ -293,7 +360,10 @@ async fn exports_have_a_column_per_question_and_repeat_instance(app: &TestApp) {
     let reply = app.get(&path, Some(&restricted)).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
     let mut reader = csv::Reader::from_reader(&reply.bytes[..]);
-    let uuids: Vec<String> = reader.records().map(|r| r.unwrap()[column("instanceID")].to_owned()).collect();
+    let own_header: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
+    assert!(!own_header.iter().any(|h| h.starts_with("hh_repeat[2]")), "columns follow the rows exported");
+    let instance = own_header.iter().position(|h| h == "instanceID").unwrap();
+    let uuids: Vec<String> = reader.records().map(|r| r.unwrap()[instance].to_owned()).collect();
     assert_eq!(uuids, ["uuid:e-1"]);
 
     // Bulk deletion: "all" is all the caller may see; unselected ones are spared; restoring.
@@ -534,9 +604,11 @@ async fn iaso_phone_uploads_meet_in_either_order(app: &TestApp) {
     assert_eq!(moved.status, StatusCode::OK, "{}", moved.text());
     assert_eq!(moved.json()["period"], "202611");
     assert_eq!(instances(app, &s.token, "?period=202611").await["instances"].as_array().unwrap().len(), 1);
+    let token = s.token.clone();
     let within = |range: &str| {
         let path = format!("/api/instances/{range}");
-        async move { app.get(&path, Some(&s.token)).await }
+        let token = token.clone();
+        async move { app.get(&path, Some(&token)).await }
     };
     let count = |reply: crate::support::Reply| reply.json()["instances"].as_array().unwrap().len();
     assert_eq!(count(within("?startPeriod=2026Q4&endPeriod=2026Q4").await), 1, "November is in the last quarter");

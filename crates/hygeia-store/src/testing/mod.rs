@@ -248,7 +248,7 @@ pub async fn app_tokens_act_for_one_user_in_one_project(store: &dyn Store) {
     assert_not_found(store.projects().create_app_token(a, new(other_project.id, collector.user_id, "h2")).await);
     assert_conflict(store.projects().create_app_token(a, new(project.id, collector.user_id, "h1")).await, "token");
     assert_not_found(store.projects().revoke_app_token(b, other_project.id, token.id).await);
-    assert_eq!(store.projects().app_tokens(a, project.id).await.unwrap(), [token.clone()]);
+    assert_eq!(store.projects().app_tokens(a, project.id).await.unwrap(), std::slice::from_ref(&token));
     assert!(store.projects().app_tokens(b, project.id).await.unwrap().is_empty());
 
     let revoked = store.projects().revoke_app_token(a, project.id, token.id).await.unwrap();
