@@ -9,6 +9,7 @@ pub mod exports;
 pub mod extract;
 pub mod imports;
 pub mod openrosa;
+pub mod recent;
 pub mod settings;
 pub mod state;
 pub mod submission_exports;

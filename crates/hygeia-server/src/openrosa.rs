@@ -163,34 +163,61 @@ type OpenRosaResult<T> = Result<T, OpenRosaError>;
 /// password hash per request. Keyed by a hash of the header; void once the password changes.
 #[derive(Default)]
 pub struct BasicAuthCache {
-    entries: Mutex<HashMap<[u8; 32], (hygeia_core::UserId, Instant, i64)>>,
+    entries: Mutex<HashMap<[u8; 32], VerifiedLogin>>,
     /// One check at a time per credentials: the parallel requests of a phone, or of a team
     /// sharing a login, wait for the first check instead of each counting as a login attempt
     /// (fifty at once would trip the login throttle).
     checks: Mutex<HashMap<[u8; 32], Arc<tokio::sync::Mutex<()>>>>,
 }
 
+#[derive(Clone)]
+struct VerifiedLogin {
+    user: hygeia_core::UserId,
+    at: Instant,
+    /// When the password was checked (Unix seconds), against `tokens_valid_from`.
+    verified_at: i64,
+    /// The profile as last read, and when: reread every few seconds, so that a deactivation
+    /// or a new password takes effect that soon, while a phone's batch reads it once.
+    profile: UserProfile,
+    read_at: Instant,
+}
+
 impl BasicAuthCache {
     /// The user these credentials were verified for, if recently and not since voided.
     async fn fresh(&self, state: &AppState, key: &[u8; 32]) -> Result<Option<UserProfile>, OpenRosaError> {
-        let cached = self.entries.lock().unwrap_or_else(|p| p.into_inner()).get(key).copied();
-        // A password changed since the check voids it.
-        if let Some((user, at, verified_at)) = cached
-            && at.elapsed() < BASIC_CACHE_TTL
-            && let Some(profile) = active_profile(state, user).await?
-            && profile.tokens_valid_from <= verified_at
-        {
-            return Ok(Some(profile));
+        let cached = self.entries.lock().unwrap_or_else(|p| p.into_inner()).get(key).cloned();
+        let Some(login) = cached.filter(|l| l.at.elapsed() < BASIC_CACHE_TTL) else { return Ok(None) };
+        if login.read_at.elapsed() < crate::recent::RECENT_TTL {
+            return Ok(Some(login.profile));
         }
-        Ok(None)
+        // A password changed since the check voids it.
+        match active_profile(state, login.user).await? {
+            Some(profile) if profile.tokens_valid_from <= login.verified_at => {
+                let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+                if let Some(entry) = entries.get_mut(key) {
+                    entry.profile = profile.clone();
+                    entry.read_at = Instant::now();
+                }
+                Ok(Some(profile))
+            }
+            _ => Ok(None),
+        }
     }
 
-    fn remember(&self, key: [u8; 32], user: hygeia_core::UserId) {
+    fn remember(&self, key: [u8; 32], profile: &UserProfile) {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         if entries.len() >= MAX_BASIC_CACHE {
             entries.clear();
         }
-        entries.insert(key, (user, Instant::now(), chrono::Utc::now().timestamp()));
+        let now = Instant::now();
+        let login = VerifiedLogin {
+            user: profile.user_id,
+            at: now,
+            verified_at: chrono::Utc::now().timestamp(),
+            profile: profile.clone(),
+            read_at: now,
+        };
+        entries.insert(key, login);
     }
 
     fn check_lock(&self, key: [u8; 32]) -> Arc<tokio::sync::Mutex<()>> {
@@ -258,7 +285,7 @@ impl FromRequestParts<SharedState> for OpenRosaUser {
             Err(ApiError::Unauthorized(_)) => return Err(challenge()),
             Err(other) => return Err(other.into()),
         };
-        logins.remember(key, profile.user_id);
+        logins.remember(key, &profile);
         Ok(OpenRosaUser(profile))
     }
 }
@@ -266,7 +293,7 @@ impl FromRequestParts<SharedState> for OpenRosaUser {
 /// The project of `app_id`, which the caller must belong to (unknown and foreign look alike).
 async fn project_for(state: &AppState, user: &UserProfile, app_id: &str) -> OpenRosaResult<Project> {
     let not_found = || OpenRosaError(StatusCode::NOT_FOUND, format!("No project with app_id \"{app_id}\"."));
-    let project = state.store.projects().find_by_app_id(app_id).await?.ok_or_else(not_found)?;
+    let project = state.project_by_app_id(app_id).await?.ok_or_else(not_found)?;
     if project.account_id != user.account_id {
         return Err(not_found());
     }

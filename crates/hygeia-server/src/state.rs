@@ -7,6 +7,7 @@ use crate::api::catalog::{AncestorCache, CatalogCache};
 use crate::auth::jwt::{TokenKeys, random_hex};
 use crate::auth::throttle::LoginThrottle;
 use crate::openrosa::BasicAuthCache;
+use crate::recent::Recent;
 use crate::settings::Settings;
 use crate::submissions::SchemaCache;
 
@@ -26,6 +27,34 @@ pub struct AppState {
     pub schemas: SchemaCache,
     /// Basic credentials of OpenRosa clients, verified recently.
     pub openrosa_logins: BasicAuthCache,
+    /// Projects by app id, and forms with their version by (account, form id, version), as
+    /// submissions look them up (see `recent`).
+    pub recent_projects: Recent<String, hygeia_core::Project>,
+    pub recent_forms:
+        Recent<(hygeia_core::AccountId, String, Option<String>), (hygeia_core::Form, hygeia_core::FormVersion)>,
+}
+
+impl AppState {
+    /// Forms, versions or projects changed: what submissions remember of them goes.
+    pub fn forget_recent(&self) {
+        self.recent_projects.clear();
+        self.recent_forms.clear();
+    }
+
+    /// The project phones name by `app_id` (remembered a few seconds: every upload asks).
+    pub async fn project_by_app_id(
+        &self,
+        app_id: &str,
+    ) -> Result<Option<hygeia_core::Project>, hygeia_store::StoreError> {
+        if let Some(project) = self.recent_projects.get(&app_id.to_owned()) {
+            return Ok(Some(project));
+        }
+        let found = self.store.projects().find_by_app_id(app_id).await?;
+        if let Some(project) = &found {
+            self.recent_projects.put(app_id.to_owned(), project.clone());
+        }
+        Ok(found)
+    }
 }
 
 pub type SharedState = Arc<AppState>;
@@ -73,6 +102,8 @@ impl AppState {
             files,
             schemas: SchemaCache::default(),
             openrosa_logins: BasicAuthCache::default(),
+            recent_projects: Recent::default(),
+            recent_forms: Recent::default(),
         }))
     }
 }

@@ -280,6 +280,10 @@ pub async fn form_and_version(
     form_id: &str,
     version_id: Option<&str>,
 ) -> Result<(Form, FormVersion), IngestError> {
+    let key = (account, form_id.to_owned(), version_id.map(str::to_owned));
+    if let Some(found) = state.recent_forms.get(&key) {
+        return Ok(found);
+    }
     let forms = state.store.forms();
     let form =
         forms.find_by_xform_id(account, form_id).await?.ok_or_else(|| IngestError::UnknownForm(form_id.into()))?;
@@ -294,6 +298,7 @@ pub async fn form_and_version(
         form: form_id.into(),
         version: version_id.unwrap_or_default().into(),
     })?;
+    state.recent_forms.put(key, (form.clone(), version.clone()));
     Ok((form, version))
 }
 
@@ -355,8 +360,12 @@ async fn process(state: &AppState, payload: &Payload, parts: &[(StoredPart, Byte
         }
     };
     let submission = received.submission();
-    let known: Vec<String> =
-        state.store.submissions().files(account, submission.id).await?.into_iter().map(|f| f.name).collect();
+    let attached = parts.iter().any(|(p, _)| p.name != XML_PART && p.file_name.is_some());
+    let known: Vec<String> = if attached {
+        state.store.submissions().files(account, submission.id).await?.into_iter().map(|f| f.name).collect()
+    } else {
+        Vec::new()
+    };
     for (part, _) in parts.iter().filter(|(p, _)| p.name != XML_PART && p.file_name.is_some()) {
         let name = base_name(part.file_name.as_deref().unwrap_or(&part.name));
         // A duplicate brings the files a cut-off batch missed; those already there stay.

@@ -22,6 +22,8 @@ pub enum BenchCommand {
     Tasks(BenchTasks),
     /// Send submissions to a running server from many clients at once (no database needed).
     Ingest(ingest::BenchIngest),
+    /// Write many submissions of a form straight through the store (a table to export).
+    SeedSubmissions(SeedSubmissions),
 }
 
 #[derive(Args)]
@@ -34,6 +36,72 @@ pub struct BenchTasks {
     /// Concurrent workers.
     #[arg(long, default_value_t = 4)]
     workers: usize,
+}
+
+#[derive(Args)]
+pub struct SeedSubmissions {
+    /// Account name or id.
+    #[arg(long)]
+    account: String,
+    /// The form (with a version) the submissions answer.
+    #[arg(long)]
+    form: i64,
+    #[arg(long, default_value_t = 1_000_000)]
+    count: usize,
+}
+
+/// Submissions written straight through the store (no HTTP, no XML parsing): a large table to
+/// export. Each has two households in a repeat, an org unit of the tree and a period; all share
+/// one stored XML (exports do not read it).
+async fn seed_submissions(store: &DynStore, args: SeedSubmissions) -> Result<()> {
+    use hygeia_core::{FormId, OrgUnitQuery, ReceivedXml};
+    let account = crate::admin::find_account(store, &args.account).await?.id;
+    let form = store.forms().get(account, FormId(args.form)).await?.context("no such form")?;
+    let version = store.forms().latest_versions(account, &[form.id]).await?.remove(&form.id);
+    let version = version.context("the form has no version")?;
+    let scope = OrgUnitScope::whole_account(account);
+    let units: Vec<OrgUnitId> =
+        store.org_units().list(&scope, &OrgUnitQuery::default()).await?.items.iter().map(|u| u.id).collect();
+    anyhow::ensure!(!units.is_empty(), "the account has no org units");
+    let started = Instant::now();
+    for k in 0..args.count {
+        let household = |n: usize| {
+            serde_json::json!({"name": format!("household {n}"), "gender": if n % 2 == 0 { "Female" } else { "Male" },
+                "age": 20 + (k + n) % 50, "households_address": {"street": "Rue 12", "number": (k % 90).to_string(), "city": "Boromo"}})
+        };
+        let answers = serde_json::json!({
+            "is_existing": k % 2, "MMD_PER_NAM": format!("Person {k}"), "last_name": "Ouedraogo", "gender": "Female",
+            "households": {"households_note": "", "hh_repeat": [household(1), household(2)]},
+            "meta": {"instanceID": format!("uuid:bench-{k}")},
+        });
+        let xml = ReceivedXml {
+            uuid: format!("bench-{k}"),
+            replaces: None,
+            file_name: format!("bench-{k}.xml"),
+            form_id: form.id,
+            form_version_id: Some(version.id),
+            project_id: form.input.project_ids.first().copied(),
+            file_key: format!("accounts/{}/bench/submission.xml", account.0),
+            xml_md5: format!("{k:032x}"),
+            json: serde_json::json!({"MMD_PER_NAM": format!("Person {k}")}),
+            answers,
+            name: None,
+            latitude: Some(point(k).latitude),
+            longitude: Some(point(k).longitude),
+            altitude: Some(300.0),
+            accuracy: Some(5.0),
+            device_id: None,
+            org_unit_id: Some(units[k % units.len()]),
+            period: Some(format!("2026{:02}", k % 12 + 1)),
+            created_by: None,
+        };
+        store.submissions().record_xml(account, xml).await?;
+        if (k + 1) % 100_000 == 0 {
+            println!("{} submissions, {:.0} s", k + 1, started.elapsed().as_secs_f64());
+        }
+    }
+    println!("{} submissions written in {:.1} s", args.count, started.elapsed().as_secs_f64());
+    Ok(())
 }
 
 #[derive(Args)]
@@ -53,6 +121,7 @@ pub async fn run(store: &DynStore, command: BenchCommand) -> Result<()> {
     match command {
         BenchCommand::SeedTree(args) => seed_tree(store, args).await,
         BenchCommand::Tasks(args) => tasks(store, args).await,
+        BenchCommand::SeedSubmissions(args) => seed_submissions(store, args).await,
         BenchCommand::Ingest(_) => anyhow::bail!("`bench ingest` talks to a server, not to the database"),
     }
 }

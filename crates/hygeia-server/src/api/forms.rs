@@ -418,6 +418,7 @@ pub async fn create(
         return Err(ApiError::field("project_ids", "You may only add forms to your own projects."));
     }
     let form = state.store.forms().create(user.0.account_id, input).await?;
+    state.forget_recent();
     let context = FormContext::load(&state, user.0.account_id, std::slice::from_ref(&form), &headers).await?;
     Ok((StatusCode::CREATED, Json(context.form_json(&form, None))))
 }
@@ -463,6 +464,7 @@ pub async fn update(
     }
     let account = user.0.account_id;
     let mut form = state.store.forms().update(account, form.id, input).await?;
+    state.forget_recent();
     if restore && form.deleted_at.is_some() {
         form = state.store.forms().set_deleted(account, form.id, false).await?;
     }
@@ -490,6 +492,7 @@ pub async fn replace(
 pub async fn delete(State(state): State<SharedState>, user: CurrentUser, PathId(id): PathId) -> ApiResult<StatusCode> {
     let form = writable_form(&state, &user, FormId(id)).await?;
     state.store.forms().set_deleted(user.0.account_id, form.id, true).await?;
+    state.forget_recent();
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -560,9 +563,7 @@ pub async fn mobile_project(
 ) -> ApiResult<Project> {
     let app_id = app_id.ok_or_else(|| ApiError::field("app_id", "The phone's app_id is required."))?;
     let project = state
-        .store
-        .projects()
-        .find_by_app_id(app_id)
+        .project_by_app_id(app_id)
         .await?
         .ok_or_else(|| ApiError::NotFoundBecause(format!("No project with app_id \"{app_id}\".")))?;
     match caller {

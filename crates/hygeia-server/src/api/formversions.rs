@@ -346,6 +346,7 @@ pub async fn create(
                 .forms()
                 .create_version(account, Some(user.0.user_id), form.id, new, today)
                 .await
+                .inspect(|_| state.forget_recent())
                 .map_err(ApiError::from)
         }
         Err(err) => Err(ApiError::Internal(format!("storing the form's files: {err}"))),
