@@ -30,8 +30,9 @@ pub struct AppState {
     /// Projects by app id, and forms with their version by (account, form id, version), as
     /// submissions look them up (see `recent`).
     pub recent_projects: Recent<String, hygeia_core::Project>,
+    /// (Shared, not cloned: a version carries its whole descriptor.)
     pub recent_forms:
-        Recent<(hygeia_core::AccountId, String, Option<String>), (hygeia_core::Form, hygeia_core::FormVersion)>,
+        Recent<(hygeia_core::AccountId, String, Option<String>), Arc<(hygeia_core::Form, hygeia_core::FormVersion)>>,
 }
 
 impl AppState {

@@ -279,7 +279,7 @@ pub async fn form_and_version(
     account: AccountId,
     form_id: &str,
     version_id: Option<&str>,
-) -> Result<(Form, FormVersion), IngestError> {
+) -> Result<Arc<(Form, FormVersion)>, IngestError> {
     let key = (account, form_id.to_owned(), version_id.map(str::to_owned));
     if let Some(found) = state.recent_forms.get(&key) {
         return Ok(found);
@@ -298,8 +298,9 @@ pub async fn form_and_version(
         form: form_id.into(),
         version: version_id.unwrap_or_default().into(),
     })?;
-    state.recent_forms.put(key, (form.clone(), version.clone()));
-    Ok((form, version))
+    let found = Arc::new((form, version));
+    state.recent_forms.put(key, found.clone());
+    Ok(found)
 }
 
 async fn process(state: &AppState, payload: &Payload, parts: &[(StoredPart, Bytes)]) -> Result<Received, IngestError> {
@@ -308,7 +309,8 @@ async fn process(state: &AppState, payload: &Payload, parts: &[(StoredPart, Byte
     let xml = std::str::from_utf8(xml_bytes)
         .map_err(|e| IngestError::BadXml(format!("The submission is not UTF-8 text (byte {}).", e.valid_up_to())))?;
     let envelope = reader::envelope(xml).map_err(|e| IngestError::BadXml(e.to_string()))?;
-    let (form, version) = form_and_version(state, account, &envelope.form_id, envelope.version.as_deref()).await?;
+    let found = form_and_version(state, account, &envelope.form_id, envelope.version.as_deref()).await?;
+    let (form, version) = (&found.0, &found.1);
     let schema = state.schemas.load(&state.files, account, &version).await?;
     let bad = |e: reader::SubmissionError| IngestError::BadXml(e.to_string());
     let mut json = reader::iaso_flat_json(xml, Some(&schema)).map_err(bad)?;

@@ -66,7 +66,7 @@ async fn seed_submissions(store: &DynStore, args: SeedSubmissions) -> Result<()>
     let started = Instant::now();
     for k in 0..args.count {
         let household = |n: usize| {
-            serde_json::json!({"name": format!("household {n}"), "gender": if n % 2 == 0 { "Female" } else { "Male" },
+            serde_json::json!({"name": format!("household {n}"), "gender": if n.is_multiple_of(2) { "Female" } else { "Male" },
                 "age": 20 + (k + n) % 50, "households_address": {"street": "Rue 12", "number": (k % 90).to_string(), "city": "Boromo"}})
         };
         let answers = serde_json::json!({
