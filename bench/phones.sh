@@ -23,7 +23,13 @@ HYGEIA_APP_ID=bench.hygeia HYGEIA_USERNAME=bench-admin HYGEIA_PASSWORD="$passwor
     locust -f "$locustfile" --headless --host "$base" -u "$users" -r "$spawn" -t "${seconds}s" \
     --csv "$work/phones" --only-summary --loglevel WARNING 2>&1 | tail -n 40
 echo
-echo "aggregated (locust CSV): $(awk -F, 'NR==1{for(i=1;i<=NF;i++)h[$i]=i} $2=="\"Aggregated\""||$2=="Aggregated"{print "requests", $h["\"Request Count\""] $h["Request Count"], "failures", $h["\"Failure Count\""] $h["Failure Count"], "req/s", $h["\"Requests/s\""] $h["Requests/s"], "p50", $h["\"50%\""] $h["50%"], "p95", $h["\"95%\""] $h["95%"], "p99", $h["\"99%\""] $h["99%"]}' "$work/phones_stats.csv")"
+python3 - "$work/phones_stats.csv" <<'PY'
+import csv, sys
+for row in csv.DictReader(open(sys.argv[1])):
+    if row["Name"] == "Aggregated":
+        print(f"aggregated: {row['Request Count']} requests, {row['Failure Count']} failures, "
+              f"{float(row['Requests/s']):.0f} req/s, p50 {row['50%']} ms, p95 {row['95%']} ms, p99 {row['99%']} ms")
+PY
 count=$(curl -sf -H "Authorization: Bearer $token" "$base/api/instances/?limit=1" | sed -E 's/^\{"count":([0-9]+).*/\1/')
 echo "submissions listed afterwards: $count"
 echo "server RSS: $(ps -o rss= -p "$server") KB"

@@ -150,6 +150,29 @@ pub async fn process(
     Ok(summary)
 }
 
+fn bulk(project: &Project, caller: Option<&UserProfile>, parts: Vec<Part>) -> Upload {
+    Upload {
+        account: project.account_id,
+        project: Some(project.id),
+        user: caller.map(|u| u.user_id),
+        channel: PayloadChannel::Bulk,
+        parts,
+    }
+}
+
+/// Keeps an upload that cannot be processed (cut off midway), with why.
+pub async fn keep(
+    state: &AppState,
+    project: &Project,
+    caller: Option<&UserProfile>,
+    parts: Vec<Part>,
+    problem: &str,
+) -> Result<(), IngestError> {
+    let (payload, _) = submissions::store_payload(state, &bulk(project, caller, parts)).await?;
+    state.store.submissions().finish_payload(payload.id, Err(problem.to_owned())).await?;
+    Ok(())
+}
+
 /// Stores the archive, then processes it; the payload records the outcome.
 pub async fn receive(
     state: &AppState,
@@ -157,13 +180,7 @@ pub async fn receive(
     caller: Option<&UserProfile>,
     parts: Vec<Part>,
 ) -> Result<BulkSummary, IngestError> {
-    let upload = Upload {
-        account: project.account_id,
-        project: Some(project.id),
-        user: caller.map(|u| u.user_id),
-        channel: PayloadChannel::Bulk,
-        parts,
-    };
+    let upload = bulk(project, caller, parts);
     let (payload, _) = submissions::store_payload(state, &upload).await?;
     let zip = upload.parts.iter().find(|p| p.name == ZIP_PART).map(|p| p.bytes.clone()).unwrap_or_default();
     let outcome = process(state, project, caller, &zip).await;

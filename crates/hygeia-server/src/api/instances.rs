@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use crate::api::catalog::catalog;
 use crate::api::epoch;
 use crate::api::forms::mobile_project;
-use crate::api::mobile::{by_uuids, number};
+use crate::api::mobile::{by_uuids, number, phone_list};
 use crate::api::orgunit_json;
 use crate::api::orgunits::scope_of;
 use crate::api::pagination::PageParams;
@@ -58,13 +58,7 @@ pub async fn create(
 ) -> ApiResult<Json<Value>> {
     let project = mobile_project(&state, &caller, params.app_id.as_deref()).await?;
     // A list (Iaso's phone) or one object; not AppJson, which takes objects only.
-    let body: Value = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::field("non_field_errors", format!("The body is not JSON: {e}")))?;
-    let items = match body {
-        Value::Array(items) => items,
-        one @ Value::Object(_) => vec![one],
-        _ => return Err(ApiError::field("non_field_errors", "Send a list of submissions.")),
-    };
+    let items = phone_list(&body, "submissions")?;
     record_phone_metadata(&state, &project, caller.as_ref(), &items).await?;
     Ok(Json(json!({"res": "ok"})))
 }

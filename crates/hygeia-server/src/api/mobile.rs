@@ -213,13 +213,7 @@ pub async fn create_org_units(
     body: axum::body::Bytes,
 ) -> ApiResult<Json<Value>> {
     let project = mobile_project(&state, &caller, params.app_id.as_deref()).await?;
-    let body: Value = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::field("non_field_errors", format!("The body is not JSON: {e}")))?;
-    let items = match body {
-        Value::Array(items) => items,
-        one @ Value::Object(_) => vec![one],
-        _ => return Err(ApiError::field("non_field_errors", "Send a list of org units.")),
-    };
+    let items = phone_list(&body, "org units")?;
     let created = create_phone_units(&state, &project, caller.as_ref(), items).await?;
     let context = context_for_account(&state, project.account_id, &created).await?;
     let rows: Vec<Value> = created
@@ -364,6 +358,17 @@ pub(crate) async fn by_uuids(
     Ok(found)
 }
 
+/// The phone's JSON body: a list of `what` (or a single one).
+pub(crate) fn phone_list(body: &[u8], what: &str) -> ApiResult<Vec<Value>> {
+    let body: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::field("non_field_errors", format!("The body is not JSON: {e}")))?;
+    match body {
+        Value::Array(items) => Ok(items),
+        one @ Value::Object(_) => Ok(vec![one]),
+        _ => Err(ApiError::field("non_field_errors", format!("Send a list of {what}."))),
+    }
+}
+
 /// A number or a numeric string (Iaso's phone sends ids and coordinates either way).
 pub(crate) fn number(value: &Value) -> Option<f64> {
     match value {
@@ -392,16 +397,14 @@ pub async fn bulk_upload(
     if !parts.iter().any(|p| p.name == ZIP_PART) && cut_off.is_none() {
         return Err(ApiError::field(ZIP_PART, "The upload has no zip_file part."));
     }
-    let outcome = match cut_off {
+    if let Some(problem) = cut_off {
         // What arrived is kept for inspection, and refused.
-        Some(problem) => {
-            let kept = crate::bulk_upload::receive(&state, &project, caller.as_ref(), parts).await;
-            tracing::info!(?kept, "a cut-off bulk upload was kept");
-            return Err(ApiError::field(ZIP_PART, format!("The upload is incomplete: {problem}.")));
+        if let Err(err) = crate::bulk_upload::keep(&state, &project, caller.as_ref(), parts, &problem).await {
+            tracing::warn!(%err, "a cut-off bulk upload could not be kept");
         }
-        None => crate::bulk_upload::receive(&state, &project, caller.as_ref(), parts).await,
-    };
-    match outcome {
+        return Err(ApiError::field(ZIP_PART, format!("The upload is incomplete: {problem}.")));
+    }
+    match crate::bulk_upload::receive(&state, &project, caller.as_ref(), parts).await {
         Ok(summary) => {
             tracing::info!(%summary, app_id = %project.app_id, "bulk upload processed");
             Ok(axum::http::StatusCode::NO_CONTENT)
