@@ -139,10 +139,17 @@ pub async fn create_app_token(
     AppJson(body): AppJson<AppTokenBody>,
 ) -> ApiResult<(axum::http::StatusCode, Json<Value>)> {
     let project = managed_project(&state, &user, id).await?;
+    let acting_for = body.user_id.map(hygeia_core::UserId).unwrap_or(user.0.user_id);
+    // A token acts for its user: only who manages users may make one for somebody else.
+    if acting_for != user.0.user_id && !user.0.has_permission(hygeia_core::permission::USERS) {
+        return Err(ApiError::ForbiddenBecause(
+            "Only a user manager may make a token that acts for another user.".into(),
+        ));
+    }
     let secret = crate::auth::jwt::random_hex(24);
     let token = NewAppToken {
         project_id: project.id,
-        user_id: body.user_id.map(hygeia_core::UserId).unwrap_or(user.0.user_id),
+        user_id: acting_for,
         name: body.name,
         token_hash: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(secret.as_bytes())),
         created_by: Some(user.0.user_id),

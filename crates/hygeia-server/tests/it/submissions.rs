@@ -277,6 +277,19 @@ async fn app_tokens_replace_passwords_for_one_project(app: &TestApp) {
     assert_eq!(revoked.status, StatusCode::OK, "{}", revoked.text());
     let after = openrosa(app, Method::GET, &format!("{base}/formList"), None, None).await;
     assert_eq!(after.status, StatusCode::FORBIDDEN);
+
+    // A project manager makes tokens for themselves only: a token acting for the admin would lend
+    // the admin's rights.
+    let manager =
+        app.user(s.account, "manager", |u| u.permissions = vec![hygeia_core::permission::PROJECTS.into()]).await;
+    let manager_token = app.token("manager").await;
+    let tokens = format!("/api/projects/{}/app_tokens/", s.project);
+    let admin_id = app.store.users().credentials("admin").await.unwrap().unwrap().user_id.0;
+    let lent = send_json(app, Method::POST, &tokens, &manager_token, json!({"name": "x", "user_id": admin_id})).await;
+    assert_eq!(lent.status, StatusCode::FORBIDDEN, "{}", lent.text());
+    let own = send_json(app, Method::POST, &tokens, &manager_token, json!({"name": "mine"})).await;
+    assert_eq!(own.status, StatusCode::CREATED, "{}", own.text());
+    assert_eq!(own.json()["user_id"], manager.user_id.0);
 }
 
 async fn exports_have_a_column_per_question_and_repeat_instance(app: &TestApp) {
