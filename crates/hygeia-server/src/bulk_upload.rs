@@ -183,12 +183,7 @@ pub async fn receive(
     let upload = bulk(project, caller, parts);
     let (payload, _) = submissions::store_payload(state, &upload).await?;
     let zip = upload.parts.iter().find(|p| p.name == ZIP_PART).map(|p| p.bytes.clone()).unwrap_or_default();
-    let outcome = process(state, project, caller, &zip).await;
-    let record = outcome.as_ref().map(|_| None).map_err(|e| e.to_string());
-    if let Err(err) = state.store.submissions().finish_payload(payload.id, record).await {
-        tracing::warn!(payload = payload.id, %err, "the bulk upload's outcome could not be recorded");
-    }
-    outcome
+    finish(state, payload.id, process(state, project, caller, &zip).await).await
 }
 
 /// Processes a stored archive again, as the user who sent it.
@@ -209,10 +204,18 @@ pub async fn replay(state: &AppState, payload: &hygeia_core::Payload) -> Result<
     };
     let parts = submissions::stored_parts(state, account, payload).await?;
     let zip = parts.into_iter().find(|(part, _)| part.name == ZIP_PART).map(|(_, bytes)| bytes).unwrap_or_default();
-    let outcome = process(state, &project, caller.as_ref(), &zip).await;
+    finish(state, payload.id, process(state, &project, caller.as_ref(), &zip).await).await
+}
+
+/// Records the archive's outcome on its payload (a failure stays for replay).
+async fn finish(
+    state: &AppState,
+    payload: i64,
+    outcome: Result<BulkSummary, IngestError>,
+) -> Result<BulkSummary, IngestError> {
     let record = outcome.as_ref().map(|_| None).map_err(|e| e.to_string());
-    if let Err(err) = state.store.submissions().finish_payload(payload.id, record).await {
-        tracing::warn!(payload = payload.id, %err, "the bulk upload's outcome could not be recorded");
+    if let Err(err) = state.store.submissions().finish_payload(payload, record).await {
+        tracing::warn!(payload, %err, "the bulk upload's outcome could not be recorded");
     }
     outcome
 }

@@ -89,8 +89,7 @@ struct FileTarget {
 /// token is refused outright (403: asking for a password would not help).
 async fn app_token_user(state: &AppState, token: &str) -> Result<UserProfile, OpenRosaError> {
     let refused = || OpenRosaError(StatusCode::FORBIDDEN, "This app token is unknown or revoked.".into());
-    let hash = hex::encode(Sha256::digest(token.as_bytes()));
-    let found = state.store.projects().app_token(&hash).await?.ok_or_else(refused)?;
+    let found = state.store.projects().app_token(&crate::auth::hash_token(token)).await?.ok_or_else(refused)?;
     let mut profile = active_profile(state, found.user_id).await?.ok_or_else(refused)?;
     if profile.account_id != found.account_id
         || (!profile.projects.is_empty() && !profile.projects.contains(&found.project_id))

@@ -151,7 +151,7 @@ pub async fn create_app_token(
         project_id: project.id,
         user_id: acting_for,
         name: body.name,
-        token_hash: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(secret.as_bytes())),
+        token_hash: crate::auth::hash_token(&secret),
         created_by: Some(user.0.user_id),
     };
     let created = state.store.projects().create_app_token(user.0.account_id, token).await?;

@@ -87,11 +87,11 @@ async fn session_user(headers: &HeaderMap, state: &AppState) -> Result<Option<Us
     let Some(cookie) = jar.get(SESSION_COOKIE) else {
         return Ok(None);
     };
-    Ok(state.store.sessions().user(&hash_session_token(cookie.value()), Utc::now()).await?)
+    Ok(state.store.sessions().user(&hash_token(cookie.value()), Utc::now()).await?)
 }
 
-/// Session tokens are stored only as their SHA-256.
-pub fn hash_session_token(token: &str) -> String {
+/// Session and app tokens are stored only as their SHA-256, hex.
+pub fn hash_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
@@ -101,7 +101,7 @@ pub async fn start_session(state: &AppState, user: UserId) -> Result<Cookie<'sta
     let ttl = state.settings.auth.session_ttl_secs;
     let expires = Utc::now() + chrono::Duration::seconds(i64::try_from(ttl).unwrap_or(i64::MAX / 1000));
     // (Settings::validate bounds the lifetime, so the addition cannot overflow.)
-    state.store.sessions().create(&hash_session_token(&token), user, expires).await?;
+    state.store.sessions().create(&hash_token(&token), user, expires).await?;
     Ok(Cookie::build((SESSION_COOKIE, token))
         .path("/")
         .http_only(true)
@@ -114,7 +114,7 @@ pub async fn start_session(state: &AppState, user: UserId) -> Result<Cookie<'sta
 /// Ends the browser session carried by `jar`, if any; returns the jar with the cookie removed.
 pub async fn end_session(state: &AppState, jar: CookieJar) -> Result<CookieJar, ApiError> {
     if let Some(cookie) = jar.get(SESSION_COOKIE) {
-        state.store.sessions().delete(&hash_session_token(cookie.value())).await?;
+        state.store.sessions().delete(&hash_token(cookie.value())).await?;
     }
     Ok(jar.remove(Cookie::build(SESSION_COOKIE).path("/")))
 }
