@@ -252,17 +252,34 @@ async fn check_references(
     Ok(())
 }
 
-/// Writes the XML's fields onto a submission row (its metadata, where the phone gave some, wins).
-async fn write_xml(conn: &mut Conn, id: SubmissionId, xml: &ReceivedXml, edit: bool) -> StoreResult<()> {
-    let sql = "UPDATE submissions SET uuid = $2, file_name = $3, form_id = $4, form_version_id = $5, \
-        project_id = COALESCE(project_id, $6), file_key = $7, xml_md5 = $8, json = $9, answers = $10, \
-        latitude = COALESCE(latitude, $11), longitude = COALESCE(longitude, $12), \
-        altitude = COALESCE(altitude, $13), accuracy = COALESCE(accuracy, $14), device_id = $15, name = $16, \
-        org_unit_id = COALESCE(org_unit_id, $17), period = COALESCE(period, $18), \
-        created_by = COALESCE(created_by, $19), last_modified_by = $19, updated_at = $20, \
-        edits = edits + $21 WHERE id = $1";
-    sqlx::query(sql)
-        .bind(id.0)
+/// [`COLUMNS`] without the `s.` prefix: SQLite's `RETURNING` does not know a table's alias.
+static RETURNED: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| COLUMNS.replace("s.", ""));
+
+/// The XML's fields onto a submission row `s` (its metadata, where the phone gave some, wins),
+/// over the binds of [`bind_xml`]. The row is named: in an upsert, PostgreSQL would not know
+/// `project_id` from `excluded.project_id`.
+const SET_XML: &str = "SET uuid = $2, file_name = $3, form_id = $4, form_version_id = $5, \
+    project_id = COALESCE(s.project_id, $6), file_key = $7, xml_md5 = $8, json = $9, answers = $10, \
+    latitude = COALESCE(s.latitude, $11), longitude = COALESCE(s.longitude, $12), \
+    altitude = COALESCE(s.altitude, $13), accuracy = COALESCE(s.accuracy, $14), device_id = $15, name = $16, \
+    org_unit_id = COALESCE(s.org_unit_id, $17), period = COALESCE(s.period, $18), \
+    created_by = COALESCE(s.created_by, $19), last_modified_by = $19, updated_at = $20, edits = s.edits + $21";
+
+/// The form ($4), project ($6) and org unit ($17) of [`bind_xml`] are the account's ($1) own:
+/// [`check_references`] as a condition, for the one-statement paths.
+const XML_REFERENCES_HOLD: &str = "EXISTS (SELECT 1 FROM forms WHERE account_id = $1 AND id = $4) \
+    AND ($6 IS NULL OR EXISTS (SELECT 1 FROM projects WHERE account_id = $1 AND id = $6)) \
+    AND ($17 IS NULL OR EXISTS (SELECT 1 FROM org_units WHERE account_id = $1 AND id = $17))";
+
+/// Binds `first` as `$1`, the XML's fields as `$2`–`$20` and whether it is an edit as `$21`.
+fn bind_xml<'q, O>(
+    query: sqlx::query::QueryAs<'q, Db, O, <Db as sqlx::Database>::Arguments>,
+    first: i64,
+    xml: &'q ReceivedXml,
+    edit: bool,
+) -> sqlx::query::QueryAs<'q, Db, O, <Db as sqlx::Database>::Arguments> {
+    query
+        .bind(first)
         .bind(&xml.uuid)
         .bind(&xml.file_name)
         .bind(xml.form_id.0)
@@ -283,10 +300,97 @@ async fn write_xml(conn: &mut Conn, id: SubmissionId, xml: &ReceivedXml, edit: b
         .bind(xml.created_by.map(|u| u.0))
         .bind(now())
         .bind(i64::from(edit))
-        .execute(&mut *conn)
+}
+
+/// The two usual arrivals of an XML in one statement, outside a transaction: a statement is
+/// atomic on its own, and the writer is held for one round trip instead of eight (on SQLite every
+/// write waits for the one before it; BENCHMARKS.md). A new submission is inserted whole, unless
+/// another row waits for its XML under the same file name; XML for metadata already there (the
+/// same uuid, no XML yet) fills that row. `None`: neither applies (a duplicate, an edit, a merge
+/// by file name, a reference of another account), and the full transaction of `record_xml` decides.
+async fn record_usual_xml(
+    writer: &sqlx::Pool<Db>,
+    account: AccountId,
+    xml: &ReceivedXml,
+) -> StoreResult<Option<Submission>> {
+    if xml.replaces.is_some() {
+        return Ok(None);
+    }
+    let insert = format!(
+        "INSERT INTO submissions AS s (account_id, uuid, file_name, form_id, form_version_id, project_id, file_key, \
+         xml_md5, json, answers, latitude, longitude, altitude, accuracy, device_id, name, org_unit_id, period, \
+         created_by, last_modified_by, created_at, updated_at, edits, deleted, export_id) \
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19, $20, $20, \
+         $21, FALSE, $22 WHERE NOT EXISTS (SELECT 1 FROM submissions w WHERE w.account_id = $1 \
+         AND w.file_name = $3 AND w.file_key IS NULL AND w.uuid <> $2) AND {XML_REFERENCES_HOLD} \
+         ON CONFLICT (account_id, uuid) DO UPDATE {SET_XML} WHERE s.file_key IS NULL RETURNING {}",
+        *RETURNED
+    );
+    let query = sqlx::query_as::<_, SubmissionRow>(sqlx::AssertSqlSafe(insert));
+    let row =
+        bind_xml(query, account.0, xml, false).bind(new_export_id()).fetch_optional(writer).await.map_err(db_err)?;
+    Ok(row.map(Submission::from))
+}
+
+/// Binds `first` as `$1` and the phone's metadata as `$2`–`$13`.
+fn bind_metadata<'q, O>(
+    query: sqlx::query::QueryAs<'q, Db, O, <Db as sqlx::Database>::Arguments>,
+    first: i64,
+    metadata: &'q SubmissionMetadata,
+) -> sqlx::query::QueryAs<'q, Db, O, <Db as sqlx::Database>::Arguments> {
+    query
+        .bind(first)
+        .bind(metadata.form_id.map(|f| f.0))
+        .bind(metadata.project_id.map(|p| p.0))
+        .bind(metadata.org_unit_id.map(|o| o.0))
+        .bind(&metadata.period)
+        .bind(metadata.latitude)
+        .bind(metadata.longitude)
+        .bind(metadata.altitude)
+        .bind(metadata.accuracy)
+        .bind(metadata.source_created_at)
+        .bind(metadata.source_updated_at)
+        .bind(metadata.created_by.map(|u| u.0))
+        .bind(now())
+}
+
+/// The usual first call of Iaso's two (metadata before XML) in one statement, as
+/// [`record_usual_xml`] does for the XML: inserted unless the uuid is known or a row under the
+/// same file name waits for its XML or its metadata. `None`: the full transaction decides.
+async fn record_new_metadata(
+    writer: &sqlx::Pool<Db>,
+    account: AccountId,
+    metadata: &SubmissionMetadata,
+) -> StoreResult<Option<Submission>> {
+    let sql = format!(
+        "INSERT INTO submissions AS s (account_id, form_id, project_id, org_unit_id, period, latitude, longitude, \
+         altitude, accuracy, source_created_at, source_updated_at, created_by, updated_at, created_at, uuid, \
+         file_name, export_id, deleted, edits) \
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14, $15, $16, FALSE, 0 \
+         WHERE NOT EXISTS (SELECT 1 FROM submissions w WHERE w.account_id = $1 AND w.file_name = $15 \
+         AND (w.file_key IS NULL OR w.source_created_at IS NULL)) \
+         AND ($2 IS NULL OR EXISTS (SELECT 1 FROM forms WHERE account_id = $1 AND id = $2)) \
+         AND ($3 IS NULL OR EXISTS (SELECT 1 FROM projects WHERE account_id = $1 AND id = $3)) \
+         AND ($4 IS NULL OR EXISTS (SELECT 1 FROM org_units WHERE account_id = $1 AND id = $4)) \
+         ON CONFLICT (account_id, uuid) DO NOTHING RETURNING {}",
+        *RETURNED
+    );
+    let query = sqlx::query_as::<_, SubmissionRow>(sqlx::AssertSqlSafe(sql));
+    let row = bind_metadata(query, account.0, metadata)
+        .bind(&metadata.uuid)
+        .bind(&metadata.file_name)
+        .bind(new_export_id())
+        .fetch_optional(writer)
         .await
         .map_err(db_err)?;
-    Ok(())
+    Ok(row.map(Submission::from))
+}
+
+/// Writes the XML's fields onto a submission row; the row as it then is.
+async fn write_xml(conn: &mut Conn, id: SubmissionId, xml: &ReceivedXml, edit: bool) -> StoreResult<Submission> {
+    let sql = format!("UPDATE submissions AS s {SET_XML} WHERE s.id = $1 RETURNING {}", *RETURNED);
+    let query = sqlx::query_as::<_, SubmissionRow>(sqlx::AssertSqlSafe(sql));
+    Ok(bind_xml(query, id.0, xml, edit).fetch_one(&mut *conn).await.map_err(db_err)?.into())
 }
 
 async fn insert(conn: &mut Conn, account: AccountId, uuid: &str, file_name: &str) -> StoreResult<SubmissionId> {
@@ -369,6 +473,9 @@ impl SubmissionStore for SqlStore {
     }
 
     async fn record_metadata(&self, account: AccountId, metadata: SubmissionMetadata) -> StoreResult<Submission> {
+        if let Some(created) = record_new_metadata(&self.writer, account, &metadata).await? {
+            return Ok(created);
+        }
         let mut tx = begin_write(&self.writer).await.map_err(db_err)?;
         check_references(&mut tx, account, metadata.form_id, metadata.project_id, metadata.org_unit_id).await?;
         let known = by_uuid(&mut tx, account, &metadata.uuid).await?;
@@ -390,33 +497,23 @@ impl SubmissionStore for SqlStore {
                 },
             },
         };
-        let sql = "UPDATE submissions SET form_id = COALESCE($2, form_id), project_id = COALESCE($3, project_id), \
-            org_unit_id = $4, period = $5, latitude = $6, longitude = $7, altitude = $8, accuracy = $9, \
-            source_created_at = $10, source_updated_at = $11, created_by = COALESCE(created_by, $12), \
-            updated_at = $13 WHERE id = $1";
-        sqlx::query(sql)
-            .bind(id.0)
-            .bind(metadata.form_id.map(|f| f.0))
-            .bind(metadata.project_id.map(|p| p.0))
-            .bind(metadata.org_unit_id.map(|o| o.0))
-            .bind(&metadata.period)
-            .bind(metadata.latitude)
-            .bind(metadata.longitude)
-            .bind(metadata.altitude)
-            .bind(metadata.accuracy)
-            .bind(metadata.source_created_at)
-            .bind(metadata.source_updated_at)
-            .bind(metadata.created_by.map(|u| u.0))
-            .bind(now())
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        let submission = fetch(&mut tx, account, id).await?;
+        let sql = format!(
+            "UPDATE submissions SET form_id = COALESCE($2, form_id), project_id = COALESCE($3, project_id), \
+             org_unit_id = $4, period = $5, latitude = $6, longitude = $7, altitude = $8, accuracy = $9, \
+             source_created_at = $10, source_updated_at = $11, created_by = COALESCE(created_by, $12), \
+             updated_at = $13 WHERE id = $1 RETURNING {}",
+            *RETURNED
+        );
+        let query = sqlx::query_as::<_, SubmissionRow>(sqlx::AssertSqlSafe(sql));
+        let row = bind_metadata(query, id.0, &metadata).fetch_one(&mut *tx).await.map_err(db_err)?;
         tx.commit().await.map_err(db_err)?;
-        Ok(submission)
+        Ok(row.into())
     }
 
     async fn record_xml(&self, account: AccountId, xml: ReceivedXml) -> StoreResult<XmlOutcome> {
+        if let Some(created) = record_usual_xml(&self.writer, account, &xml).await? {
+            return Ok(XmlOutcome::Created(created));
+        }
         let mut tx = begin_write(&self.writer).await.map_err(db_err)?;
         check_references(&mut tx, account, Some(xml.form_id), xml.project_id, xml.org_unit_id).await?;
         let outcome = if let Some(replaced) = &xml.replaces {
@@ -445,15 +542,13 @@ impl SubmissionStore for SqlStore {
                         .await
                         .map_err(db_err)?;
                     }
-                    write_xml(&mut tx, old.id, &xml, true).await?;
-                    XmlOutcome::Edited(fetch(&mut tx, account, old.id).await?)
+                    XmlOutcome::Edited(write_xml(&mut tx, old.id, &xml, true).await?)
                 }
             }
         } else {
             match by_uuid(&mut tx, account, &xml.uuid).await? {
                 Some(known) if known.file_key.is_none() => {
-                    write_xml(&mut tx, known.id, &xml, false).await?;
-                    XmlOutcome::Created(fetch(&mut tx, account, known.id).await?)
+                    XmlOutcome::Created(write_xml(&mut tx, known.id, &xml, false).await?)
                 }
                 Some(known) if known.xml_md5.as_deref() == Some(xml.xml_md5.as_str()) => XmlOutcome::Duplicate(known),
                 Some(known) => XmlOutcome::Conflict(known),
@@ -462,8 +557,7 @@ impl SubmissionStore for SqlStore {
                         Some(waiting) => waiting.id,
                         None => insert(&mut tx, account, &xml.uuid, &xml.file_name).await?,
                     };
-                    write_xml(&mut tx, id, &xml, false).await?;
-                    XmlOutcome::Created(fetch(&mut tx, account, id).await?)
+                    XmlOutcome::Created(write_xml(&mut tx, id, &xml, false).await?)
                 }
             }
         };

@@ -236,6 +236,12 @@ pub async fn submissions_stay_within_their_account(store: &dyn Store) {
     assert_invalid(subs.record_xml(a.account, xml(&b, "u3", "c.xml", "m3")).await, "form_id");
     assert_invalid(subs.record_metadata(a.account, metadata(&a, "u4", "d.xml", b_unit)).await, "org_unit_id");
     assert_eq!(subs.find_by_uuid(a.account, "u2").await.unwrap(), None);
+    // XML for metadata already there (the one-statement path) naming another account's form:
+    // refused, and the row still waits for its XML.
+    let a_unit = unit(store, &a, "A clinic", None).await;
+    subs.record_metadata(a.account, metadata(&a, "u5", "e.xml", a_unit)).await.unwrap();
+    assert_invalid(subs.record_xml(a.account, xml(&b, "u5", "e.xml", "m5")).await, "form_id");
+    assert_eq!(subs.find_by_uuid(a.account, "u5").await.unwrap().unwrap().file_key, None);
     // The same instance id in two accounts is two submissions.
     assert!(matches!(subs.record_xml(b.account, xml(&b, "u1", "a.xml", "m1")).await.unwrap(), XmlOutcome::Created(_)));
     // B cannot read, list, move, delete or attach to A's submission.
