@@ -2,6 +2,7 @@
 //! [`TreeDraft`] (what to create, parents before children) or a located [`FormatError`]; nothing here
 //! touches the database, so a refused file can never have changed anything.
 
+pub mod archive;
 pub mod csv_tree;
 pub mod dhis2;
 mod draft;

@@ -8,7 +8,6 @@
 //! replayable alone). A zip that fails as a whole keeps its error and can be replayed.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 
 use axum::body::Bytes;
 use hygeia_core::{PayloadChannel, Project, UserProfile};
@@ -47,31 +46,9 @@ impl std::fmt::Display for BulkSummary {
 
 /// The archive's files by path, read whole (bounded by [`MAX_UNPACKED`]).
 fn unpack(zip: &[u8]) -> Result<BTreeMap<String, Bytes>, IngestError> {
-    let bad = |message: String| IngestError::Invalid(format!("{ZIP_PART}: {message}"));
-    let mut archive =
-        zip::ZipArchive::new(std::io::Cursor::new(zip)).map_err(|e| bad(format!("not a readable zip archive: {e}")))?;
-    let mut files = BTreeMap::new();
-    let mut total = 0u64;
-    for index in 0..archive.len() {
-        let mut entry = archive.by_index(index).map_err(|e| bad(format!("entry {index} is unreadable: {e}")))?;
-        if entry.is_dir() {
-            continue;
-        }
-        let name = entry.name().map_err(|e| bad(format!("entry {index} has an unreadable name: {e}")))?;
-        let name = name.trim_start_matches("./").to_owned();
-        if name.starts_with("__MACOSX/") {
-            continue;
-        }
-        let mut bytes = Vec::new();
-        let room = MAX_UNPACKED.saturating_sub(total);
-        (&mut entry).take(room + 1).read_to_end(&mut bytes).map_err(|e| bad(format!("{name} is unreadable: {e}")))?;
-        total += bytes.len() as u64;
-        if total > MAX_UNPACKED {
-            return Err(bad(format!("the archive unpacks to more than {} MiB", MAX_UNPACKED >> 20)));
-        }
-        files.insert(name, Bytes::from(bytes));
-    }
-    Ok(files)
+    let files = hygeia_formats::archive::unpack_zip(ZIP_PART, zip, MAX_UNPACKED)
+        .map_err(|e| IngestError::Invalid(e.to_string()))?;
+    Ok(files.into_iter().map(|(name, bytes)| (name, Bytes::from(bytes))).collect())
 }
 
 fn json_list(files: &BTreeMap<String, Bytes>, name: &str) -> Result<Vec<Value>, IngestError> {

@@ -34,8 +34,8 @@ pub struct SqliteStore {
     counts: common::CountCache,
     /// Bumped when tasks are queued; this process's workers wait on it (other processes poll).
     queued: tokio::sync::watch::Sender<u64>,
-    /// Stops [`restart_wal_when_large`] with the store.
-    _wal_restarts: Option<AbortOnDrop>,
+    /// Stops [`checkpoint_in_background`] with the store.
+    _checkpoints: Option<AbortOnDrop>,
 }
 
 struct AbortOnDrop(tokio::task::AbortHandle);
@@ -46,48 +46,66 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// A WAL this large is copied back and started again from its beginning.
-const WAL_RESTART_BYTES: u64 = 64 << 20;
+/// How long a statement waits for a lock another connection (or process) holds.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// WAL frames (pages) past which the WAL, all copied back, is started again: 64 MiB.
+const WAL_RESTART_FRAMES: i64 = 16_384;
+/// How long the restart waits for readers of the old WAL, holding up every writer meanwhile:
+/// a reader's statement is short, and a try that times out is tried again a second later.
+const WAL_RESTART_WAIT: Duration = Duration::from_millis(100);
 
-/// SQLite appends every commit to the WAL and copies it back into the database file as it goes
-/// (the automatic checkpoint), but starts the WAL over only at a moment when no reader is using
-/// it. Under steady load the pool's readers always are, so the WAL grew without end (2.4 GB
-/// after a minute of ingest) and every page read searched it (a sixth of the server's time:
-/// `walFindFrame` in perf). Every second, a WAL past [`WAL_RESTART_BYTES`] is checkpointed in
-/// RESTART mode on the writer: readers finish their statement, the next ones read the database
-/// file, and `journal_size_limit` cuts the file back.
-async fn restart_wal_when_large(writer: SqlitePool, wal: std::path::PathBuf) {
+/// SQLite appends every commit to the WAL; a checkpoint copies its pages back into the database
+/// file and syncs it, and the WAL starts over only at a moment when no reader is using it. Left
+/// to itself, SQLite checkpoints on the writer after a commit (the next write waits for the copy
+/// and the sync), and under steady load the pool's readers never all let go: the WAL grew without
+/// end (2.4 GB after a minute of ingest) and every page read searched it (a sixth of the server's
+/// time, `walFindFrame` in perf). So the automatic checkpoint is off, and every second this task
+/// copies the WAL back from a reader's connection (PASSIVE: writes go on meanwhile); once the WAL
+/// is past [`WAL_RESTART_FRAMES`] and all copied, it starts it over on the writer (RESTART),
+/// waiting for readers at most [`WAL_RESTART_WAIT`] (with the usual five seconds, steady reads
+/// held writes up for seconds: p99 2.9 s in the phones' load test).
+async fn checkpoint_in_background(readers: SqlitePool, writer: SqlitePool) {
     let mut ticks = tokio::time::interval(Duration::from_secs(1));
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
-        match restart_wal_if_larger(&writer, &wal, WAL_RESTART_BYTES).await {
-            Ok(None | Some(WalRestart::Done)) => {}
-            Ok(Some(WalRestart::Busy)) => tracing::info!("the WAL could not be started again yet (readers)"),
+        match checkpoint_once(&readers, &writer, WAL_RESTART_FRAMES).await {
+            Ok(Checkpoint::Copied { .. } | Checkpoint::Restarted) => {}
+            Ok(Checkpoint::Busy) => tracing::info!("the WAL could not be started again yet (readers)"),
             Err(err) => tracing::warn!(%err, "WAL checkpoint failed"),
         }
     }
 }
 
 #[derive(Debug, PartialEq)]
-enum WalRestart {
-    Done,
-    /// A reader held on past the busy timeout; the next tick tries again.
+enum Checkpoint {
+    /// Copied back as far as readers allow; the WAL holds `frames` pages.
+    Copied {
+        frames: i64,
+    },
+    Restarted,
+    /// A reader held on past [`WAL_RESTART_WAIT`]; the next tick tries again.
     Busy,
 }
 
-/// One look at the WAL: checkpointed in RESTART mode if its file is `limit` bytes or more.
-async fn restart_wal_if_larger(
+/// One checkpoint: copy back, and start over once the WAL holds `restart_frames` pages or more.
+async fn checkpoint_once(
+    readers: &SqlitePool,
     writer: &SqlitePool,
-    wal: &std::path::Path,
-    limit: u64,
-) -> Result<Option<WalRestart>, sqlx::Error> {
-    let size = tokio::fs::metadata(wal).await.map(|m| m.len()).unwrap_or(0);
-    if size < limit {
-        return Ok(None);
+    restart_frames: i64,
+) -> Result<Checkpoint, sqlx::Error> {
+    let (_, frames, copied): (i64, i64, i64) =
+        sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(readers).await?;
+    if frames < restart_frames || copied < frames {
+        return Ok(Checkpoint::Copied { frames });
     }
-    let (busy, _, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(RESTART)").fetch_one(writer).await?;
-    Ok(Some(if busy == 0 { WalRestart::Done } else { WalRestart::Busy }))
+    let pragma = |wait: Duration| format!("PRAGMA busy_timeout = {}", wait.as_millis());
+    let mut conn = writer.acquire().await?;
+    sqlx::query(sqlx::AssertSqlSafe(pragma(WAL_RESTART_WAIT))).execute(&mut *conn).await?;
+    let restart = sqlx::query_as("PRAGMA wal_checkpoint(RESTART)").fetch_one(&mut *conn).await;
+    sqlx::query(sqlx::AssertSqlSafe(pragma(BUSY_TIMEOUT))).execute(&mut *conn).await?;
+    let (busy, _, _): (i64, i64, i64) = restart?;
+    Ok(if busy == 0 { Checkpoint::Restarted } else { Checkpoint::Busy })
 }
 
 /// Writers are serialised, so the claim's single `UPDATE ... RETURNING` needs no row lock.
@@ -177,7 +195,7 @@ impl SqliteStore {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(5))
+            .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true)
             // 8 MiB of page cache per connection (SQLite's default is 2 MiB). A shared memory map
             // was tried too: it put the whole file in the server's resident memory (BENCHMARKS.md).
@@ -189,10 +207,10 @@ impl SqliteStore {
             // The WAL grows to the largest transaction (an import's hundred megabytes); after a
             // checkpoint it is cut back to this.
             .pragma("journal_size_limit", "16777216")
+            // Checkpoints are made in the background, off the writer (`checkpoint_in_background`).
+            .pragma("wal_autocheckpoint", "0")
             .pragma("temp_store", "memory");
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
-        let mut wal_file = options.get_filename().as_os_str().to_owned();
-        wal_file.push("-wal");
         let (pool, writer) = if in_memory {
             // Every connection to `:memory:` is its own database: keep exactly one, forever.
             let pool = SqlitePoolOptions::new()
@@ -214,14 +232,14 @@ impl SqliteStore {
                 .await;
             (pool.map_err(StoreError::backend)?, writer.map_err(StoreError::backend)?)
         };
-        let wal_restarts = (!in_memory)
-            .then(|| AbortOnDrop(tokio::spawn(restart_wal_when_large(writer.clone(), wal_file.into())).abort_handle()));
+        let checkpoints = (!in_memory)
+            .then(|| AbortOnDrop(tokio::spawn(checkpoint_in_background(pool.clone(), writer.clone())).abort_handle()));
         Ok(SqliteStore {
             pool,
             writer,
             counts: Default::default(),
             queued: tokio::sync::watch::Sender::new(0),
-            _wal_restarts: wal_restarts,
+            _checkpoints: checkpoints,
         })
     }
 
@@ -240,36 +258,41 @@ impl SqliteStore {
 mod tests {
     use super::*;
 
-    /// The frames in the WAL, read off a passive checkpoint (which copies nothing a reader needs).
-    async fn wal_frames(pool: &SqlitePool) -> i64 {
-        let (_, frames, _): (i64, i64, i64) =
-            sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)").fetch_one(pool).await.unwrap();
-        frames
+    async fn insert(pool: &SqlitePool, blob: &str) {
+        sqlx::query(sqlx::AssertSqlSafe(format!("INSERT INTO t VALUES ({blob})"))).execute(pool).await.unwrap();
     }
 
     #[tokio::test]
-    async fn a_large_wal_starts_again_from_its_beginning() {
+    async fn the_wal_is_copied_back_off_the_writer_and_started_again_when_large() {
         let dir = std::env::temp_dir().join(format!("hygeia-wal-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let file = dir.join("wal.db");
-        let store = SqliteStore::connect(&format!("sqlite://{}", file.display())).await.unwrap();
-        let wal = dir.join("wal.db-wal");
+        let store = SqliteStore::connect(&format!("sqlite://{}", dir.join("wal.db").display())).await.unwrap();
         sqlx::query("CREATE TABLE t (payload BLOB)").execute(&store.writer).await.unwrap();
-        // A reader in a transaction pins the WAL while 4 MiB are written: it cannot start over.
-        let mut reader = store.pool.begin().await.unwrap();
+        // A reader in a transaction pins the WAL while 4 MiB are written: nothing can be copied.
+        let mut reader = store.pool.acquire().await.unwrap();
+        sqlx::query("BEGIN").execute(&mut *reader).await.unwrap();
         sqlx::query("SELECT COUNT(*) FROM t").fetch_one(&mut *reader).await.unwrap();
         for _ in 0..64 {
-            sqlx::query("INSERT INTO t VALUES (randomblob(65536))").execute(&store.writer).await.unwrap();
+            insert(&store.writer, "randomblob(65536)").await;
         }
-        let size = std::fs::metadata(&wal).unwrap().len();
-        assert!(size > 4 << 20, "the WAL holds the writes: {size} bytes");
-        assert_eq!(restart_wal_if_larger(&store.writer, &wal, size + 1).await.unwrap(), None, "below the limit");
-        reader.commit().await.unwrap();
+        let Checkpoint::Copied { frames } = checkpoint_once(&store.pool, &store.writer, 100).await.unwrap() else {
+            panic!("a pinned WAL is not started again")
+        };
+        assert!(frames > 1000, "no automatic checkpoint took the WAL on the writer: {frames} frames");
+        sqlx::query("COMMIT").execute(&mut *reader).await.unwrap();
+        drop(reader);
 
-        assert_eq!(restart_wal_if_larger(&store.writer, &wal, 1 << 20).await.unwrap(), Some(WalRestart::Done));
+        assert_eq!(
+            checkpoint_once(&store.pool, &store.writer, frames + 1).await.unwrap(),
+            Checkpoint::Copied { frames },
+            "below the limit: copied, kept"
+        );
+        assert_eq!(checkpoint_once(&store.pool, &store.writer, 100).await.unwrap(), Checkpoint::Restarted);
         // The next write goes to the WAL's beginning: one transaction's frames, not a thousand.
-        sqlx::query("INSERT INTO t VALUES (x'00')").execute(&store.writer).await.unwrap();
-        let frames = wal_frames(&store.writer).await;
+        insert(&store.writer, "x'00'").await;
+        let Checkpoint::Copied { frames } = checkpoint_once(&store.pool, &store.writer, i64::MAX).await.unwrap() else {
+            panic!()
+        };
         assert!((1..10).contains(&frames), "{frames} frames after the restart");
         let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM t").fetch_one(&store.pool).await.unwrap();
         assert_eq!(count, 65, "nothing written was lost");
