@@ -265,11 +265,15 @@ const SET_XML: &str = "SET uuid = $2, file_name = $3, form_id = $4, form_version
     org_unit_id = COALESCE(s.org_unit_id, $17), period = COALESCE(s.period, $18), \
     created_by = COALESCE(s.created_by, $19), last_modified_by = $19, updated_at = $20, edits = s.edits + $21";
 
-/// The form ($4), project ($6) and org unit ($17) of [`bind_xml`] are the account's ($1) own:
-/// [`check_references`] as a condition, for the one-statement paths.
-const XML_REFERENCES_HOLD: &str = "EXISTS (SELECT 1 FROM forms WHERE account_id = $1 AND id = $4) \
-    AND ($6 IS NULL OR EXISTS (SELECT 1 FROM projects WHERE account_id = $1 AND id = $6)) \
-    AND ($17 IS NULL OR EXISTS (SELECT 1 FROM org_units WHERE account_id = $1 AND id = $17))";
+/// [`check_references`] as a condition, for the one-statement paths: the form, project and org
+/// unit bound at these placeholders (a null one passes) are the account's (`$1`) own.
+fn references_hold(form: &str, project: &str, org_unit: &str) -> String {
+    format!(
+        "({form} IS NULL OR EXISTS (SELECT 1 FROM forms WHERE account_id = $1 AND id = {form})) \
+         AND ({project} IS NULL OR EXISTS (SELECT 1 FROM projects WHERE account_id = $1 AND id = {project})) \
+         AND ({org_unit} IS NULL OR EXISTS (SELECT 1 FROM org_units WHERE account_id = $1 AND id = {org_unit}))"
+    )
+}
 
 /// Binds `first` as `$1`, the XML's fields as `$2`–`$20` and whether it is an edit as `$21`.
 fn bind_xml<'q, O>(
@@ -322,8 +326,9 @@ async fn record_usual_xml(
          created_by, last_modified_by, created_at, updated_at, edits, deleted, export_id) \
          SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19, $20, $20, \
          $21, FALSE, $22 WHERE NOT EXISTS (SELECT 1 FROM submissions w WHERE w.account_id = $1 \
-         AND w.file_name = $3 AND w.file_key IS NULL AND w.uuid <> $2) AND {XML_REFERENCES_HOLD} \
+         AND w.file_name = $3 AND w.file_key IS NULL AND w.uuid <> $2) AND {} \
          ON CONFLICT (account_id, uuid) DO UPDATE {SET_XML} WHERE s.file_key IS NULL RETURNING {}",
+        references_hold("$4", "$6", "$17"),
         *RETURNED
     );
     let query = sqlx::query_as::<_, SubmissionRow>(sqlx::AssertSqlSafe(insert));
@@ -368,11 +373,9 @@ async fn record_new_metadata(
          file_name, export_id, deleted, edits) \
          SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14, $15, $16, FALSE, 0 \
          WHERE NOT EXISTS (SELECT 1 FROM submissions w WHERE w.account_id = $1 AND w.file_name = $15 \
-         AND (w.file_key IS NULL OR w.source_created_at IS NULL)) \
-         AND ($2 IS NULL OR EXISTS (SELECT 1 FROM forms WHERE account_id = $1 AND id = $2)) \
-         AND ($3 IS NULL OR EXISTS (SELECT 1 FROM projects WHERE account_id = $1 AND id = $3)) \
-         AND ($4 IS NULL OR EXISTS (SELECT 1 FROM org_units WHERE account_id = $1 AND id = $4)) \
+         AND (w.file_key IS NULL OR w.source_created_at IS NULL)) AND {} \
          ON CONFLICT (account_id, uuid) DO NOTHING RETURNING {}",
+        references_hold("$2", "$3", "$4"),
         *RETURNED
     );
     let query = sqlx::query_as::<_, SubmissionRow>(sqlx::AssertSqlSafe(sql));
