@@ -14,6 +14,16 @@ pub struct Settings {
     pub storage: StorageSettings,
     pub http: HttpSettings,
     pub auth: AuthSettings,
+    pub web: WebSettings,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebSettings {
+    /// Background tiles for the dashboard's maps, as a URL template
+    /// (`https://tile.openstreetmap.org/{z}/{x}/{y}.png`). None by default: maps draw the
+    /// account's own boundaries and points, and browsers fetch nothing from elsewhere.
+    pub map_tiles: Option<String>,
 }
 
 #[derive(Clone, Deserialize)]
@@ -70,6 +80,7 @@ impl Default for Settings {
             storage: StorageSettings::default(),
             http: HttpSettings::default(),
             auth: AuthSettings::default(),
+            web: WebSettings::default(),
         }
     }
 }

@@ -1,11 +1,15 @@
+//! The browser's login and logout.
+
 use askama::Template;
 use axum::Form;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 use serde::Deserialize;
 
+use super::i18n::{self, Texts};
+use super::render;
 use crate::api::token::check_password;
 use crate::auth::{ClientAddress, MaybeUser, end_session, start_session};
 use crate::error::{ApiError, ApiResult};
@@ -14,16 +18,16 @@ use crate::state::SharedState;
 #[derive(Template)]
 #[template(path = "login.html")]
 struct LoginPage {
+    t: &'static Texts,
     error: Option<String>,
     next: String,
     username: String,
 }
 
-#[derive(Template)]
-#[template(path = "home.html")]
-struct HomePage {
-    username: String,
-    account: String,
+impl LoginPage {
+    fn asset(&self, name: &str) -> String {
+        super::asset(name)
+    }
 }
 
 #[derive(Deserialize)]
@@ -36,11 +40,6 @@ pub struct LoginForm {
     username: String,
     password: String,
     next: Option<String>,
-}
-
-fn render(page: impl Template, status: StatusCode) -> ApiResult<Response> {
-    let html = page.render().map_err(|e| ApiError::Internal(e.to_string()))?;
-    Ok((status, Html(html)).into_response())
 }
 
 /// Only local paths are followed after login, so `/login?next=https://evil.example` cannot be
@@ -60,29 +59,28 @@ fn safe_next(next: Option<String>) -> String {
     }
 }
 
-pub async fn home(State(state): State<SharedState>, MaybeUser(user): MaybeUser) -> ApiResult<Response> {
-    let Some(user) = user else {
-        return Ok(Redirect::to("/login").into_response());
-    };
-    let account = state.store.accounts().get(user.account_id).await?.map(|a| a.name).unwrap_or_default();
-    render(HomePage { username: user.username, account }, StatusCode::OK)
-}
-
-pub async fn form(MaybeUser(user): MaybeUser, Query(query): Query<NextQuery>) -> ApiResult<Response> {
+pub async fn form(
+    MaybeUser(user): MaybeUser,
+    headers: HeaderMap,
+    Query(query): Query<NextQuery>,
+) -> ApiResult<Response> {
     let next = safe_next(query.next);
     if user.is_some() {
         return Ok(Redirect::to(&next).into_response());
     }
-    render(LoginPage { error: None, next, username: String::new() }, StatusCode::OK)
+    let t = i18n::choose(None, &headers);
+    render(LoginPage { t, error: None, next, username: String::new() }, StatusCode::OK)
 }
 
 pub async fn submit(
     State(state): State<SharedState>,
     ClientAddress(address): ClientAddress,
     jar: CookieJar,
+    headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> ApiResult<Response> {
     let next = safe_next(form.next);
+    let t = i18n::choose(None, &headers);
     match check_password(&state, &form.username, form.password, &address).await {
         Ok(user) => {
             state.store.users().record_login(user.user_id, chrono::Utc::now()).await?;
@@ -93,9 +91,9 @@ pub async fn submit(
             let status = err.status();
             let message = match err {
                 ApiError::TooManyRequests { .. } => err.to_string(),
-                _ => "Wrong username or password.".to_owned(),
+                _ => t.wrong_credentials.to_owned(),
             };
-            render(LoginPage { error: Some(message), next, username: form.username }, status)
+            render(LoginPage { t, error: Some(message), next, username: form.username }, status)
         }
         Err(other) => Err(other),
     }

@@ -32,6 +32,30 @@ pub(crate) fn ok(reply: Reply, status: StatusCode) -> Value {
 /// An account with a superuser, a source, its version as the live tree, a type, and a
 /// country > region > district chain. Returns (account, token, version, [country, region, district]).
 pub(crate) async fn setup(app: &TestApp) -> (AccountId, String, i64, [i64; 3]) {
+    let (account, token, version_id) = setup_account(app).await;
+    let mut ids = [0; 3];
+    let mut parent = Value::Null;
+    for (i, name) in ["Burkina Faso", "Boucle du Mouhoun", "DS Boromo"].into_iter().enumerate() {
+        let unit = ok(
+            send_json(
+                app,
+                Method::POST,
+                "/api/orgunits/create_org_unit/",
+                &token,
+                json!({"name": name, "parent_id": parent, "validation_status": "VALID"}),
+            )
+            .await,
+            StatusCode::OK,
+        );
+        ids[i] = unit["id"].as_i64().unwrap();
+        parent = unit["id"].clone();
+    }
+    (account, token, version_id, ids)
+}
+
+/// An account with a superuser "admin", a source, and its version as the live tree (empty).
+/// Returns (account, token, version).
+pub(crate) async fn setup_account(app: &TestApp) -> (AccountId, String, i64) {
     let account = app.account("BFA Demo").await;
     app.user(account, "admin", |u| u.is_superuser = true).await;
     let token = app.token("admin").await;
@@ -54,24 +78,7 @@ pub(crate) async fn setup(app: &TestApp) -> (AccountId, String, i64, [i64; 3]) {
     assert_eq!(version["number"], 1);
     let version_id = version["id"].as_i64().unwrap();
     app.store.sources().set_account_default_version(account, SourceVersionId(version_id)).await.unwrap();
-    let mut ids = [0; 3];
-    let mut parent = Value::Null;
-    for (i, name) in ["Burkina Faso", "Boucle du Mouhoun", "DS Boromo"].into_iter().enumerate() {
-        let unit = ok(
-            send_json(
-                app,
-                Method::POST,
-                "/api/orgunits/create_org_unit/",
-                &token,
-                json!({"name": name, "parent_id": parent, "validation_status": "VALID"}),
-            )
-            .await,
-            StatusCode::OK,
-        );
-        ids[i] = unit["id"].as_i64().unwrap();
-        parent = unit["id"].clone();
-    }
-    (account, token, version_id, ids)
+    (account, token, version_id)
 }
 
 async fn a_tree_is_built_read_and_changed_through_the_api(app: &TestApp) {

@@ -4,6 +4,7 @@
 mod support;
 
 mod auth;
+mod browser;
 mod conventions;
 mod dhis2;
 mod forms;
@@ -14,3 +15,4 @@ mod resources;
 mod sessions;
 mod submissions;
 mod tasks;
+mod web;

@@ -1,0 +1,200 @@
+//! The dashboard in a real browser: headless Debian Chromium driven by playwright-core
+//! (`web/tests/dashboard.mjs`) against a server on 127.0.0.1, on both backends. Screenshots of
+//! every step go to `target/tmp/browser-screenshots/`. Without Chromium the tests say so and
+//! pass, unless `HYGEIA_TEST_REQUIRE_BROWSER` is set (CI sets it).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use axum::http::{Method, StatusCode};
+use hygeia_core::{OrgUnitId, OrgUnitScope};
+use serde_json::{Value, json};
+
+use crate::georegistry::{ok, setup_account};
+use crate::on_both_backends;
+use crate::support::{PASSWORD, TestApp, send_json};
+
+on_both_backends!(the_dashboard_browses_filters_and_edits_in_a_browser, a_restricted_user_sees_only_their_district);
+
+fn chromium() -> Option<PathBuf> {
+    let path = PathBuf::from(std::env::var("HYGEIA_TEST_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()));
+    if path.exists() {
+        return Some(path);
+    }
+    assert!(
+        std::env::var_os("HYGEIA_TEST_REQUIRE_BROWSER").is_none(),
+        "HYGEIA_TEST_REQUIRE_BROWSER is set but there is no Chromium at {} (apt-get install chromium)",
+        path.display()
+    );
+    eprintln!("skipped: no Chromium at {} (apt-get install chromium)", path.display());
+    None
+}
+
+/// Serves the test application on 127.0.0.1; the server stops with the test's runtime.
+async fn serve(app: &TestApp) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let service = app.app.clone().into_make_service_with_connect_info::<SocketAddr>();
+    tokio::spawn(async move { axum::serve(listener, service).await });
+    format!("http://{address}")
+}
+
+/// Runs the browser script on `case`; returns what it printed.
+async fn drive(chromium: &Path, base: &str, prefix: &str, mut case: Value) -> Value {
+    let web = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../web");
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser-screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    case["base"] = json!(base);
+    case["chromium"] = json!(chromium);
+    case["shots"] = json!(shots);
+    case["prefix"] = json!(prefix);
+    case["password"] = json!(PASSWORD);
+    let run = tokio::process::Command::new("node")
+        .arg(web.join("tests/dashboard.mjs"))
+        .current_dir(&web)
+        .env("HYGEIA_BROWSER_CASE", case.to_string())
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(120), run)
+        .await
+        .expect("the browser script finishes within two minutes")
+        .expect("node starts (Node.js 20+ is needed, as for the build)");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "the browser script failed: {}\n{stdout}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_str(stdout.lines().last().unwrap_or("{}")).expect("the script prints JSON")
+}
+
+/// Tells apart the screenshots of the runs on each backend (they run at once).
+fn run_number() -> usize {
+    static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
+    RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+struct Tree {
+    country: i64,
+    regions: Vec<i64>,
+    districts: Vec<i64>,
+    facilities: Vec<i64>,
+}
+
+/// A square of `half` degrees around (lon, lat), as GeoJSON.
+fn square(lon: f64, lat: f64, half: f64) -> Value {
+    json!({"type": "Polygon", "coordinates": [[
+        [lon - half, lat - half], [lon + half, lat - half], [lon + half, lat + half], [lon - half, lat + half], [lon - half, lat - half]
+    ]]})
+}
+
+/// A country with a boundary, two regions with boundaries, two districts in each (no geography),
+/// and three health facilities with locations in each district: all VALID.
+async fn seed(app: &TestApp, token: &str) -> Tree {
+    let create = |body: Value| async move {
+        ok(send_json(app, Method::POST, "/api/orgunits/create_org_unit/", token, body).await, StatusCode::OK)["id"]
+            .as_i64()
+            .unwrap()
+    };
+    let country =
+        create(json!({"name": "Burkina Faso", "validation_status": "VALID", "geo_json": square(-1.5, 12.0, 3.0)}))
+            .await;
+    let mut tree = Tree { country, regions: vec![], districts: vec![], facilities: vec![] };
+    for (r, region_name) in ["Boucle du Mouhoun", "Centre"].iter().enumerate() {
+        let (lon, lat) = (-3.0 + 2.5 * r as f64, 12.0);
+        let region = create(json!({"name": region_name, "parent_id": country, "validation_status": "VALID",
+                                    "geo_json": square(lon, lat, 1.0)}))
+        .await;
+        tree.regions.push(region);
+        for d in 0..2 {
+            let district = create(json!({"name": format!("DS {region_name} {}", d + 1), "parent_id": region,
+                                          "validation_status": "VALID"}))
+            .await;
+            tree.districts.push(district);
+            for f in 0..3 {
+                let facility = create(json!({"name": format!("CSPS {region_name} {}-{}", d + 1, f + 1),
+                    "parent_id": district, "validation_status": "VALID",
+                    "latitude": lat - 0.5 + 0.3 * d as f64, "longitude": lon - 0.5 + 0.3 * f as f64}))
+                .await;
+                tree.facilities.push(facility);
+            }
+        }
+    }
+    tree
+}
+
+async fn the_dashboard_browses_filters_and_edits_in_a_browser(app: &TestApp) {
+    let Some(chromium) = chromium() else { return };
+    let (account, token, _) = setup_account(app).await;
+    let tree = seed(app, &token).await;
+    let base = serve(app).await;
+    let unit = tree.facilities[1];
+    let scope = OrgUnitScope::whole_account(account);
+    let before = app.store.org_units().get(&scope, OrgUnitId(unit)).await.unwrap().unwrap();
+    let seen = drive(
+        &chromium,
+        &base,
+        &format!("editor-{}", run_number()),
+        json!({
+            "scenario": "editor",
+            "username": "admin",
+            "country": "Burkina Faso",
+            "region": "Boucle du Mouhoun",
+            "region_id": tree.regions[0],
+            "region_count": 1 + 2 + 6,
+            "region_mapped": 1 + 6,
+            "search": "CSPS",
+            "search_count": 6,
+            "unit": unit,
+            "location_saved": "Location saved.",
+            "new_name": "CSPS renamed in the browser",
+        }),
+    )
+    .await;
+    let after = app.store.org_units().get(&scope, OrgUnitId(unit)).await.unwrap().unwrap();
+    assert_eq!(after.name, "CSPS renamed in the browser");
+    let (old, new) = (before.location.unwrap(), after.location.expect("still located"));
+    assert!(
+        (new.longitude - old.longitude).abs() > 1e-4 && (new.latitude - old.latitude).abs() > 1e-4,
+        "the drag moved the point: {old:?} -> {new:?}"
+    );
+    assert!(new.longitude > old.longitude && new.latitude < old.latitude, "right and down on the map: east and south");
+    assert_eq!(
+        seen["location"],
+        format!("{:.6}, {:.6}", new.latitude, new.longitude),
+        "the page shows what was stored"
+    );
+    assert_eq!(seen["refusal"], "parent_id: \"not-a-number\" is not a number.");
+    let history = app.store.org_units().history(account, "iaso.orgunit", &unit.to_string()).await.unwrap();
+    assert!(history.len() >= 3, "created, moved, renamed: {}", history.len());
+}
+
+async fn a_restricted_user_sees_only_their_district(app: &TestApp) {
+    let Some(chromium) = chromium() else { return };
+    let (account, token, _) = setup_account(app).await;
+    let tree = seed(app, &token).await;
+    let district = tree.districts[2];
+    app.user(account, "district-manager", |u| {
+        u.permissions = vec!["iaso_org_units".into()];
+        u.org_units = vec![district];
+    })
+    .await;
+    let base = serve(app).await;
+    drive(
+        &chromium,
+        &base,
+        &format!("restricted-{}", run_number()),
+        json!({
+            "scenario": "restricted",
+            "username": "district-manager",
+            "district": "DS Centre 1",
+            "district_count": 1 + 3,
+            "district_mapped": 3,
+            "outside": tree.facilities[0],
+            "outside_name": "CSPS Boucle du Mouhoun 1-1",
+            "country_id": tree.country,
+        }),
+    )
+    .await;
+}

@@ -1,0 +1,255 @@
+//! The server-rendered pages over HTTP (the browser tests in `browser.rs` drive them for real):
+//! login redirects, the org-unit list and its htmx fragments, the tree, a unit's page and its
+//! edit form, languages, static files, and the scope of restricted users.
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use hygeia_core::{OrgUnitId, OrgUnitScope};
+use serde_json::json;
+
+use crate::georegistry::{ok, setup};
+use crate::on_both_backends;
+use crate::support::{PASSWORD, Reply, TestApp, send_json};
+
+on_both_backends!(
+    pages_send_a_browser_without_session_to_the_login,
+    the_org_unit_pages_list_filter_browse_and_edit,
+    restricted_users_see_only_their_subtree_in_pages,
+    readers_see_units_but_cannot_edit_them,
+    embedded_front_end_files_are_served_for_good,
+);
+
+/// Signs `username` in through the login form; returns the session cookie.
+async fn sign_in(app: &TestApp, username: &str) -> String {
+    let body = format!("username={username}&password={}&next=/", PASSWORD.replace(' ', "+"));
+    let reply = app
+        .send(
+            Request::post("/login")
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from(body))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.text());
+    reply.header("set-cookie").unwrap().split(';').next().unwrap().to_owned()
+}
+
+async fn page(app: &TestApp, cookie: &str, path: &str, extra: &[(&str, &str)]) -> Reply {
+    let mut request = Request::get(path).header(header::COOKIE, cookie);
+    for (name, value) in extra {
+        request = request.header(*name, *value);
+    }
+    app.send(request.body(Body::empty()).unwrap()).await
+}
+
+async fn post_form(app: &TestApp, cookie: &str, path: &str, body: &str, htmx: bool) -> Reply {
+    let mut request = Request::post(path)
+        .header(header::COOKIE, cookie)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    if htmx {
+        request = request.header("hx-request", "true");
+    }
+    app.send(request.body(Body::from(body.to_owned())).unwrap()).await
+}
+
+async fn pages_send_a_browser_without_session_to_the_login(app: &TestApp) {
+    let reply = app.get("/orgunits?search=Bo", None).await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER);
+    assert_eq!(reply.header("location"), Some("/login?next=%2Forgunits%3Fsearch%3DBo"));
+    let fragment =
+        app.send(Request::get("/orgunits/tree").header("hx-request", "true").body(Body::empty()).unwrap()).await;
+    assert_eq!(fragment.status, StatusCode::NO_CONTENT, "htmx is told to load the login page whole");
+    assert_eq!(fragment.header("hx-redirect"), Some("/login?next=%2Forgunits%2Ftree"));
+    let french = app
+        .send(Request::get("/login").header(header::ACCEPT_LANGUAGE, "fr-BF,fr;q=0.9").body(Body::empty()).unwrap())
+        .await;
+    assert!(french.text().contains("Connexion à Hygeia"), "{}", french.text());
+    assert!(french.text().contains("lang=\"fr\""));
+}
+
+async fn the_org_unit_pages_list_filter_browse_and_edit(app: &TestApp) {
+    let (account, token, _, [country, region, district]) = setup(app).await;
+    ok(
+        send_json(
+            app,
+            Method::POST,
+            "/api/orgunits/create_org_unit/",
+            &token,
+            json!({"name": "CSPS Bagassi", "parent_id": district, "validation_status": "NEW", "latitude": 11.7, "longitude": -3.3}),
+        )
+        .await,
+        StatusCode::OK,
+    );
+    let cookie = sign_in(app, "admin").await;
+
+    let whole = page(app, &cookie, "/orgunits", &[]).await;
+    assert_eq!(whole.status, StatusCode::OK);
+    let html = whole.text();
+    assert!(html.starts_with("<!doctype html>") && html.contains("id=\"filters\""));
+    assert!(html.contains("<strong id=\"unit-count\">3</strong>"), "VALID units by default: {html}");
+    assert!(!html.contains("CSPS Bagassi"), "a NEW unit is not listed by default");
+    assert!(html.contains("/static/htmx.min.js?v=") && html.contains("/static/leaflet.js?v="));
+
+    // htmx asks for the table alone; the filters are the list API's.
+    let fragment = page(app, &cookie, "/orgunits?validation_status=NEW", &[("hx-request", "true")]).await;
+    let table = fragment.text();
+    assert!(!table.contains("<html"), "a fragment, not a page");
+    assert!(table.contains("<strong id=\"unit-count\">1</strong>") && table.contains("CSPS Bagassi"), "{table}");
+    let searched = page(app, &cookie, "/orgunits?search=boromo&validation_status=all", &[("hx-request", "true")]).await;
+    assert!(searched.text().contains("<strong id=\"unit-count\">1</strong>") && searched.text().contains("DS Boromo"));
+    let subtree = page(
+        app,
+        &cookie,
+        &format!("/orgunits?orgUnitParentId={region}&validation_status=all"),
+        &[("hx-request", "true")],
+    )
+    .await;
+    assert!(subtree.text().contains("<strong id=\"unit-count\">3</strong>"), "{}", subtree.text());
+    // A history restore asks for the whole page again.
+    let restored =
+        page(app, &cookie, "/orgunits", &[("hx-request", "true"), ("hx-history-restore-request", "true")]).await;
+    assert!(restored.text().starts_with("<!doctype html>"));
+    let bad = page(app, &cookie, "/orgunits?orgUnitTypeId=abc", &[]).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.text().contains("orgUnitTypeId: &#34;abc&#34; is not a number"), "{}", bad.text());
+
+    // The tree, one level at a time.
+    let top = page(app, &cookie, "/orgunits/tree", &[("hx-request", "true")]).await.text();
+    assert!(top.contains("Burkina Faso") && !top.contains("Boucle du Mouhoun"), "{top}");
+    let level = page(app, &cookie, &format!("/orgunits/tree?parent={country}"), &[("hx-request", "true")]).await.text();
+    assert!(level.contains(&format!("data-filter-parent=\"{region}\"")) && level.contains("Boucle du Mouhoun"));
+
+    // A unit's page: ancestors, children, the edit form.
+    let unit = page(app, &cookie, &format!("/orgunits/{district}"), &[]).await;
+    assert_eq!(unit.status, StatusCode::OK);
+    let html = unit.text();
+    assert!(html.contains(&format!("<a href=\"/orgunits/{country}\">Burkina Faso</a>")), "{html}");
+    assert!(html.contains("CSPS Bagassi") && html.contains("id=\"unit-edit\""));
+
+    let saved = post_form(
+        app,
+        &cookie,
+        &format!("/orgunits/{district}"),
+        &format!("name=DS+Boromo+II&org_unit_type_id=&parent_id={region}&validation_status=VALID&source_ref=&code=BRM"),
+        true,
+    )
+    .await;
+    assert_eq!(saved.status, StatusCode::OK);
+    assert!(saved.text().contains("Saved.") && saved.text().contains("value=\"DS Boromo II\""), "{}", saved.text());
+    let scope = OrgUnitScope::whole_account(account);
+    let stored = app.store.org_units().get(&scope, OrgUnitId(district)).await.unwrap().unwrap();
+    assert_eq!((stored.name.as_str(), stored.code.as_str()), ("DS Boromo II", "BRM"));
+    let history = page(app, &cookie, &format!("/orgunits/{district}"), &[]).await.text();
+    assert!(history.contains("code, name"), "the change is in the history: {history}");
+
+    // A refused change names its field, changes nothing, and keeps what was typed.
+    let refused = post_form(
+        app,
+        &cookie,
+        &format!("/orgunits/{district}"),
+        "name=Typed&parent_id=abc&validation_status=VALID",
+        true,
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::OK, "htmx swaps only 2xx answers");
+    assert!(
+        refused.text().contains("parent_id: &#34;abc&#34; is not a number.")
+            && refused.text().contains("value=\"Typed\"")
+    );
+    let cycle = post_form(
+        app,
+        &cookie,
+        &format!("/orgunits/{country}"),
+        &format!("name=Burkina+Faso&parent_id={district}&validation_status=VALID"),
+        false,
+    )
+    .await;
+    assert_eq!(cycle.status, StatusCode::BAD_REQUEST, "without htmx, the page with the error");
+    assert!(cycle.text().contains("role=\"alert\""), "{}", cycle.text());
+    assert_eq!(app.store.org_units().get(&scope, OrgUnitId(district)).await.unwrap().unwrap().name, "DS Boromo II");
+    // Without htmx, a saved form redirects to the page.
+    let plain =
+        post_form(app, &cookie, &format!("/orgunits/{district}"), "name=DS+Boromo&validation_status=VALID", false)
+            .await;
+    assert_eq!(plain.status, StatusCode::SEE_OTHER);
+
+    let french = page(app, &cookie, "/orgunits", &[(header::ACCEPT_LANGUAGE.as_str(), "fr")]).await.text();
+    assert!(french.contains("Unités d&#39;organisation") && french.contains("lang=\"fr\""));
+    let home = page(app, &cookie, "/", &[]).await.text();
+    assert!(home.contains("<strong id=\"valid-units\">3</strong>"), "{home}");
+    let missing = page(app, &cookie, "/orgunits/999999", &[]).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert!(missing.text().contains("<h1>404</h1>"));
+}
+
+async fn restricted_users_see_only_their_subtree_in_pages(app: &TestApp) {
+    let (account, token, _, [country, region, district]) = setup(app).await;
+    let other = ok(
+        send_json(
+            app,
+            Method::POST,
+            "/api/orgunits/create_org_unit/",
+            &token,
+            json!({"name": "Centre", "parent_id": country, "validation_status": "VALID"}),
+        )
+        .await,
+        StatusCode::OK,
+    )["id"]
+        .as_i64()
+        .unwrap();
+    app.user(account, "district-manager", |u| {
+        u.permissions = vec!["iaso_org_units".into()];
+        u.org_units = vec![region];
+    })
+    .await;
+    let cookie = sign_in(app, "district-manager").await;
+    let list = page(app, &cookie, "/orgunits?validation_status=all", &[]).await.text();
+    assert!(list.contains("<strong id=\"unit-count\">2</strong>"), "{list}");
+    assert!(!list.contains(">Centre<"), "{list}");
+    assert!(list.contains("<td>Burkina Faso</td>"), "the region's parent is named, not linked: {list}");
+    let top = page(app, &cookie, "/orgunits/tree", &[]).await.text();
+    assert!(top.contains("Boucle du Mouhoun") && !top.contains("Burkina Faso"), "their own roots: {top}");
+    let hidden = page(app, &cookie, &format!("/orgunits/tree?parent={country}"), &[]).await.text();
+    assert!(!hidden.contains("Centre"), "another subtree's level is empty: {hidden}");
+    assert_eq!(page(app, &cookie, &format!("/orgunits/{other}"), &[]).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(page(app, &cookie, &format!("/orgunits/{country}"), &[]).await.status, StatusCode::NOT_FOUND);
+    let refused =
+        post_form(app, &cookie, &format!("/orgunits/{other}"), "name=Mine&validation_status=VALID", true).await;
+    assert_eq!(refused.status, StatusCode::NOT_FOUND);
+    let own = page(app, &cookie, &format!("/orgunits/{district}"), &[]).await.text();
+    assert!(
+        own.contains("Burkina Faso") && !own.contains(&format!("href=\"/orgunits/{country}\"")),
+        "named, not linked"
+    );
+    let home = page(app, &cookie, "/", &[]).await.text();
+    assert!(home.contains("<strong id=\"valid-units\">2</strong>"), "{home}");
+    let scope = OrgUnitScope::whole_account(account);
+    assert_eq!(app.store.org_units().get(&scope, OrgUnitId(other)).await.unwrap().unwrap().name, "Centre");
+}
+
+async fn readers_see_units_but_cannot_edit_them(app: &TestApp) {
+    let (account, _, _, [_, _, district]) = setup(app).await;
+    app.user(account, "reader", |u| u.permissions = vec!["iaso_org_units_read".into()]).await;
+    let cookie = sign_in(app, "reader").await;
+    let unit = page(app, &cookie, &format!("/orgunits/{district}"), &[]).await.text();
+    assert!(unit.contains("DS Boromo") && !unit.contains("id=\"unit-edit\""));
+    assert!(unit.contains("data-editable=\"false\""));
+    let refused =
+        post_form(app, &cookie, &format!("/orgunits/{district}"), "name=Mine&validation_status=VALID", true).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    app.user(account, "nobody", |_| {}).await;
+    let cookie = sign_in(app, "nobody").await;
+    assert_eq!(page(app, &cookie, "/orgunits", &[]).await.status, StatusCode::FORBIDDEN);
+}
+
+async fn embedded_front_end_files_are_served_for_good(app: &TestApp) {
+    let htmx = app.get("/static/htmx.min.js", None).await;
+    assert_eq!(htmx.status, StatusCode::OK);
+    assert_eq!(htmx.header("content-type"), Some("text/javascript; charset=utf-8"));
+    assert_eq!(htmx.header("cache-control"), Some("public, max-age=31536000, immutable"));
+    assert!(htmx.text().contains("htmx"));
+    let icon = app.get("/static/images/marker-icon.png", None).await;
+    assert!(icon.bytes.starts_with(b"\x89PNG"));
+    assert_eq!(app.get("/static/../Cargo.toml", None).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(app.get("/static/nope.js", None).await.status, StatusCode::NOT_FOUND);
+}

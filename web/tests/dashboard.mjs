@@ -1,0 +1,122 @@
+// Drives Hygeia's dashboard in headless Chromium (playwright-core), for the browser tests in
+// crates/hygeia-server/tests/it/browser.rs, which start the server, seed it and pass the case as
+// JSON in HYGEIA_BROWSER_CASE. Prints one JSON line of what it saw; exits non-zero on the first
+// expectation that fails. Every step saves a screenshot.
+import { chromium } from "playwright-core";
+
+const c = JSON.parse(process.env.HYGEIA_BROWSER_CASE);
+const browser = await chromium.launch({ executablePath: c.chromium, args: ["--no-sandbox", "--disable-gpu"] });
+const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, locale: "en-GB" });
+const page = await context.newPage();
+page.setDefaultTimeout(15000);
+const problems = [];
+page.on("pageerror", (e) => problems.push(`page error: ${e}`));
+page.on("console", (m) => { if (m.type() === "error" && !m.text().includes("404")) problems.push(`console: ${m.text()}`); });
+
+async function shot(name) {
+  await page.screenshot({ path: `${c.shots}/${c.prefix}-${name}.png`, fullPage: true });
+}
+function check(condition, message) {
+  if (!condition) throw new Error(message);
+}
+async function countIs(n) {
+  await page.waitForFunction((n) => document.getElementById("unit-count")?.textContent === String(n), n)
+    .catch(async () => { throw new Error(`the table counts ${await page.textContent("#unit-count")}, not ${n}`); });
+}
+async function mapShows(n) {
+  await page.waitForFunction((n) => document.getElementById("map")?.getAttribute("data-features-shown") === String(n), n)
+    .catch(async () => { throw new Error(`the map shows ${await page.getAttribute("#map", "data-features-shown")}, not ${n}`); });
+}
+const seen = {};
+
+try {
+  // Signing in from a page brings the browser back to it.
+  await page.goto(`${c.base}/orgunits`);
+  check(page.url().includes("/login?next=%2Forgunits"), `not sent to the login: ${page.url()}`);
+  await page.fill("#username", c.username);
+  await page.fill("#password", c.password);
+  await shot("login");
+  await Promise.all([page.waitForURL(`${c.base}/orgunits`), page.click("button[type=submit]")]);
+
+  if (c.scenario === "editor") {
+    // The tree: open the country, pick a region; the table and the map follow.
+    await page.waitForSelector(`#tree a:text-is("${c.country}")`);
+    await page.click(`#tree li:has(> a:text-is("${c.country}")) > .toggle`);
+    await page.waitForSelector(`#tree a:text-is("${c.region}")`);
+    await shot("tree");
+    await page.click(`#tree a:text-is("${c.region}")`);
+    await countIs(c.region_count);
+    check(page.url().includes(`orgUnitParentId=${c.region_id}`), `the filter is not in the URL: ${page.url()}`);
+    await mapShows(c.region_mapped);
+    // Typing in the search filters both again, without reloading the page.
+    await page.evaluate(() => { window.notReloaded = true; });
+    await page.fill("#search", c.search);
+    await countIs(c.search_count);
+    await mapShows(c.search_count);
+    check(await page.evaluate(() => window.notReloaded === true), "the page was reloaded");
+    await page.click(`#table [data-zoom-to="${c.unit}"]`);
+    await page.waitForSelector(".leaflet-popup-content a");
+    await shot("table-and-map");
+
+    // A unit's page: drag its point; the new location is saved through the API.
+    await Promise.all([page.waitForURL(`**/orgunits/${c.unit}`), page.click(`#table a[href="/orgunits/${c.unit}"]`)]);
+    await page.waitForFunction(() => document.getElementById("unit-map")?.mapReady === true);
+    const before = (await page.textContent("#location-text")).trim();
+    const marker = await page.waitForSelector(".leaflet-marker-icon");
+    const box = await marker.boundingBox();
+    const x = box.x + box.width / 2, y = box.y + box.height / 2;
+    await page.mouse.move(x, y);
+    await page.mouse.down();
+    await page.mouse.move(x + 40, y + 20, { steps: 5 });
+    await page.mouse.move(x + 80, y + 40, { steps: 5 });
+    await page.mouse.up();
+    await page.waitForFunction(() => document.getElementById("unit-map").hasAttribute("data-saved-at"));
+    check((await page.textContent("#map-status")).trim() === c.location_saved, `not saved: ${await page.textContent("#map-status")}`);
+    seen.location = (await page.textContent("#location-text")).trim();
+    check(seen.location !== before, `the point did not move (${before})`);
+    await shot("unit-moved");
+
+    // The edit form, swapped in place.
+    await page.fill("#unit-edit input[name=name]", c.new_name);
+    await page.click("#unit-edit button[type=submit]");
+    await page.waitForSelector("#unit-edit .ok");
+    await page.fill("#unit-edit input[name=parent_id]", "not-a-number");
+    await page.click("#unit-edit button[type=submit]");
+    await page.waitForSelector("#unit-edit .error");
+    seen.refusal = (await page.textContent("#unit-edit .error")).trim();
+    await shot("unit-edited");
+    await page.reload();
+    check((await page.textContent("h1")).includes(c.new_name), "the new name is not shown after a reload");
+    check((await page.locator(".history tr").count()) >= 2, "the history lacks the changes");
+    await shot("unit-history");
+  } else if (c.scenario === "restricted") {
+    // Everything starts at the user's own district.
+    await page.waitForSelector("#tree a[data-filter-parent]");
+    const roots = await page.$$eval("#tree > .tree > li > a", (links) => links.map((a) => a.textContent.trim()));
+    check(JSON.stringify(roots) === JSON.stringify([c.district]), `the tree starts at ${roots}`);
+    await countIs(c.district_count);
+    await mapShows(c.district_mapped);
+    await shot("restricted-list");
+    const outside = await page.goto(`${c.base}/orgunits/${c.outside}`);
+    check(outside.status() === 404, `a unit outside the district answered ${outside.status()}`);
+    await shot("restricted-outside");
+    // Asking for the country's subtree gives nothing: the country is not theirs to filter by.
+    await page.goto(`${c.base}/orgunits?orgUnitParentId=${c.country_id}&validation_status=all`);
+    await countIs(0);
+    const names = await page.$$eval("#table tbody tr td:first-child", (cells) => cells.map((td) => td.textContent.trim()));
+    check(!names.includes(c.outside_name), `a unit outside the district is listed: ${names}`);
+    await shot("restricted-country-filter");
+    const api = await page.evaluate(async (id) => (await fetch(`/api/orgunits/${id}/`)).status, c.outside);
+    check(api === 404, `the API answered ${api} for a unit outside the district`);
+  } else {
+    throw new Error(`unknown scenario ${c.scenario}`);
+  }
+  check(problems.length === 0, problems.join("; "));
+  console.log(JSON.stringify(seen));
+} catch (err) {
+  await shot("failure").catch(() => {});
+  console.error(`${err.message}\n(at ${page.url()}; screenshots in ${c.shots})`);
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}
