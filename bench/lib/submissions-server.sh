@@ -5,8 +5,13 @@
 # Expects: backend, port, and the repository root as the current directory.
 corpus="$PWD/../shared/data/xlsform-corpus"
 template_source="$PWD/bench/submission.xml"
-cargo build --release --quiet
-bin="$PWD/target/release/hygeia"
+# HYGEIA_BENCH_BIN runs another build (an earlier commit's, to compare) instead of this tree's.
+if [ -n "${HYGEIA_BENCH_BIN:-}" ]; then
+    bin="$HYGEIA_BENCH_BIN"
+else
+    cargo build --release --quiet
+    bin="$PWD/target/release/hygeia"
+fi
 work="$(mktemp -d)"
 trap 'kill "${server:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
 cd "$work"

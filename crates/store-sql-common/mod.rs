@@ -8,6 +8,7 @@ mod groups;
 mod org_unit_bulk;
 mod org_unit_types;
 mod org_units;
+mod payload_batches;
 mod projects;
 mod secrets;
 mod sessions;
@@ -24,6 +25,7 @@ use sqlx::QueryBuilder;
 use super::{BACKEND, Db, MIGRATOR, SqlStore};
 
 pub(crate) use count_cache::CountCache;
+pub(crate) use payload_batches::PayloadBatches;
 
 use async_trait::async_trait;
 use hygeia_store::{

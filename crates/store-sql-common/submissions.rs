@@ -14,6 +14,7 @@ use sqlx::types::Json;
 
 use super::super::{Db, SqlStore, begin_write};
 use super::org_units::{push_within, visible_roots};
+use super::payload_batches::PayloadWrite;
 use super::{db_err, now};
 
 type Conn = <Db as sqlx::Database>::Connection;
@@ -93,7 +94,7 @@ impl From<SubmissionRow> for Submission {
 }
 
 #[derive(sqlx::FromRow)]
-struct PayloadRow {
+pub(super) struct PayloadRow {
     id: i64,
     account_id: Option<i64>,
     channel: String,
@@ -107,7 +108,7 @@ struct PayloadRow {
     project_id: Option<i64>,
 }
 
-const PAYLOAD_COLUMNS: &str =
+pub(super) const PAYLOAD_COLUMNS: &str =
     "id, account_id, channel, file_key, size, received_at, processed_at, error, submission_id, user_id, project_id";
 
 impl TryFrom<PayloadRow> for Payload {
@@ -420,42 +421,11 @@ async fn fetch(conn: &mut Conn, account: AccountId, id: SubmissionId) -> StoreRe
 #[async_trait]
 impl SubmissionStore for SqlStore {
     async fn record_payload(&self, payload: NewPayload) -> StoreResult<Payload> {
-        let sql = format!(
-            "INSERT INTO submission_payloads (account_id, channel, file_key, size, received_at, user_id, project_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {PAYLOAD_COLUMNS}"
-        );
-        let row: PayloadRow = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .bind(payload.account.map(|a| a.0))
-            .bind(payload.channel.as_str())
-            .bind(&payload.file_key)
-            .bind(payload.size)
-            .bind(now())
-            .bind(payload.user.map(|u| u.0))
-            .bind(payload.project.map(|p| p.0))
-            .fetch_one(&self.writer)
-            .await
-            .map_err(db_err)?;
-        row.try_into()
+        self.payloads.write(&self.writer, PayloadWrite::Record(payload)).await
     }
 
     async fn finish_payload(&self, id: i64, outcome: Result<Option<SubmissionId>, String>) -> StoreResult<Payload> {
-        let (submission, error) = match outcome {
-            Ok(submission) => (submission.map(|s| s.0), None),
-            Err(error) => (None, Some(error)),
-        };
-        let sql = format!(
-            "UPDATE submission_payloads SET processed_at = $2, error = $3, submission_id = $4 WHERE id = $1 \
-             RETURNING {PAYLOAD_COLUMNS}"
-        );
-        let row: Option<PayloadRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-            .bind(id)
-            .bind(now())
-            .bind(error)
-            .bind(submission)
-            .fetch_optional(&self.writer)
-            .await
-            .map_err(db_err)?;
-        row.ok_or(StoreError::NotFound)?.try_into()
+        self.payloads.write(&self.writer, PayloadWrite::Finish { id, outcome }).await
     }
 
     async fn unprocessed_payloads(&self, limit: u64) -> StoreResult<Vec<Payload>> {

@@ -32,6 +32,8 @@ pub struct SqliteStore {
     /// here are woken in turn.
     writer: SqlitePool,
     counts: common::CountCache,
+    /// Payload rows and outcomes, batched onto `writer`.
+    payloads: common::PayloadBatches,
     /// Bumped when tasks are queued; this process's workers wait on it (other processes poll).
     queued: tokio::sync::watch::Sender<u64>,
     /// Stops [`checkpoint_in_background`] with the store.
@@ -235,6 +237,7 @@ impl SqliteStore {
         let checkpoints = (!in_memory)
             .then(|| AbortOnDrop(tokio::spawn(checkpoint_in_background(pool.clone(), writer.clone())).abort_handle()));
         Ok(SqliteStore {
+            payloads: common::PayloadBatches::start(writer.clone()),
             pool,
             writer,
             counts: Default::default(),

@@ -102,6 +102,7 @@ macro_rules! conformance_suite {
             submission_lists_filter_scope_and_derive_the_status,
             submissions_stay_within_their_account,
             payloads_are_kept_with_what_became_of_them,
+            payloads_written_at_once_are_each_kept_and_answered,
             tasks_are_queued_claimed_once_and_finished,
             kills_relaunches_and_releases_follow_the_status,
             expired_leases_are_recovered_then_given_up,

@@ -281,3 +281,53 @@ pub async fn payloads_are_kept_with_what_became_of_them(store: &dyn Store) {
     assert_eq!(subs.payload(bad.id).await.unwrap().unwrap().error.as_deref(), Some("the XML is not well-formed"));
     assert_not_found(subs.finish_payload(9999, Ok(None)).await);
 }
+
+/// Many uploads at once (the backends may write their payload rows together): each gets its own
+/// row back, a write that fails fails alone, and every outcome lands on its own row.
+pub async fn payloads_written_at_once_are_each_kept_and_answered(store: &dyn Store) {
+    let s = setup(store, "A").await;
+    let subs = store.submissions();
+    let new = |i: usize| NewPayload {
+        // One names an account that does not exist: its insert fails, the others must not.
+        account: Some(if i == 17 { AccountId(987_654) } else { s.account }),
+        channel: PayloadChannel::OpenRosa,
+        file_key: format!("raw/{i}"),
+        size: i as i64,
+        user: None,
+        project: None,
+    };
+    let recorded = futures_util::future::join_all((0..40).map(|i| subs.record_payload(new(i)))).await;
+    let mut ids = Vec::new();
+    for (i, result) in recorded.into_iter().enumerate() {
+        if i == 17 {
+            assert!(result.is_err(), "a payload of an unknown account is refused");
+            continue;
+        }
+        let payload = result.unwrap();
+        assert_eq!((payload.file_key.as_str(), payload.size), (format!("raw/{i}").as_str(), i as i64));
+        ids.push(payload.id);
+    }
+    let mut distinct = ids.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    assert_eq!(distinct.len(), 39, "every payload has its own row");
+    let outcomes = futures_util::future::join_all(ids.iter().enumerate().map(|(n, id)| {
+        let outcome = if n % 2 == 0 { Ok(None) } else { Err(format!("failure {id}")) };
+        subs.finish_payload(*id, outcome)
+    }))
+    .await;
+    for (n, (id, result)) in ids.iter().zip(outcomes).enumerate() {
+        let payload = result.unwrap();
+        assert_eq!(payload.id, *id);
+        let expected = if n % 2 == 0 { None } else { Some(format!("failure {id}")) };
+        assert_eq!(payload.error, expected);
+        assert!(payload.processed_at.is_some());
+    }
+    let (unknown, known) =
+        futures_util::future::join(subs.finish_payload(9_999_999, Ok(None)), subs.finish_payload(ids[0], Ok(None)))
+            .await;
+    assert_not_found(unknown);
+    assert_eq!(known.unwrap().id, ids[0], "a missing row in a batch is that write's answer alone");
+    let failing: Vec<i64> = subs.unprocessed_payloads(100).await.unwrap().into_iter().map(|p| p.id).collect();
+    assert_eq!(failing.len(), 19, "the failed half waits for a replay: {failing:?}");
+}
