@@ -108,6 +108,27 @@ try {
     await shot("restricted-country-filter");
     const api = await page.evaluate(async (id) => (await fetch(`/api/orgunits/${id}/`)).status, c.outside);
     check(api === 404, `the API answered ${api} for a unit outside the district`);
+  } else if (c.scenario === "import") {
+    // A GeoPackage imported into a new source; its task's page follows it to the end.
+    await page.goto(`${c.base}/sources/import`);
+    await page.setInputFiles("#import-file input[name=file]", c.gpkg);
+    await page.selectOption("#import-file select[name=format]", "gpkg");
+    await page.fill("#import-file input[name=source_name]", c.source_name);
+    await page.selectOption("#import-file select[name=validation_status]", "VALID");
+    await shot("import-form");
+    await Promise.all([page.waitForURL(/\/tasks\/\d+$/), page.click("#import-file button[type=submit]")]);
+    seen.task_url = page.url();
+    await page.evaluate(() => { window.notReloaded = true; });
+    await page.waitForSelector('#task-progress[data-status="SUCCESS"]', { timeout: 60000 })
+      .catch(async () => { throw new Error(`the task ended as ${await page.getAttribute("#task-progress", "data-status")}: ${await page.textContent("#task-progress")}`); });
+    check(await page.evaluate(() => window.notReloaded === true), "the task page was reloaded instead of updated in place");
+    seen.outcome = (await page.textContent("#task-outcome")).trim();
+    await shot("import-done");
+    // The new source's version lists the imported units.
+    await page.goto(`${c.base}/sources`);
+    await page.click(`section.source:has(h2:text-is("${c.source_name}")) a:text-is("Org units")`);
+    await countIs(c.expected_units);
+    await shot("import-units");
   } else {
     throw new Error(`unknown scenario ${c.scenario}`);
   }

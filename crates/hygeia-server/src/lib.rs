@@ -55,7 +55,7 @@ pub fn app(state: SharedState) -> Router {
     let routes = Router::new()
         .merge(api)
         .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", openapi))
-        .merge(web::router())
+        .merge(web::router(http.upload_limit_bytes))
         .merge(openrosa::router())
         .fallback(|| async { ApiError::NotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })

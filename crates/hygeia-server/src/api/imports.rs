@@ -12,7 +12,7 @@ use axum::extract::{Multipart, State};
 use axum::http::StatusCode;
 use futures_util::TryStreamExt;
 use hygeia_core::permission as perm;
-use hygeia_core::{DataSourceId, NewTask, ValidationStatus};
+use hygeia_core::{DataSourceId, NewTask, Task, ValidationStatus};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -20,7 +20,7 @@ use crate::api::tasks;
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::AppJson;
-use crate::state::SharedState;
+use crate::state::{AppState, SharedState};
 
 /// The task that imports an uploaded file.
 pub const FILE_TASK: &str = "import_file";
@@ -58,7 +58,8 @@ pub async fn import_gpkg(
     user: CurrentUser,
     multipart: Multipart,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    queue_upload(state, user, multipart, Some("gpkg")).await
+    let task = queue_upload(&state, &user, multipart, Some("gpkg")).await?;
+    created(&state, &user, &task).await
 }
 
 /// `POST /api/tasks/create/importfile/`: `file`, `format` (csv, gpkg, geojson, shp: a zip of the
@@ -74,15 +75,23 @@ pub async fn import_file(
     user: CurrentUser,
     multipart: Multipart,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    queue_upload(state, user, multipart, None).await
+    let task = queue_upload(&state, &user, multipart, None).await?;
+    created(&state, &user, &task).await
 }
 
-async fn queue_upload(
-    state: SharedState,
-    user: CurrentUser,
+/// `201 {"task": ...}`.
+async fn created(state: &AppState, user: &CurrentUser, task: &Task) -> ApiResult<(StatusCode, Json<Value>)> {
+    Ok((StatusCode::CREATED, Json(json!({ "task": tasks::respond(state, &user.0, task).await? }))))
+}
+
+/// Keeps the uploaded `file` in file storage and queues its import (the dashboard's import page
+/// posts the same form); nothing is kept when the form is refused.
+pub(crate) async fn queue_upload(
+    state: &AppState,
+    user: &CurrentUser,
     mut multipart: Multipart,
     format: Option<&str>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<Task> {
     user.require(perm::SOURCES)?;
     let account = user.0.account_id;
     let mut fields: HashMap<String, String> = HashMap::new();
@@ -109,7 +118,7 @@ async fn queue_upload(
     let Some((file_key, file_name)) = stored else {
         return Err(ApiError::field("file", "Attach the file to import as the \"file\" field."));
     };
-    let result = check_and_queue(&state, &user, &fields, format, file_key.clone(), file_name).await;
+    let result = check_and_queue(state, user, &fields, format, file_key.clone(), file_name).await;
     if result.is_err() {
         let _ = state.files.delete(account, &file_key).await;
     }
@@ -117,13 +126,13 @@ async fn queue_upload(
 }
 
 async fn check_and_queue(
-    state: &SharedState,
+    state: &AppState,
     user: &CurrentUser,
     fields: &HashMap<String, String>,
     format: Option<&str>,
     file_key: String,
     file_name: String,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<Task> {
     let format = match format.or(fields.get("format").map(String::as_str)) {
         Some(f @ ("csv" | "gpkg" | "geojson" | "shp")) => f.to_owned(),
         Some(other) => {
@@ -171,13 +180,12 @@ async fn check_and_queue(
     crate::tasks::import_file::mapping_of(&import).map_err(|e| ApiError::field("mapping", e.to_string()))?;
     let name = if import.format == "gpkg" { GPKG_TASK } else { FILE_TASK };
     let task = NewTask::new(name, json!({ "import": import }), Some(user.0.user_id));
-    let task = state.store.tasks().enqueue(user.0.account_id, task).await?;
-    Ok((StatusCode::CREATED, Json(json!({ "task": tasks::respond(state, &user.0, &task).await? }))))
+    Ok(state.store.tasks().enqueue(user.0.account_id, task).await?)
 }
 
 /// The source named by id (Iaso's `data_source`/`source_id`) or by name (created when missing).
 async fn source_name(
-    state: &SharedState,
+    state: &AppState,
     user: &CurrentUser,
     id: Option<&String>,
     name: Option<&String>,
@@ -226,9 +234,15 @@ pub async fn dhis2_import(
     user: CurrentUser,
     AppJson(body): AppJson<Dhis2ImportBody>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
+    let task = queue_dhis2(&state, &user, body).await?;
+    created(&state, &user, &task).await
+}
+
+/// Checks a DHIS2 import form and queues it (the dashboard's import page posts the same fields).
+pub(crate) async fn queue_dhis2(state: &AppState, user: &CurrentUser, body: Dhis2ImportBody) -> ApiResult<Task> {
     user.require(perm::SOURCES)?;
     let id = body.source_id.to_string();
-    let source_name = source_name(&state, &user, Some(&id), None).await?;
+    let source_name = source_name(state, user, Some(&id), None).await?;
     let url = body.dhis2_url.trim();
     if !(url.starts_with("http://") || url.starts_with("https://")) {
         return Err(ApiError::field("dhis2_url", "Give the DHIS2 server's address, starting with https://."));
@@ -244,6 +258,5 @@ pub async fn dhis2_import(
         "dhis2_password": body.dhis2_password,
     });
     let task = NewTask::new(DHIS2_TASK, params, Some(user.0.user_id));
-    let task = state.store.tasks().enqueue(user.0.account_id, task).await?;
-    Ok((StatusCode::CREATED, Json(json!({ "task": tasks::respond(&state, &user.0, &task).await? }))))
+    Ok(state.store.tasks().enqueue(user.0.account_id, task).await?)
 }

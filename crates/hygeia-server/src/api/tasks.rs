@@ -80,9 +80,9 @@ pub async fn respond(state: &AppState, user: &UserProfile, task: &Task) -> ApiRe
 }
 
 /// Seeing every task takes `iaso_data_tasks`; whoever launched a task may always follow it.
-async fn visible_task(state: &AppState, user: &CurrentUser, id: TaskId) -> ApiResult<Task> {
-    let task = state.store.tasks().get(user.0.account_id, id).await?.ok_or(ApiError::NotFound)?;
-    if user.0.has_permission(perm::DATA_TASKS) || task.launcher_id == Some(user.0.user_id) {
+pub(crate) async fn visible_task(state: &AppState, user: &UserProfile, id: TaskId) -> ApiResult<Task> {
+    let task = state.store.tasks().get(user.account_id, id).await?.ok_or(ApiError::NotFound)?;
+    if user.has_permission(perm::DATA_TASKS) || task.launcher_id == Some(user.user_id) {
         Ok(task)
     } else {
         Err(ApiError::Forbidden)
@@ -163,7 +163,7 @@ pub async fn list(
     params(("id" = i64, Path, description = "Task id")),
     responses((status = 200, description = "The task", body = Object), (status = 401), (status = 403), (status = 404)))]
 pub async fn detail(State(state): State<SharedState>, user: CurrentUser, PathId(id): PathId) -> ApiResult<Json<Value>> {
-    let task = visible_task(&state, &user, TaskId(id)).await?;
+    let task = visible_task(&state, &user.0, TaskId(id)).await?;
     respond(&state, &user.0, &task).await.map(Json)
 }
 
@@ -184,7 +184,7 @@ pub async fn update(
     PathId(id): PathId,
     AppJson(body): AppJson<TaskPatch>,
 ) -> ApiResult<Json<Value>> {
-    let task = visible_task(&state, &user, TaskId(id)).await?;
+    let task = visible_task(&state, &user.0, TaskId(id)).await?;
     let task = state.store.tasks().set_should_be_killed(user.0.account_id, task.id, body.should_be_killed).await?;
     respond(&state, &user.0, &task).await.map(Json)
 }
@@ -198,7 +198,7 @@ pub async fn relaunch(
     user: CurrentUser,
     PathId(id): PathId,
 ) -> ApiResult<Json<Value>> {
-    let task = visible_task(&state, &user, TaskId(id)).await?;
+    let task = visible_task(&state, &user.0, TaskId(id)).await?;
     let task = state.store.tasks().relaunch(user.0.account_id, task.id).await?;
     respond(&state, &user.0, &task).await.map(Json)
 }
@@ -213,7 +213,7 @@ pub async fn logs(
     PathId(id): PathId,
     Query(params): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<Value>> {
-    let task = visible_task(&state, &user, TaskId(id)).await?;
+    let task = visible_task(&state, &user.0, TaskId(id)).await?;
     let mut logs = state.store.tasks().logs(user.0.account_id, task.id).await?;
     if params.get("order").map(String::as_str) == Some("-created_at") {
         logs.reverse();
@@ -229,7 +229,7 @@ pub async fn logs(
 }
 
 /// The file a finished task produced (its result's `data` is `"file:<key>"`).
-fn result_file(task: &Task) -> ApiResult<&str> {
+pub(crate) fn result_file(task: &Task) -> ApiResult<&str> {
     let key = task.result.as_ref().and_then(|r| r["data"].as_str()).and_then(|d| d.strip_prefix("file:"));
     match (task.status, key) {
         (TaskStatus::Success, Some(key)) => Ok(key),
@@ -256,7 +256,7 @@ fn content_type(name: &str) -> &'static str {
     params(("id" = i64, Path, description = "Task id")),
     responses((status = 200, description = "The file", content_type = "application/octet-stream"), (status = 401), (status = 403), (status = 404)))]
 pub async fn download(State(state): State<SharedState>, user: CurrentUser, PathId(id): PathId) -> ApiResult<Response> {
-    let task = visible_task(&state, &user, TaskId(id)).await?;
+    let task = visible_task(&state, &user.0, TaskId(id)).await?;
     let key = result_file(&task)?;
     let file = state.files.open(user.0.account_id, key).await.map_err(|err| match err {
         hygeia_files::FileError::NotFound => ApiError::NotFoundBecause("The task's file is no longer stored.".into()),
@@ -283,7 +283,7 @@ pub async fn presigned_url(
     user: CurrentUser,
     PathId(id): PathId,
 ) -> ApiResult<Json<Value>> {
-    let task = visible_task(&state, &user, TaskId(id)).await?;
+    let task = visible_task(&state, &user.0, TaskId(id)).await?;
     result_file(&task)?;
     Ok(Json(json!({ "presigned_url": format!("/api/tasks/{}/download/", task.id) })))
 }

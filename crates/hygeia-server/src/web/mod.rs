@@ -7,11 +7,14 @@ mod home;
 pub mod i18n;
 mod login;
 mod orgunits;
+mod sources;
+mod tasks;
 
 use std::sync::Arc;
 
 use askama::Template;
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -24,7 +27,8 @@ use crate::error::{ApiError, ApiResult};
 use crate::state::{AppState, SharedState};
 use i18n::Texts;
 
-pub fn router() -> Router<SharedState> {
+/// The pages; `upload_limit` caps the import page's file (as for the import API).
+pub fn router(upload_limit: usize) -> Router<SharedState> {
     Router::new()
         .route("/", get(home::page))
         .route("/login", get(login::form).post(login::submit))
@@ -32,6 +36,13 @@ pub fn router() -> Router<SharedState> {
         .route("/orgunits", get(orgunits::list))
         .route("/orgunits/tree", get(orgunits::tree))
         .route("/orgunits/{id}", get(orgunits::unit).post(orgunits::edit))
+        .route("/sources", get(sources::list))
+        .route("/sources/import", get(sources::form).post(sources::upload).layer(DefaultBodyLimit::max(upload_limit)))
+        .route("/sources/dhis2", post(sources::dhis2))
+        .route("/tasks", get(tasks::list))
+        .route("/tasks/{id}", get(tasks::detail))
+        .route("/tasks/{id}/kill", post(tasks::kill))
+        .route("/tasks/{id}/relaunch", post(tasks::relaunch))
         .route("/static/{*name}", get(static_file))
 }
 

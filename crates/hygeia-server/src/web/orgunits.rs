@@ -33,7 +33,7 @@ pub const MAP_LIMIT: u64 = 2_000;
 /// Children listed on a unit's page.
 const CHILDREN_SHOWN: u64 = 100;
 /// The list API's filters the table passes on (everything else in the query is ignored).
-const FILTERS: &[&str] = &["search", "orgUnitTypeId", "validation_status", "geography", "orgUnitParentId"];
+const FILTERS: &[&str] = &["search", "orgUnitTypeId", "validation_status", "geography", "orgUnitParentId", "version"];
 
 fn require_read(page: &PageUser) -> ApiResult<()> {
     if TREE_READERS.iter().any(|p| page.user.has_permission(p)) { Ok(()) } else { Err(ApiError::Forbidden) }
@@ -48,6 +48,8 @@ struct Filters {
     geography: String,
     parent: String,
     parent_name: String,
+    /// A version other than the live tree's (from the sources page).
+    version: String,
 }
 
 impl Filters {
@@ -63,6 +65,7 @@ impl Filters {
             geography: get("geography"),
             parent: get("orgUnitParentId"),
             parent_name: String::new(),
+            version: get("version"),
         }
     }
 }
@@ -104,13 +107,15 @@ struct TablePart {
     table: Table,
 }
 
-/// The API parameters of the page's filters: the live tree, by name.
+/// The API parameters of the page's filters: the live tree unless a version is named, by name.
 fn api_params(params: &HashMap<String, String>) -> HashMap<String, String> {
     let mut api: HashMap<String, String> = FILTERS
         .iter()
         .filter_map(|k| params.get(*k).filter(|v| !v.trim().is_empty()).map(|v| (k.to_string(), v.trim().to_owned())))
         .collect();
-    api.insert("defaultVersion".into(), "true".into());
+    if !api.contains_key("version") {
+        api.insert("defaultVersion".into(), "true".into());
+    }
     api.insert("order".into(), "name".into());
     api
 }
@@ -153,7 +158,7 @@ pub async fn list(
 async fn table(state: &AppState, page: &PageUser, params: &HashMap<String, String>) -> ApiResult<Table> {
     let mut query = parse_query(state, &page.user, &api_params(params)).await?;
     let number = params.get("page").and_then(|p| p.parse::<u64>().ok()).unwrap_or(1).max(1);
-    query.page = Some((PAGE_SIZE, (number - 1) * PAGE_SIZE));
+    query.page = Some((PAGE_SIZE, (number - 1).saturating_mul(PAGE_SIZE)));
     let scope = scope_of(&page.user);
     let mut result = state.store.org_units().list(&scope, &query).await?;
     let pages = result.count.div_ceil(PAGE_SIZE).max(1);

@@ -1,6 +1,6 @@
 //! The dashboard in a real browser: headless Debian Chromium driven by playwright-core
 //! (`web/tests/dashboard.mjs`) against a server on 127.0.0.1, on both backends. Screenshots of
-//! every step go to `target/tmp/browser-screenshots/`. Without Chromium the tests say so and
+//! every step go to `target/tmp/browser-screenshots/` (`{backend}-{scenario}-{step}.png`). Without Chromium the tests say so and
 //! pass, unless `HYGEIA_TEST_REQUIRE_BROWSER` is set (CI sets it).
 
 use std::net::SocketAddr;
@@ -13,9 +13,13 @@ use serde_json::{Value, json};
 
 use crate::georegistry::{ok, setup_account};
 use crate::on_both_backends;
-use crate::support::{PASSWORD, TestApp, send_json};
+use crate::support::{PASSWORD, TestApp, send_json, shared};
 
-on_both_backends!(the_dashboard_browses_filters_and_edits_in_a_browser, a_restricted_user_sees_only_their_district);
+on_both_backends!(
+    the_dashboard_browses_filters_and_edits_in_a_browser,
+    a_restricted_user_sees_only_their_district,
+    a_geopackage_imported_in_the_browser_is_followed_to_its_end,
+);
 
 fn chromium() -> Option<PathBuf> {
     let path = PathBuf::from(std::env::var("HYGEIA_TEST_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()));
@@ -67,12 +71,6 @@ async fn drive(chromium: &Path, base: &str, prefix: &str, mut case: Value) -> Va
         String::from_utf8_lossy(&output.stderr)
     );
     serde_json::from_str(stdout.lines().last().unwrap_or("{}")).expect("the script prints JSON")
-}
-
-/// Tells apart the screenshots of the runs on each backend (they run at once).
-fn run_number() -> usize {
-    static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
-    RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 struct Tree {
@@ -135,7 +133,7 @@ async fn the_dashboard_browses_filters_and_edits_in_a_browser(app: &TestApp) {
     let seen = drive(
         &chromium,
         &base,
-        &format!("editor-{}", run_number()),
+        &format!("{}-editor", app.store.backend()),
         json!({
             "scenario": "editor",
             "username": "admin",
@@ -184,7 +182,7 @@ async fn a_restricted_user_sees_only_their_district(app: &TestApp) {
     drive(
         &chromium,
         &base,
-        &format!("restricted-{}", run_number()),
+        &format!("{}-restricted", app.store.backend()),
         json!({
             "scenario": "restricted",
             "username": "district-manager",
@@ -197,4 +195,40 @@ async fn a_restricted_user_sees_only_their_district(app: &TestApp) {
         }),
     )
     .await;
+}
+
+async fn a_geopackage_imported_in_the_browser_is_followed_to_its_end(app: &TestApp) {
+    let Some(chromium) = chromium() else { return };
+    let Some(gpkg) = shared("openhexa/iaso_bfa_org_units.gpkg") else { return };
+    let (account, _, _) = setup_account(app).await;
+    let registry = hygeia_server::tasks::registry(app.state.clone());
+    let config =
+        hygeia_jobs::WorkerConfig { workers: 1, poll_interval: Duration::from_millis(100), ..Default::default() };
+    let pool = hygeia_jobs::WorkerPool::start(app.store.clone(), registry, config);
+    let base = serve(app).await;
+    let expected = hygeia_formats::gpkg::read(&gpkg, "bfa.gpkg").await.unwrap().nodes.len();
+    let seen = drive(
+        &chromium,
+        &base,
+        &format!("{}-import", app.store.backend()),
+        json!({
+            "scenario": "import",
+            "username": "admin",
+            "gpkg": gpkg,
+            "source_name": "BFA from the browser",
+            "expected_units": expected,
+        }),
+    )
+    .await;
+    pool.shutdown().await;
+    assert!(seen["outcome"].as_str().is_some_and(|o| !o.is_empty()), "{seen}");
+    let source = app.store.sources().sources(account).await.unwrap();
+    let imported = source.iter().find(|s| s.name == "BFA from the browser").expect("the new source");
+    let version = app.store.sources().versions(account, Some(imported.id)).await.unwrap();
+    assert_eq!(version.len(), 1);
+    let query =
+        hygeia_core::OrgUnitQuery { version_ids: vec![version[0].id], page: Some((0, 0)), ..Default::default() };
+    let count = app.store.org_units().list(&OrgUnitScope::whole_account(account), &query).await.unwrap().count;
+    assert_eq!(count as usize, expected);
+    assert!(expected > 100, "the real pyramid: {expected} units");
 }

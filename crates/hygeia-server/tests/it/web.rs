@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::georegistry::{ok, setup};
 use crate::on_both_backends;
-use crate::support::{PASSWORD, Reply, TestApp, send_json};
+use crate::support::{PASSWORD, Reply, TestApp, multipart, send_json, shared};
 
 on_both_backends!(
     pages_send_a_browser_without_session_to_the_login,
@@ -17,6 +17,8 @@ on_both_backends!(
     restricted_users_see_only_their_subtree_in_pages,
     readers_see_units_but_cannot_edit_them,
     embedded_front_end_files_are_served_for_good,
+    imports_from_the_import_page_are_followed_on_their_task_page,
+    tasks_are_stopped_relaunched_and_kept_to_their_launcher,
 );
 
 /// Signs `username` in through the login form; returns the session cookie.
@@ -109,6 +111,8 @@ async fn the_org_unit_pages_list_filter_browse_and_edit(app: &TestApp) {
     let restored =
         page(app, &cookie, "/orgunits", &[("hx-request", "true"), ("hx-history-restore-request", "true")]).await;
     assert!(restored.text().starts_with("<!doctype html>"));
+    let far = page(app, &cookie, "/orgunits?page=18446744073709551615", &[("hx-request", "true")]).await;
+    assert!(far.text().contains("<strong id=\"unit-count\">3</strong>"), "a page past the end shows the last");
     let bad = page(app, &cookie, "/orgunits?orgUnitTypeId=abc", &[]).await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     assert!(bad.text().contains("orgUnitTypeId: &#34;abc&#34; is not a number"), "{}", bad.text());
@@ -252,4 +256,126 @@ async fn embedded_front_end_files_are_served_for_good(app: &TestApp) {
     assert!(icon.bytes.starts_with(b"\x89PNG"));
     assert_eq!(app.get("/static/../Cargo.toml", None).await.status, StatusCode::NOT_FOUND);
     assert_eq!(app.get("/static/nope.js", None).await.status, StatusCode::NOT_FOUND);
+}
+
+async fn post_multipart_page(app: &TestApp, cookie: &str, path: &str, body: (String, Vec<u8>)) -> Reply {
+    let request = Request::post(path)
+        .header(header::COOKIE, cookie)
+        .header(header::CONTENT_TYPE, body.0)
+        .body(Body::from(body.1))
+        .unwrap();
+    app.send(request).await
+}
+
+async fn imports_from_the_import_page_are_followed_on_their_task_page(app: &TestApp) {
+    let Some(minimal) = shared("iaso/gpkg/minimal.gpkg") else { return };
+    let (account, _, version) = crate::georegistry::setup_account(app).await;
+    let cookie = sign_in(app, "admin").await;
+    let sources = page(app, &cookie, "/sources", &[]).await.text();
+    assert!(sources.contains("<h2>bfa") && sources.contains(&format!("version={version}")), "{sources}");
+    assert!(sources.contains("href=\"/sources/import\""));
+    let form = page(app, &cookie, "/sources/import", &[]).await;
+    assert_eq!(form.status, StatusCode::OK);
+    let source_id = app.store.sources().sources(account).await.unwrap()[0].id.0.to_string();
+    assert!(form.text().contains(&format!("<option value=\"{source_id}\">bfa</option>")));
+
+    // Refused before anything is queued: the form again, with the error.
+    let no_file = post_multipart_page(app, &cookie, "/sources/import", multipart(&[("format", "gpkg")], None)).await;
+    assert_eq!(no_file.status, StatusCode::BAD_REQUEST);
+    assert!(no_file.text().contains("id=\"import-error\"") && no_file.text().contains("Attach the file"));
+    let dhis2 = post_form(
+        app,
+        &cookie,
+        "/sources/dhis2",
+        &format!("source_id={source_id}&dhis2_url=ftp://x&dhis2_login=a&dhis2_password=b"),
+        false,
+    )
+    .await;
+    assert_eq!(dhis2.status, StatusCode::BAD_REQUEST);
+    assert!(dhis2.text().contains("id=\"dhis2-error\"") && dhis2.text().contains("https://"), "{}", dhis2.text());
+    assert!(app.store.tasks().list(account, &Default::default()).await.unwrap().items.is_empty());
+
+    let registry = hygeia_server::tasks::registry(app.state.clone());
+    let config = hygeia_jobs::WorkerConfig {
+        workers: 1,
+        poll_interval: std::time::Duration::from_millis(50),
+        ..Default::default()
+    };
+    let pool = hygeia_jobs::WorkerPool::start(app.store.clone(), registry, config);
+    let bytes = std::fs::read(&minimal).unwrap();
+    let queued = post_multipart_page(
+        app,
+        &cookie,
+        "/sources/import",
+        multipart(
+            &[("format", "gpkg"), ("data_source", &source_id), ("validation_status", "VALID")],
+            Some(("minimal.gpkg", &bytes)),
+        ),
+    )
+    .await;
+    assert_eq!(queued.status, StatusCode::SEE_OTHER, "{}", queued.text());
+    let task_page = queued.header("location").unwrap().to_owned();
+    assert!(task_page.starts_with("/tasks/"));
+    let whole = page(app, &cookie, &task_page, &[]).await.text();
+    assert!(whole.contains("id=\"task-progress\"") && whole.contains("import_gpkg_task"), "{whole}");
+    let mut panel = String::new();
+    for _ in 0..500 {
+        panel = page(app, &cookie, &task_page, &[("hx-request", "true")]).await.text();
+        if panel.contains("data-status=\"SUCCESS\"") || panel.contains("data-status=\"ERRORED\"") {
+            break;
+        }
+        assert!(panel.contains("hx-trigger=\"every 1s\""), "an active task's panel polls: {panel}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(panel.contains("data-status=\"SUCCESS\""), "{panel}");
+    assert!(!panel.contains("hx-trigger"), "an ended task's panel stops polling: {panel}");
+    assert!(panel.contains("id=\"task-outcome\""), "{panel}");
+    // Without a version number, the import made a new version of the source.
+    let versions = app.store.sources().versions(account, None).await.unwrap();
+    let imported = versions.iter().max_by_key(|v| v.number).unwrap().id.0;
+    assert_ne!(imported, version);
+    let units =
+        page(app, &cookie, &format!("/orgunits?version={imported}&validation_status=all"), &[("hx-request", "true")])
+            .await;
+    assert!(units.text().contains("<strong id=\"unit-count\">3</strong>"), "{}", units.text());
+    let list = page(app, &cookie, "/tasks", &[]).await.text();
+    assert!(list.contains(&format!("href=\"{task_page}\"")) && !list.contains("hx-trigger"), "{list}");
+    pool.shutdown().await;
+}
+
+async fn tasks_are_stopped_relaunched_and_kept_to_their_launcher(app: &TestApp) {
+    let (account, _, _) = crate::georegistry::setup_account(app).await;
+    let admin = app.store.users().list(account).await.unwrap().into_iter().find(|u| u.username == "admin").unwrap();
+    // No worker runs tasks of this name: it stays queued until stopped.
+    let task = app
+        .store
+        .tasks()
+        .enqueue(account, hygeia_core::NewTask::new("never_claimed", json!({}), Some(admin.user_id)))
+        .await
+        .unwrap();
+    let cookie = sign_in(app, "admin").await;
+    let path = format!("/tasks/{}", task.id.0);
+    let queued = page(app, &cookie, &path, &[]).await.text();
+    assert!(queued.contains("data-status=\"QUEUED\"") && queued.contains("/kill"), "{queued}");
+    let list = page(app, &cookie, "/tasks", &[]).await.text();
+    assert!(list.contains("hx-trigger=\"every 2s\""), "the list polls while a task is active: {list}");
+    let killed = post_form(app, &cookie, &format!("{path}/kill"), "", true).await.text();
+    assert!(
+        killed.contains("data-status=\"KILLED\"") && killed.contains("/relaunch") && !killed.contains("/kill"),
+        "{killed}"
+    );
+    let relaunched = post_form(app, &cookie, &format!("{path}/relaunch"), "", false).await;
+    assert_eq!((relaunched.status, relaunched.header("location")), (StatusCode::SEE_OTHER, Some(path.as_str())));
+    let again = app.store.tasks().get(account, task.id).await.unwrap().unwrap();
+    assert_eq!(again.status, hygeia_core::TaskStatus::Queued);
+    let french = page(app, &cookie, &path, &[(header::ACCEPT_LANGUAGE.as_str(), "fr")]).await.text();
+    assert!(french.contains("En attente"), "{french}");
+
+    // Without iaso_data_tasks, a user sees only the tasks they launched.
+    app.user(account, "clerk", |u| u.permissions = vec!["iaso_org_units".into()]).await;
+    let clerk = sign_in(app, "clerk").await;
+    assert!(!page(app, &clerk, "/tasks", &[]).await.text().contains("never_claimed"));
+    assert_eq!(page(app, &clerk, &path, &[]).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(post_form(app, &clerk, &format!("{path}/kill"), "", true).await.status, StatusCode::FORBIDDEN);
+    assert!(!app.store.tasks().get(account, task.id).await.unwrap().unwrap().should_be_killed);
 }
