@@ -5,9 +5,9 @@
 # Expects: backend, port, and the repository root as the current directory.
 corpus="$PWD/../shared/data/xlsform-corpus"
 template_source="$PWD/bench/submission.xml"
-# HYGEIA_BENCH_BIN runs another build (an earlier commit's, to compare) instead of this tree's.
-if [ -n "${HYGEIA_BENCH_BIN:-}" ]; then
-    bin="$HYGEIA_BENCH_BIN"
+# BENCH_BIN runs another build (an earlier commit's, to compare) instead of this tree's.
+if [ -n "${BENCH_BIN:-}" ]; then
+    bin="$BENCH_BIN"
 else
     cargo build --release --quiet
     bin="$PWD/target/release/hygeia"
