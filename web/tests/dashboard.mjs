@@ -11,7 +11,10 @@ const page = await context.newPage();
 page.setDefaultTimeout(15000);
 const problems = [];
 page.on("pageerror", (e) => problems.push(`page error: ${e}`));
-page.on("console", (m) => { if (m.type() === "error" && !m.text().includes("404")) problems.push(`console: ${m.text()}`); });
+// Refusals the scenarios provoke (a 400 form page, a 404 outside the user's subtree) are not problems.
+page.on("console", (m) => {
+  if (m.type() === "error" && !/status of 4\d\d/.test(m.text())) problems.push(`console: ${m.text()}`);
+});
 
 async function shot(name) {
   await page.screenshot({ path: `${c.shots}/${c.prefix}-${name}.png`, fullPage: true });
@@ -129,6 +132,21 @@ try {
     await page.click(`section.source:has(h2:text-is("${c.source_name}")) a:text-is("Org units")`);
     await countIs(c.expected_units);
     await shot("import-units");
+  } else if (c.scenario === "forms") {
+    // A new form; a refused XLSForm shows where it fails; a good one becomes a version.
+    await page.goto(`${c.base}/forms`);
+    await page.fill("#new-form input[name=name]", c.form_name);
+    await Promise.all([page.waitForURL(/\/forms\/\d+$/), page.click("#new-form button[type=submit]")]);
+    await page.setInputFiles("#upload-version input[name=xls_file]", c.broken);
+    await Promise.all([page.waitForLoadState("load"), page.click("#upload-version button[type=submit]")]);
+    await page.waitForSelector("#xlsform-error");
+    seen.refused_sheet = (await page.textContent("#error-sheet")).trim();
+    await shot("xlsform-refused");
+    await page.setInputFiles("#upload-version input[name=xls_file]", c.good);
+    await Promise.all([page.waitForURL(/published=/), page.click("#upload-version button[type=submit]")]);
+    seen.published = (await page.textContent("#published")).trim();
+    seen.questions = await page.locator("#questions tbody tr").count();
+    await shot("xlsform-published");
   } else {
     throw new Error(`unknown scenario ${c.scenario}`);
   }

@@ -211,7 +211,7 @@ pub fn pick(row: Value, fields: Option<&str>, default: &[&str]) -> Value {
 }
 
 /// A form the caller may see: in their account, and in one of their projects if they are limited.
-async fn visible_form(state: &SharedState, user: &UserProfile, id: FormId) -> ApiResult<Form> {
+pub(crate) async fn visible_form(state: &SharedState, user: &UserProfile, id: FormId) -> ApiResult<Form> {
     let form = state.store.forms().get(user.account_id, id).await?.ok_or(ApiError::NotFound)?;
     if !form.visible_in(&user.projects) {
         return Err(ApiError::NotFound);

@@ -8,7 +8,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Multipart, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use hygeia_core::{FormField, FormId, FormVersion, FormVersionId, NewFormVersion, UserId};
+use hygeia_core::{Form, FormField, FormId, FormVersion, FormVersionId, NewFormVersion, UserId};
 use md5::{Digest, Md5};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -18,7 +18,7 @@ use crate::api::forms::{base_url, parse_form_id, pick, read_capped, require_read
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::PathId;
-use crate::state::SharedState;
+use crate::state::{AppState, SharedState};
 
 /// XLSForms are spreadsheets of a few hundred rows; a bigger upload is a mistake.
 const MAX_XLSFORM_BYTES: usize = 20 * 1024 * 1024;
@@ -235,14 +235,14 @@ pub async fn stream_file(
 }
 
 /// The upload's fields.
-struct Upload {
+pub(crate) struct Upload {
     form_id: Option<String>,
     xls_file: Option<(String, Bytes)>,
     start_period: Option<String>,
     end_period: Option<String>,
 }
 
-async fn read_upload(mut multipart: Multipart) -> ApiResult<Upload> {
+pub(crate) async fn read_upload(mut multipart: Multipart) -> ApiResult<Upload> {
     let bad_body = |e: axum::extract::multipart::MultipartError| {
         ApiError::field("xls_file", format!("The upload was cut off or malformed: {e}"))
     };
@@ -278,25 +278,27 @@ fn refused(err: &hygeia_xlsform::XlsFormError) -> Response {
     (StatusCode::BAD_REQUEST, Json(body)).into_response()
 }
 
-/// `form_id` (the form's id), `xls_file` (XLSX, XLS or ODS), `start_period`, `end_period`: converted
-/// at once; the version id comes from the settings sheet or is generated (`YYYYMMDDrr`).
-#[utoipa::path(post, path = "/api/formversions/", tag = "forms", security(("bearer" = [])),
-    request_body(content_type = "multipart/form-data", description = "form_id, xls_file, start_period, end_period"),
-    responses((status = 201, description = "The version", body = Object),
-        (status = 400, description = "The XLSForm's located error, or a version rule broken"), (status = 401), (status = 403), (status = 404), (status = 409)))]
-pub async fn create(
-    State(state): State<SharedState>,
-    user: CurrentUser,
-    headers: HeaderMap,
-    multipart: Multipart,
-) -> ApiResult<Response> {
-    let upload = read_upload(multipart).await?;
-    let form_id = upload
-        .form_id
-        .as_deref()
-        .map(str::trim)
-        .ok_or_else(|| ApiError::field("form_id", "Give the id of the form this version belongs to."))?;
-    let form = writable_form(&state, &user, parse_form_id(form_id)?).await?;
+/// Why an upload did not become a version.
+pub(crate) enum NotPublished {
+    /// The XLSForm itself, with the converter's located error.
+    XlsForm(hygeia_xlsform::XlsFormError),
+    Refused(ApiError),
+}
+
+impl From<ApiError> for NotPublished {
+    fn from(err: ApiError) -> Self {
+        NotPublished::Refused(err)
+    }
+}
+
+/// Converts the upload's XLSForm and publishes it as a new version of `form` (the API and the
+/// dashboard's form page both): nothing of a refused upload stays behind.
+pub(crate) async fn publish(
+    state: &AppState,
+    user: &CurrentUser,
+    form: &Form,
+    upload: Upload,
+) -> Result<FormVersion, NotPublished> {
     let (file_name, bytes) =
         upload.xls_file.ok_or_else(|| ApiError::field("xls_file", "Attach the XLSForm as the \"xls_file\" field."))?;
     let stem = file_name.rsplit_once('.').map_or(file_name.as_str(), |(stem, _)| stem).to_owned();
@@ -310,7 +312,7 @@ pub async fn create(
     .map_err(|e| ApiError::Internal(format!("the conversion stopped: {e}")))?;
     let conversion = match converted {
         Ok(conversion) => conversion,
-        Err(err) => return Ok(refused(&err)),
+        Err(err) => return Err(NotPublished::XlsForm(err)),
     };
 
     let account = user.0.account_id;
@@ -351,14 +353,39 @@ pub async fn create(
         }
         Err(err) => Err(ApiError::Internal(format!("storing the form's files: {err}"))),
     };
-    let version = match result {
-        Ok(version) => version,
+    match result {
+        Ok(version) => Ok(version),
         Err(err) => {
-            // Nothing of a refused upload stays behind.
             let _ = state.files.delete(account, &xls_key).await;
             let _ = state.files.delete(account, &xml_key).await;
-            return Err(err);
+            Err(err.into())
         }
+    }
+}
+
+/// `form_id` (the form's id), `xls_file` (XLSX, XLS or ODS), `start_period`, `end_period`: converted
+/// at once; the version id comes from the settings sheet or is generated (`YYYYMMDDrr`).
+#[utoipa::path(post, path = "/api/formversions/", tag = "forms", security(("bearer" = [])),
+    request_body(content_type = "multipart/form-data", description = "form_id, xls_file, start_period, end_period"),
+    responses((status = 201, description = "The version", body = Object),
+        (status = 400, description = "The XLSForm's located error, or a version rule broken"), (status = 401), (status = 403), (status = 404), (status = 409)))]
+pub async fn create(
+    State(state): State<SharedState>,
+    user: CurrentUser,
+    headers: HeaderMap,
+    multipart: Multipart,
+) -> ApiResult<Response> {
+    let upload = read_upload(multipart).await?;
+    let form_id = upload
+        .form_id
+        .as_deref()
+        .map(str::trim)
+        .ok_or_else(|| ApiError::field("form_id", "Give the id of the form this version belongs to."))?;
+    let form = writable_form(&state, &user, parse_form_id(form_id)?).await?;
+    let version = match publish(&state, &user, &form, upload).await {
+        Ok(version) => version,
+        Err(NotPublished::XlsForm(err)) => return Ok(refused(&err)),
+        Err(NotPublished::Refused(err)) => return Err(err),
     };
     let users = user_refs(&state, std::slice::from_ref(&version)).await?;
     let row = version_json(&version, &form.input.name, &base_url(&headers), &users);

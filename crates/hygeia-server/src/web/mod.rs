@@ -3,6 +3,7 @@
 //! restricted to a subtree sees only that subtree here too. The front-end files are embedded
 //! (`hygeia-assets`) and served under `/static/`.
 
+mod forms;
 mod home;
 pub mod i18n;
 mod login;
@@ -36,6 +37,9 @@ pub fn router(upload_limit: usize) -> Router<SharedState> {
         .route("/orgunits", get(orgunits::list))
         .route("/orgunits/tree", get(orgunits::tree))
         .route("/orgunits/{id}", get(orgunits::unit).post(orgunits::edit))
+        .route("/forms", get(forms::list).post(forms::create))
+        .route("/forms/{id}", get(forms::detail))
+        .route("/forms/{id}/versions", post(forms::upload).layer(DefaultBodyLimit::max(upload_limit)))
         .route("/sources", get(sources::list))
         .route("/sources/import", get(sources::form).post(sources::upload).layer(DefaultBodyLimit::max(upload_limit)))
         .route("/sources/dhis2", post(sources::dhis2))

@@ -19,6 +19,7 @@ on_both_backends!(
     the_dashboard_browses_filters_and_edits_in_a_browser,
     a_restricted_user_sees_only_their_district,
     a_geopackage_imported_in_the_browser_is_followed_to_its_end,
+    an_xlsform_is_refused_where_it_fails_then_published_in_the_browser,
 );
 
 fn chromium() -> Option<PathBuf> {
@@ -231,4 +232,28 @@ async fn a_geopackage_imported_in_the_browser_is_followed_to_its_end(app: &TestA
     let count = app.store.org_units().list(&OrgUnitScope::whole_account(account), &query).await.unwrap().count;
     assert_eq!(count as usize, expected);
     assert!(expected > 100, "the real pyramid: {expected} units");
+}
+
+async fn an_xlsform_is_refused_where_it_fails_then_published_in_the_browser(app: &TestApp) {
+    let Some(chromium) = chromium() else { return };
+    let (Some(good), Some(broken)) =
+        (shared("xlsform-corpus/iaso_form_1.xlsx"), shared("xlsform-corpus/iaso_child_registration.xlsx"))
+    else {
+        return;
+    };
+    let (account, _, _) = setup_account(app).await;
+    app.project(account, "Child health", "child.health").await;
+    let base = serve(app).await;
+    let seen = drive(
+        &chromium,
+        &base,
+        &format!("{}-forms", app.store.backend()),
+        json!({"scenario": "forms", "username": "admin", "form_name": "Form one", "good": good, "broken": broken}),
+    )
+    .await;
+    assert_eq!(seen["refused_sheet"], "survey");
+    let versions = app.store.forms().versions(account, None).await.unwrap();
+    assert_eq!(versions.len(), 1, "the refused upload left nothing");
+    assert!(seen["published"].as_str().unwrap().ends_with(&versions[0].version_id), "{seen}");
+    assert_eq!(seen["questions"], versions[0].possible_fields.len());
 }

@@ -19,6 +19,7 @@ on_both_backends!(
     embedded_front_end_files_are_served_for_good,
     imports_from_the_import_page_are_followed_on_their_task_page,
     tasks_are_stopped_relaunched_and_kept_to_their_launcher,
+    forms_are_created_and_xlsforms_published_or_refused_where_they_fail,
 );
 
 /// Signs `username` in through the login form; returns the session cookie.
@@ -378,4 +379,76 @@ async fn tasks_are_stopped_relaunched_and_kept_to_their_launcher(app: &TestApp) 
     assert_eq!(page(app, &clerk, &path, &[]).await.status, StatusCode::FORBIDDEN);
     assert_eq!(post_form(app, &clerk, &format!("{path}/kill"), "", true).await.status, StatusCode::FORBIDDEN);
     assert!(!app.store.tasks().get(account, task.id).await.unwrap().unwrap().should_be_killed);
+}
+
+async fn forms_are_created_and_xlsforms_published_or_refused_where_they_fail(app: &TestApp) {
+    let (Some(good), Some(broken)) =
+        (shared("xlsform-corpus/iaso_form_1.xlsx"), shared("xlsform-corpus/iaso_child_registration.xlsx"))
+    else {
+        return;
+    };
+    let (account, _, _) = crate::georegistry::setup_account(app).await;
+    let project = app.project(account, "Child health", "child.health").await;
+    let cookie = sign_in(app, "admin").await;
+    let empty = page(app, &cookie, "/forms", &[]).await.text();
+    assert!(
+        empty.contains("No form yet.")
+            && empty.contains(&format!("<option value=\"{}\">Child health</option>", project.0))
+    );
+    let refused = post_form(app, &cookie, "/forms", "name=Elsewhere&project_id=999999", false).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(refused.text().contains("id=\"form-error\""));
+    let created =
+        post_form(app, &cookie, "/forms", &format!("name=Child+registration&project_id={}", project.0), false).await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER);
+    let form_page = created.header("location").unwrap().to_owned();
+    let id = form_page.trim_start_matches("/forms/").to_owned();
+
+    let upload = |file: &std::path::Path, name: &str| {
+        let bytes = std::fs::read(file).unwrap();
+        crate::support::multipart_as(&[], "xls_file", Some((name, &bytes)))
+    };
+    let bad = post_multipart_page(app, &cookie, &format!("/forms/{id}/versions"), upload(&broken, "child.xlsx")).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    let html = bad.text();
+    assert!(html.contains("id=\"xlsform-error\"") && html.contains("<td id=\"error-sheet\">survey</td>"), "{html}");
+    assert!(html.contains("repeat_count"), "the converter's message: {html}");
+    assert!(app.store.forms().versions(account, None).await.unwrap().is_empty(), "nothing published");
+
+    let good = post_multipart_page(app, &cookie, &format!("/forms/{id}/versions"), upload(&good, "form_1.xlsx")).await;
+    assert_eq!(good.status, StatusCode::SEE_OTHER, "{}", good.text());
+    let after = good.header("location").unwrap().to_owned();
+    assert!(after.starts_with(&format!("/forms/{id}?published=")));
+    let html = page(app, &cookie, &after, &[]).await.text();
+    let versions = app.store.forms().versions(account, None).await.unwrap();
+    assert_eq!(versions.len(), 1);
+    assert!(html.contains("id=\"published\"") && html.contains(&format!("<code>{}</code>", versions[0].version_id)));
+    assert!(
+        html.contains("id=\"questions\"")
+            && html.contains(&format!("<code>{}</code>", versions[0].possible_fields[0].name))
+    );
+    let list = page(app, &cookie, "/forms", &[]).await.text();
+    assert!(
+        list.contains(&format!("href=\"/forms/{id}\">Child registration</a>"))
+            && list.contains(&versions[0].version_id)
+    );
+
+    // Those who read forms but do not manage them see no upload, and may not post one.
+    app.user(account, "analyst", |u| u.permissions = vec!["iaso_submissions".into()]).await;
+    let analyst = sign_in(app, "analyst").await;
+    let seen = page(app, &analyst, &form_page, &[]).await.text();
+    assert!(seen.contains("Child registration") && !seen.contains("id=\"upload-version\""));
+    let bytes = std::fs::read(shared("xlsform-corpus/iaso_form_1.xlsx").unwrap()).unwrap();
+    let forbidden = post_multipart_page(
+        app,
+        &analyst,
+        &format!("/forms/{id}/versions"),
+        crate::support::multipart_as(&[], "xls_file", Some(("form_1.xlsx", &bytes))),
+    )
+    .await;
+    assert_eq!(forbidden.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        post_form(app, &analyst, "/forms", &format!("name=X&project_id={}", project.0), false).await.status,
+        StatusCode::FORBIDDEN
+    );
 }
