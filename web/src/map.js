@@ -149,6 +149,45 @@
     element.mapReady = true;
   }
 
+  // The submissions' map: the table's page of located submissions, redrawn when the table is.
+  function pointsMap(element) {
+    var map = baseMap(element);
+    var layer = null;
+    var byId = {};
+    function draw() {
+      var source = document.getElementById("submission-points");
+      if (!source) return;
+      if (layer) layer.remove();
+      byId = {};
+      layer = L.geoJSON(JSON.parse(source.getAttribute("data-points")), {
+        pointToLayer: function (feature, latlng) { return L.circleMarker(latlng, pointStyle); },
+        onEachFeature: function (feature, item) {
+          byId[feature.id] = item;
+          var link = document.createElement("a");
+          link.href = "/submissions/" + feature.id;
+          link.textContent = feature.properties.name;
+          item.bindPopup(link);
+        }
+      }).addTo(map);
+      var bounds = layer.getBounds();
+      if (bounds.isValid()) map.fitBounds(bounds, { padding: [10, 10], maxZoom: 14 });
+      element.setAttribute("data-features-shown", String(Object.keys(byId).length));
+    }
+    document.addEventListener("click", function (event) {
+      var button = event.target.closest("[data-zoom-to]");
+      var item = button && byId[button.getAttribute("data-zoom-to")];
+      if (!item) return;
+      map.setView(item.getLatLng(), Math.max(map.getZoom(), 12));
+      item.openPopup();
+    });
+    document.body.addEventListener("htmx:afterSettle", function (event) {
+      if (event.target.id === "table") draw();
+    });
+    draw();
+  }
+
+  var points = document.getElementById("points-map");
+  if (points) pointsMap(points);
   var list = document.getElementById("map");
   if (list && list.hasAttribute("data-features")) listMap(list);
   var unit = document.getElementById("unit-map");

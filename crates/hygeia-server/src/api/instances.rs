@@ -30,7 +30,7 @@ use crate::state::{AppState, SharedState};
 use crate::submission_exports::{self, SubmissionTable};
 use crate::submissions::{self, Upload, XML_PART, base_name};
 
-fn require_reader(user: &CurrentUser) -> ApiResult<()> {
+pub(crate) fn require_reader(user: &CurrentUser) -> ApiResult<()> {
     user.require(perm::SUBMISSIONS)
 }
 
@@ -253,7 +253,7 @@ impl ListParams {
         Ok(if within.is_empty() { vec![String::new()] } else { within })
     }
 
-    fn query(&self) -> ApiResult<SubmissionQuery> {
+    pub(crate) fn query(&self) -> ApiResult<SubmissionQuery> {
         let mut forms = ids(self.form_ids.as_deref(), "form_ids", FormId)?;
         forms.extend(ids(self.form_id.as_deref(), "form_id", FormId)?);
         let one = |text: &Option<String>, field: &str| -> ApiResult<Option<OrgUnitId>> {
@@ -462,7 +462,11 @@ async fn export(state: &SharedState, user: &UserProfile, query: SubmissionQuery,
 }
 
 /// A submission the caller may see (their account, their subtrees).
-async fn visible(state: &AppState, user: &UserProfile, id: SubmissionId) -> ApiResult<(Submission, SubmissionStatus)> {
+pub(crate) async fn visible(
+    state: &AppState,
+    user: &UserProfile,
+    id: SubmissionId,
+) -> ApiResult<(Submission, SubmissionStatus)> {
     let submission = state.store.submissions().get(user.account_id, id).await?.ok_or(ApiError::NotFound)?;
     let scope = scope_of(user);
     if !scope.roots.is_empty() {

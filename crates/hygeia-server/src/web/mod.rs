@@ -9,6 +9,7 @@ pub mod i18n;
 mod login;
 mod orgunits;
 mod sources;
+mod submissions;
 mod tasks;
 
 use std::sync::Arc;
@@ -40,6 +41,8 @@ pub fn router(upload_limit: usize) -> Router<SharedState> {
         .route("/forms", get(forms::list).post(forms::create))
         .route("/forms/{id}", get(forms::detail))
         .route("/forms/{id}/versions", post(forms::upload).layer(DefaultBodyLimit::max(upload_limit)))
+        .route("/submissions", get(submissions::list))
+        .route("/submissions/{id}", get(submissions::detail))
         .route("/sources", get(sources::list))
         .route("/sources/import", get(sources::form).post(sources::upload).layer(DefaultBodyLimit::max(upload_limit)))
         .route("/sources/dhis2", post(sources::dhis2))

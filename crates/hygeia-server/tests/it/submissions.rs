@@ -20,7 +20,8 @@ on_both_backends!(
     exports_have_a_column_per_question_and_repeat_instance,
     app_tokens_replace_passwords_for_one_project,
     a_team_logging_in_at_once_is_not_throttled,
-    a_zip_bulk_upload_brings_a_whole_outbox
+    a_zip_bulk_upload_brings_a_whole_outbox,
+    submission_pages_filter_and_show_labelled_answers_and_photos
 );
 
 const FORM_ID: &str = "eventtracker2334";
@@ -739,4 +740,66 @@ async fn stored_payloads_are_replayed_once_their_form_exists(app: &TestApp) {
     let listed = instances(app, &token, "").await;
     assert_eq!(listed["instances"][0]["file_content"]["MMD_PER_NAM"], "Early", "{listed}");
     assert!(app.store.submissions().unprocessed_payloads(10).await.unwrap().is_empty());
+}
+
+/// The dashboard's submission pages: the table with the list API's filters, export links for one
+/// form, a submission's answers under their labels with its photo, and nothing of another account.
+async fn submission_pages_filter_and_show_labelled_answers_and_photos(app: &TestApp) {
+    let Some(s) = setup(app, "BFA", "bfa.demo", "admin").await else { return };
+    let photo: &[u8] = b"\xff\xd8\xff\xe0 not really a jpeg";
+    let xml = submission_xml(&s.version, "5b1c9a4e-0000-4000-8000-000000000001", None, "Awa");
+    let reply = openrosa(
+        app,
+        Method::POST,
+        "/openrosa/bfa.demo/submission",
+        Some(&basic("admin")),
+        Some(upload_body(&xml, "s.xml", &[("1714.jpg", photo)])),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text());
+    let id = instances(app, &s.token, "").await["instances"][0]["id"].as_i64().unwrap();
+    let cookie = crate::web::sign_in(app, "admin").await;
+    let cookie = &cookie;
+    let get = |path: String, htmx: bool| async move {
+        let mut request = Request::get(path).header(header::COOKIE, cookie);
+        if htmx {
+            request = request.header("hx-request", "true");
+        }
+        app.send(request.body(Body::empty()).unwrap()).await
+    };
+    let list = get("/submissions".into(), false).await.text();
+    assert!(
+        list.contains("<strong id=\"submission-count\">1</strong>")
+            && list.contains(&format!("href=\"/submissions/{id}\""))
+    );
+    assert!(list.contains("choose one form to export"), "an export is of one form");
+    let one_form = get(format!("/submissions?form_ids={}", s.form), true).await.text();
+    assert!(
+        !one_form.contains("<html") && one_form.contains(&format!("/api/instances/?form_ids={}&amp;csv=true", s.form)),
+        "{one_form}"
+    );
+    let none = get("/submissions?search=nobody-by-this-name".into(), true).await.text();
+    assert!(none.contains("<strong id=\"submission-count\">0</strong>"), "{none}");
+    let bad = get("/submissions?status=LOST".into(), false).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.text().contains("READY, DUPLICATED or EXPORTED"));
+
+    let page = get(format!("/submissions/{id}"), false).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let html = page.text();
+    assert!(html.contains("<code class=\"muted\">MMD_PER_NAM</code></td><td>Awa</td>"), "{html}");
+    let version = app.store.forms().versions(s.account, None).await.unwrap().remove(0);
+    let label = &version.possible_fields.iter().find(|f| f.name == "MMD_PER_NAM").unwrap().label;
+    assert!(!label.is_empty() && html.contains(&format!("<td>{label} <br><code")), "the question's label: {label}");
+    assert!(html.contains("alt=\"1714.jpg\""), "the photo is shown: {html}");
+
+    // Another account's user finds nothing.
+    let other = app.account("Elsewhere").await;
+    app.user(other, "stranger", |u| u.permissions = vec!["iaso_submissions".into()]).await;
+    let stranger = crate::web::sign_in(app, "stranger").await;
+    let request = Request::get(format!("/submissions/{id}")).header(header::COOKIE, stranger.clone());
+    assert_eq!(app.send(request.body(Body::empty()).unwrap()).await.status, StatusCode::NOT_FOUND);
+    let request = Request::get("/submissions").header(header::COOKIE, stranger);
+    let listed = app.send(request.body(Body::empty()).unwrap()).await.text();
+    assert!(listed.contains("<strong id=\"submission-count\">0</strong>"), "{listed}");
 }

@@ -23,7 +23,7 @@ on_both_backends!(
 );
 
 /// Signs `username` in through the login form; returns the session cookie.
-async fn sign_in(app: &TestApp, username: &str) -> String {
+pub(crate) async fn sign_in(app: &TestApp, username: &str) -> String {
     let body = format!("username={username}&password={}&next=/", PASSWORD.replace(' ', "+"));
     let reply = app
         .send(
