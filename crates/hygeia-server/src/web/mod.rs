@@ -11,6 +11,7 @@ mod orgunits;
 mod sources;
 mod submissions;
 mod tasks;
+mod users;
 
 use std::sync::Arc;
 
@@ -46,6 +47,9 @@ pub fn router(upload_limit: usize) -> Router<SharedState> {
         .route("/sources", get(sources::list))
         .route("/sources/import", get(sources::form).post(sources::upload).layer(DefaultBodyLimit::max(upload_limit)))
         .route("/sources/dhis2", post(sources::dhis2))
+        .route("/users", get(users::list).post(users::create))
+        .route("/users/new", get(users::new_form))
+        .route("/users/{id}", get(users::edit_form).post(users::update))
         .route("/tasks", get(tasks::list))
         .route("/tasks/{id}", get(tasks::detail))
         .route("/tasks/{id}/kill", post(tasks::kill))

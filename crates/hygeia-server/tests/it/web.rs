@@ -20,6 +20,7 @@ on_both_backends!(
     imports_from_the_import_page_are_followed_on_their_task_page,
     tasks_are_stopped_relaunched_and_kept_to_their_launcher,
     forms_are_created_and_xlsforms_published_or_refused_where_they_fail,
+    users_are_managed_within_what_their_manager_holds,
 );
 
 /// Signs `username` in through the login form; returns the session cookie.
@@ -451,4 +452,98 @@ async fn forms_are_created_and_xlsforms_published_or_refused_where_they_fail(app
         post_form(app, &analyst, "/forms", &format!("name=X&project_id={}", project.0), false).await.status,
         StatusCode::FORBIDDEN
     );
+}
+
+async fn users_are_managed_within_what_their_manager_holds(app: &TestApp) {
+    let (account, _, _, [country, region, district]) = setup(app).await;
+    let admin = sign_in(app, "admin").await;
+    let list = page(app, &admin, "/users", &[]).await.text();
+    assert!(list.contains(">admin</a>"), "{list}");
+    let form = page(app, &admin, "/users/new", &[]).await.text();
+    assert!(form.contains("value=\"iaso_users_managed\"") && form.contains("name=\"password\""));
+    let password = PASSWORD.replace(' ', "+");
+    let short = post_form(app, &admin, "/users", "username=fatou&password=short&is_active=true", false).await;
+    assert_eq!(short.status, StatusCode::BAD_REQUEST);
+    assert!(short.text().contains("at least 8 characters") && short.text().contains("value=\"fatou\""));
+    let created = post_form(
+        app,
+        &admin,
+        "/users",
+        &format!("username=fatou&password={password}&first_name=Fatou&language=fr&permissions=iaso_org_units&org_units={region}&is_active=true"),
+        false,
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.text());
+    let fatou_page = created.header("location").unwrap().split('?').next().unwrap().to_owned();
+    let users = app.store.users().list(account).await.unwrap();
+    let fatou = users.iter().find(|u| u.username == "fatou").unwrap();
+    assert_eq!((fatou.permissions.clone(), fatou.org_units.clone()), (vec!["iaso_org_units".to_owned()], vec![region]));
+    // The user's own language, whatever the browser prefers.
+    let fatou_cookie = sign_in(app, "fatou").await;
+    let french = page(app, &fatou_cookie, "/orgunits", &[(header::ACCEPT_LANGUAGE.as_str(), "en")]).await.text();
+    assert!(french.contains("lang=\"fr\""), "{french}");
+    assert_eq!(page(app, &fatou_cookie, "/users", &[]).await.status, StatusCode::FORBIDDEN);
+
+    let saved = post_form(
+        app,
+        &admin,
+        &fatou_page,
+        &format!("first_name=Fatou&language=en&org_units={district}&is_active=true"),
+        false,
+    )
+    .await;
+    assert_eq!(saved.status, StatusCode::OK);
+    assert!(saved.text().contains("id=\"user-saved\"") && saved.text().contains("DS Boromo"), "{}", saved.text());
+    let fatou = app.store.users().list(account).await.unwrap().into_iter().find(|u| u.username == "fatou").unwrap();
+    assert!(
+        fatou.permissions.is_empty() && fatou.org_units == vec![district] && fatou.language.as_deref() == Some("en")
+    );
+
+    // A manager of a subtree: only within it, only with what they hold.
+    app.user(account, "manager", |u| {
+        u.permissions = vec!["iaso_users_managed".into(), "iaso_org_units".into()];
+        u.org_units = vec![region];
+    })
+    .await;
+    let manager = sign_in(app, "manager").await;
+    let theirs = page(app, &manager, "/users", &[]).await.text();
+    assert!(theirs.contains(">fatou</a>") && !theirs.contains(">admin</a>"), "{theirs}");
+    let admin_id = app
+        .store
+        .users()
+        .list(account)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|u| u.username == "admin")
+        .unwrap()
+        .profile_id
+        .0;
+    assert_eq!(page(app, &manager, &format!("/users/{admin_id}"), &[]).await.status, StatusCode::NOT_FOUND);
+    let new = |extra: &str| format!("username=aminata&password={password}&is_active=true{extra}");
+    for (extra, refusal) in [
+        (format!("&permissions=iaso_users&org_units={district}"), "you cannot grant &#34;iaso_users&#34;"),
+        (format!("&permissions=iaso_org_units&org_units={country}"), "outside your subtree"),
+        ("&permissions=iaso_org_units".to_owned(), "restrict the user"),
+    ] {
+        let refused = post_form(app, &manager, "/users", &new(&extra), false).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{extra}");
+        assert!(refused.text().contains(refusal), "{extra}: {}", refused.text());
+    }
+    assert!(!app.store.users().list(account).await.unwrap().iter().any(|u| u.username == "aminata"));
+    let made =
+        post_form(app, &manager, "/users", &new(&format!("&permissions=iaso_org_units&org_units={district}")), false)
+            .await;
+    assert_eq!(made.status, StatusCode::SEE_OTHER, "{}", made.text());
+    let escalate = post_form(
+        app,
+        &manager,
+        &fatou_page,
+        &format!("permissions=iaso_users&org_units={district}&is_active=true"),
+        false,
+    )
+    .await;
+    assert_eq!(escalate.status, StatusCode::BAD_REQUEST);
+    let fatou = app.store.users().list(account).await.unwrap().into_iter().find(|u| u.username == "fatou").unwrap();
+    assert!(fatou.permissions.is_empty(), "nothing granted");
 }
