@@ -18,6 +18,8 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("app.css", "src/app.css", "text/css; charset=utf-8"),
     ("app.js", "src/app.js", "text/javascript; charset=utf-8"),
     ("map.js", "src/map.js", "text/javascript; charset=utf-8"),
+    // ODK Web Forms (a Vue component) with Vue, bundled from src/fill.js by esbuild into OUT_DIR.
+    ("fill.js", "$OUT/fill.js", "text/javascript; charset=utf-8"),
 ];
 
 fn main() {
@@ -30,9 +32,13 @@ fn main() {
     install_packages(&web);
 
     let out = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
+    bundle(&web, "src/fill.js", &out.join("bundle/fill.js"));
     let mut table = String::from("pub static ASSETS: &[Asset] = &[\n");
     for (name, source, content_type) in ASSETS {
-        let path = web.join(source);
+        let path = match source.strip_prefix("$OUT/") {
+            Some(built) => out.join("bundle").join(built),
+            None => web.join(source),
+        };
         let bytes = fs::read(&path).unwrap_or_else(|e| panic!("{}: {e} (run `npm ci` in web/)", path.display()));
         let copy = out.join(name.replace('/', "_"));
         fs::write(&copy, &bytes).unwrap_or_else(|e| panic!("{}: {e}", copy.display()));
@@ -67,6 +73,26 @@ fn install_packages(web: &Path) {
             panic!("the web UI's packages come from npm, and `{npm} ci` could not start in {}: {e}; install Node.js 20+ and npm", web.display())
         });
     assert!(status.success(), "`{npm} ci` failed in {} ({status})", web.display());
+}
+
+/// One ES module with everything it imports, minified (esbuild from web/node_modules).
+fn bundle(web: &Path, entry: &str, outfile: &Path) {
+    let esbuild = web.join("node_modules/.bin/esbuild");
+    let status = Command::new(&esbuild)
+        .arg(entry)
+        .args([
+            "--bundle",
+            "--minify",
+            "--format=esm",
+            "--target=es2022",
+            "--log-level=warning",
+            "--legal-comments=eof",
+        ])
+        .arg(format!("--outfile={}", outfile.display()))
+        .current_dir(web)
+        .status()
+        .unwrap_or_else(|e| panic!("{} could not start: {e} (run `npm ci` in web/)", esbuild.display()));
+    assert!(status.success(), "esbuild failed on {entry} ({status})");
 }
 
 /// A content hash for cache-busting URLs (not for security).

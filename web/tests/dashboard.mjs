@@ -147,6 +147,31 @@ try {
     seen.published = (await page.textContent("#published")).trim();
     seen.questions = await page.locator("#questions tbody tr").count();
     await shot("xlsform-published");
+  } else if (c.scenario === "fill") {
+    // Filled in ODK Web Forms, sent through OpenRosa, found in the submissions' table.
+    await page.goto(`${c.base}/forms/${c.form}`);
+    await Promise.all([page.waitForURL(/\/fill$/), page.click("#fill-link")]);
+    await page.waitForSelector('#odk-form[data-ready="true"]');
+    const name = page.locator("#odk-form input").first();
+    await name.waitFor();
+    await shot("fill-blank");
+    await name.fill(c.answer);
+    // The integer question is a number widget that reads keystrokes, not a pasted value.
+    const age = page.locator("#odk-form input").nth(1);
+    await age.click();
+    await age.pressSequentially(String(c.age));
+    await age.press("Tab");
+    await page.getByRole("button", { name: "Send" }).click();
+    await page.waitForSelector('#odk-form[data-submitted="1"]')
+      .catch(async () => { throw new Error(`not sent: ${await page.textContent("#fill-status")}`); });
+    seen.status = (await page.textContent("#fill-status")).trim();
+    await shot("fill-sent");
+    await page.click("#form-submissions");
+    await page.waitForSelector("#submission-count");
+    seen.count = (await page.textContent("#submission-count")).trim();
+    await Promise.all([page.waitForURL(/\/submissions\/\d+$/), page.click("#table tbody tr a")]);
+    seen.answers = (await page.innerText("#answers")).replace(/\s+/g, " ").trim();
+    await shot("fill-found");
   } else {
     throw new Error(`unknown scenario ${c.scenario}`);
   }

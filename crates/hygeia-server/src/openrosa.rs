@@ -232,7 +232,9 @@ impl BasicAuthCache {
 const BASIC_CACHE_TTL: Duration = Duration::from_secs(300);
 const MAX_BASIC_CACHE: usize = 10_000;
 
-/// The caller of an OpenRosa request: Basic or Bearer, never a browser session.
+/// The caller of an OpenRosa request: Basic or Bearer; or the browser session of the dashboard's
+/// own form-filling page, for a same-origin request only (`Sec-Fetch-Site: same-origin`, which
+/// other sites cannot forge; the CSRF layer refuses their requests before this).
 pub struct OpenRosaUser(pub UserProfile);
 
 impl FromRequestParts<SharedState> for OpenRosaUser {
@@ -246,6 +248,11 @@ impl FromRequestParts<SharedState> for OpenRosaUser {
         }
         let challenge = || OpenRosaError(StatusCode::UNAUTHORIZED, "Authentication required.".into());
         let Some(value) = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
+            if parts.headers.get("sec-fetch-site").is_some_and(|site| site == "same-origin")
+                && let Ok(CurrentUser(user)) = CurrentUser::from_request_parts(parts, state).await
+            {
+                return Ok(OpenRosaUser(user));
+            }
             return Err(challenge());
         };
         let (scheme, credentials) = value.split_once(' ').unwrap_or((value, ""));

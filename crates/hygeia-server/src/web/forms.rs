@@ -198,3 +198,34 @@ pub async fn upload(
         Err(NotPublished::Refused(other)) => Err(other.into()),
     }
 }
+
+#[derive(Template)]
+#[template(path = "fill.html")]
+struct FillPage {
+    chrome: Chrome,
+    form: Form,
+    version: FormVersion,
+    app_id: String,
+}
+
+/// `/forms/{id}/fill`: the latest version in ODK Web Forms, sent to the OpenRosa endpoint of
+/// one of the form's projects that the user is in.
+pub async fn fill(State(state): State<SharedState>, page: PageUser, PathId(id): PathId) -> PageResult {
+    require_reader(&page)?;
+    let form = visible_form(&state, &page.user, FormId(id)).await?;
+    let account = page.user.account_id;
+    let version = state
+        .store
+        .forms()
+        .latest_versions(account, &[form.id])
+        .await?
+        .remove(&form.id)
+        .ok_or_else(|| ApiError::NotFoundBecause("The form has no version to fill yet: publish one.".into()))?;
+    let projects = projects_of(&state, &page).await?;
+    let project = projects
+        .into_iter()
+        .find(|p| form.input.project_ids.contains(&p.id))
+        .ok_or_else(|| ApiError::ForbiddenBecause("The form is in none of your projects.".into()))?;
+    let chrome = Chrome::new(&state, &page, "forms").await?;
+    Ok(render(FillPage { chrome, form, version, app_id: project.app_id }, StatusCode::OK)?)
+}

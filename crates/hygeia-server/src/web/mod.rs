@@ -41,6 +41,7 @@ pub fn router(upload_limit: usize) -> Router<SharedState> {
         .route("/orgunits/{id}", get(orgunits::unit).post(orgunits::edit))
         .route("/forms", get(forms::list).post(forms::create))
         .route("/forms/{id}", get(forms::detail))
+        .route("/forms/{id}/fill", get(forms::fill))
         .route("/forms/{id}/versions", post(forms::upload).layer(DefaultBodyLimit::max(upload_limit)))
         .route("/submissions", get(submissions::list))
         .route("/submissions/{id}", get(submissions::detail))

@@ -13,13 +13,14 @@ use serde_json::{Value, json};
 
 use crate::georegistry::{ok, setup_account};
 use crate::on_both_backends;
-use crate::support::{PASSWORD, TestApp, send_json, shared};
+use crate::support::{PASSWORD, TestApp, multipart_as, post_multipart, send_json, shared};
 
 on_both_backends!(
     the_dashboard_browses_filters_and_edits_in_a_browser,
     a_restricted_user_sees_only_their_district,
     a_geopackage_imported_in_the_browser_is_followed_to_its_end,
     an_xlsform_is_refused_where_it_fails_then_published_in_the_browser,
+    a_form_filled_in_the_browser_arrives_through_openrosa,
 );
 
 fn chromium() -> Option<PathBuf> {
@@ -256,4 +257,58 @@ async fn an_xlsform_is_refused_where_it_fails_then_published_in_the_browser(app:
     assert_eq!(versions.len(), 1, "the refused upload left nothing");
     assert!(seen["published"].as_str().unwrap().ends_with(&versions[0].version_id), "{seen}");
     assert_eq!(seen["questions"], versions[0].possible_fields.len());
+}
+
+/// A two-question XLSForm, written here (the corpus's forms have dozens of required questions).
+fn tiny_xlsform() -> Vec<u8> {
+    let mut workbook = rust_xlsxwriter::Workbook::new();
+    let survey = workbook.add_worksheet().set_name("survey").unwrap();
+    for (row, cells) in
+        [["type", "name", "label"], ["text", "visitor", "Your name"], ["integer", "age", "Your age"]].iter().enumerate()
+    {
+        for (column, text) in cells.iter().enumerate() {
+            survey.write_string(row as u32, column as u16, *text).unwrap();
+        }
+    }
+    let settings = workbook.add_worksheet().set_name("settings").unwrap();
+    for (column, (key, value)) in [("form_id", "browser_visit"), ("version", "2026120301")].iter().enumerate() {
+        settings.write_string(0, column as u16, *key).unwrap();
+        settings.write_string(1, column as u16, *value).unwrap();
+    }
+    workbook.save_to_buffer().unwrap()
+}
+
+async fn a_form_filled_in_the_browser_arrives_through_openrosa(app: &TestApp) {
+    let Some(chromium) = chromium() else { return };
+    let (account, token, _) = setup_account(app).await;
+    let project = app.project(account, "Visits", "visits.app").await;
+    let form = ok(
+        send_json(app, Method::POST, "/api/forms/", &token, json!({"name": "Visit", "project_ids": [project.0]})).await,
+        StatusCode::CREATED,
+    )["id"]
+        .as_i64()
+        .unwrap();
+    let body = multipart_as(&[("form_id", &form.to_string())], "xls_file", Some(("visit.xlsx", &tiny_xlsform())));
+    let published = post_multipart(app, "/api/formversions/", &token, body).await;
+    assert_eq!(published.status, StatusCode::CREATED, "{}", published.text());
+    let base = serve(app).await;
+    let seen = drive(
+        &chromium,
+        &base,
+        &format!("{}-fill", app.store.backend()),
+        json!({"scenario": "fill", "username": "admin", "form": form, "answer": "Aminata Ouédraogo", "age": 34}),
+    )
+    .await;
+    assert_eq!(seen["count"], "1", "{seen}");
+    let answers = seen["answers"].as_str().unwrap();
+    assert!(
+        answers.contains("Your name visitor Aminata Ouédraogo") && answers.contains("Your age age 34"),
+        "{answers}"
+    );
+    let query = hygeia_core::SubmissionQuery::default();
+    let stored = app.store.submissions().list(&OrgUnitScope::whole_account(account), &query).await.unwrap();
+    assert_eq!(stored.count, 1);
+    let submission = &stored.items[0].0;
+    assert_eq!(submission.json.as_ref().unwrap()["visitor"], "Aminata Ouédraogo");
+    assert_eq!(submission.created_by, app.store.users().list(account).await.unwrap()[0].user_id.into());
 }

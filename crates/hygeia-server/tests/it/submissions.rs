@@ -21,7 +21,8 @@ on_both_backends!(
     app_tokens_replace_passwords_for_one_project,
     a_team_logging_in_at_once_is_not_throttled,
     a_zip_bulk_upload_brings_a_whole_outbox,
-    submission_pages_filter_and_show_labelled_answers_and_photos
+    submission_pages_filter_and_show_labelled_answers_and_photos,
+    the_dashboard_session_submits_over_openrosa_from_its_own_pages_only
 );
 
 const FORM_ID: &str = "eventtracker2334";
@@ -802,4 +803,37 @@ async fn submission_pages_filter_and_show_labelled_answers_and_photos(app: &Test
     let request = Request::get("/submissions").header(header::COOKIE, stranger);
     let listed = app.send(request.body(Body::empty()).unwrap()).await.text();
     assert!(listed.contains("<strong id=\"submission-count\">0</strong>"), "{listed}");
+}
+
+/// The dashboard's form-filling page sends through OpenRosa with the browser's session: accepted
+/// from the site's own pages (`Sec-Fetch-Site: same-origin`), challenged otherwise, refused
+/// cross-site.
+async fn the_dashboard_session_submits_over_openrosa_from_its_own_pages_only(app: &TestApp) {
+    let Some(s) = setup(app, "BFA", "bfa.demo", "admin").await else { return };
+    let cookie = crate::web::sign_in(app, "admin").await;
+    let send = |site: Option<&'static str>, instance: &'static str| {
+        let cookie = cookie.clone();
+        let xml = submission_xml(&s.version, instance, None, "Awa");
+        async move {
+            let (content_type, body) = upload_body(&xml, "s.xml", &[]);
+            let mut request = Request::post("/openrosa/bfa.demo/submission")
+                .header(header::COOKIE, cookie)
+                .header(header::CONTENT_TYPE, content_type)
+                .header("x-openrosa-version", "1.0");
+            if let Some(site) = site {
+                request = request.header("sec-fetch-site", site);
+            }
+            app.send(request.body(Body::from(body)).unwrap()).await
+        }
+    };
+    let bare = send(None, "7a0c9a4e-0000-4000-8000-000000000001").await;
+    assert_eq!(bare.status, StatusCode::UNAUTHORIZED, "a cookie alone is not an OpenRosa login");
+    assert!(bare.header("www-authenticate").is_some_and(|c| c.starts_with("Basic")));
+    let cross = send(Some("cross-site"), "7a0c9a4e-0000-4000-8000-000000000002").await;
+    assert_eq!(cross.status, StatusCode::FORBIDDEN);
+    let own = send(Some("same-origin"), "7a0c9a4e-0000-4000-8000-000000000003").await;
+    assert_eq!(own.status, StatusCode::CREATED, "{}", own.text());
+    let listed = instances(app, &s.token, "").await;
+    assert_eq!(listed["instances"].as_array().unwrap().len(), 1);
+    assert_eq!(listed["instances"][0]["uuid"], "7a0c9a4e-0000-4000-8000-000000000003");
 }
