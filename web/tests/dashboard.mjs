@@ -79,6 +79,12 @@ try {
     check(seen.location !== before, `the point did not move (${before})`);
     await shot("unit-moved");
 
+    // A new boundary from a GeoJSON file.
+    await page.setInputFiles("#shape-file", c.shape_file);
+    await page.waitForFunction((text) => document.getElementById("map-status").textContent.trim() === text, c.shape_saved)
+      .catch(async () => { throw new Error(`shape not saved: ${await page.textContent("#map-status")}`); });
+    await shot("unit-shaped");
+
     // The edit form, swapped in place.
     await page.fill("#unit-edit input[name=name]", c.new_name);
     await page.click("#unit-edit button[type=submit]");
@@ -111,6 +117,18 @@ try {
     await shot("restricted-country-filter");
     const api = await page.evaluate(async (id) => (await fetch(`/api/orgunits/${id}/`)).status, c.outside);
     check(api === 404, `the API answered ${api} for a unit outside the district`);
+    // The other pages: home counts, submissions, their pages, users.
+    await page.goto(`${c.base}/`);
+    check((await page.textContent("#valid-units")).trim() === String(c.district_count), "home counts units outside the district");
+    await page.goto(`${c.base}/submissions`);
+    check((await page.textContent("#submission-count")).trim() === "1", `submissions outside the district are listed: ${await page.textContent("#submission-count")}`);
+    const ids = await page.$$eval("#table tbody tr", (rows) => rows.map((r) => r.getAttribute("data-id")));
+    check(JSON.stringify(ids) === JSON.stringify([String(c.inside_submission)]), `listed submissions: ${ids}`);
+    await shot("restricted-submissions");
+    const foreign = await page.goto(`${c.base}/submissions/${c.outside_submission}`);
+    check(foreign.status() === 404, `a submission outside the district answered ${foreign.status()}`);
+    const users = await page.goto(`${c.base}/users`);
+    check(users.status() === 403, `the users page answered ${users.status()}`);
   } else if (c.scenario === "import") {
     // A GeoPackage imported into a new source; its task's page follows it to the end.
     await page.goto(`${c.base}/sources/import`);

@@ -132,6 +132,13 @@ async fn the_dashboard_browses_filters_and_edits_in_a_browser(app: &TestApp) {
     let unit = tree.facilities[1];
     let scope = OrgUnitScope::whole_account(account);
     let before = app.store.org_units().get(&scope, OrgUnitId(unit)).await.unwrap().unwrap();
+    let shape_file = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{}-shape.geojson", app.store.backend()));
+    let (lon, lat) = (before.location.unwrap().longitude, before.location.unwrap().latitude);
+    std::fs::write(
+        &shape_file,
+        json!({"type": "Feature", "properties": {}, "geometry": square(lon, lat, 0.05)}).to_string(),
+    )
+    .unwrap();
     let seen = drive(
         &chromium,
         &base,
@@ -148,12 +155,15 @@ async fn the_dashboard_browses_filters_and_edits_in_a_browser(app: &TestApp) {
             "search_count": 6,
             "unit": unit,
             "location_saved": "Location saved.",
+            "shape_file": shape_file,
+            "shape_saved": "Shape saved.",
             "new_name": "CSPS renamed in the browser",
         }),
     )
     .await;
     let after = app.store.org_units().get(&scope, OrgUnitId(unit)).await.unwrap().unwrap();
     assert_eq!(after.name, "CSPS renamed in the browser");
+    assert!(after.has_shape && !before.has_shape, "the uploaded boundary is stored");
     let (old, new) = (before.location.unwrap(), after.location.expect("still located"));
     assert!(
         (new.longitude - old.longitude).abs() > 1e-4 && (new.latitude - old.latitude).abs() > 1e-4,
@@ -176,10 +186,42 @@ async fn a_restricted_user_sees_only_their_district(app: &TestApp) {
     let tree = seed(app, &token).await;
     let district = tree.districts[2];
     app.user(account, "district-manager", |u| {
-        u.permissions = vec!["iaso_org_units".into()];
+        u.permissions = vec!["iaso_org_units".into(), "iaso_submissions".into()];
         u.org_units = vec![district];
     })
     .await;
+    // One submission in the district, one outside it.
+    let project = app.project(account, "Visits", "visits.app").await;
+    let form = app.store.forms().create(account, hygeia_core::FormInput::new("Visit", vec![project])).await.unwrap().id;
+    let mut submissions = Vec::new();
+    for (n, unit) in [tree.facilities[7], tree.facilities[0]].into_iter().enumerate() {
+        let uuid = format!("3f0c9a4e-0000-4000-8000-00000000000{n}");
+        let received = hygeia_core::ReceivedXml {
+            uuid: uuid.clone(),
+            replaces: None,
+            file_name: format!("{uuid}.xml"),
+            form_id: form,
+            form_version_id: None,
+            project_id: None,
+            file_key: format!("accounts/{}/submissions/{uuid}.xml", account.0),
+            xml_md5: format!("md5-{n}"),
+            json: json!({"visitor": "Awa"}),
+            answers: json!({"visitor": "Awa"}),
+            name: None,
+            latitude: None,
+            longitude: None,
+            altitude: None,
+            accuracy: None,
+            device_id: None,
+            org_unit_id: Some(OrgUnitId(unit)),
+            period: None,
+            created_by: None,
+        };
+        match app.store.submissions().record_xml(account, received).await.unwrap() {
+            hygeia_core::XmlOutcome::Created(s) => submissions.push(s.id.0),
+            other => panic!("{other:?}"),
+        }
+    }
     let base = serve(app).await;
     drive(
         &chromium,
@@ -194,6 +236,8 @@ async fn a_restricted_user_sees_only_their_district(app: &TestApp) {
             "outside": tree.facilities[0],
             "outside_name": "CSPS Boucle du Mouhoun 1-1",
             "country_id": tree.country,
+            "inside_submission": submissions[0],
+            "outside_submission": submissions[1],
         }),
     )
     .await;
