@@ -172,6 +172,12 @@ impl IntoResponse for PageError {
     }
 }
 
+/// The `page` a list page asks for: 1 unless a positive number is given (a page past the end
+/// shows the last one, as the API does).
+pub fn requested_page(params: &std::collections::HashMap<String, String>) -> u64 {
+    params.get("page").and_then(|p| p.parse::<u64>().ok()).unwrap_or(1).max(1)
+}
+
 /// Whether htmx asks for a fragment to swap in (not for a whole page: a history restore asks
 /// for the whole page again).
 pub fn wants_fragment(headers: &HeaderMap) -> bool {

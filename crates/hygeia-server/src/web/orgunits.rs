@@ -19,7 +19,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::i18n::Texts;
-use super::{Chrome, PageResult, PageUser, render, wants_fragment};
+use super::{Chrome, PageResult, PageUser, render, requested_page, wants_fragment};
 use crate::api::orgunit_json::Context;
 use crate::api::orgunits::{TREE_READERS, context_for, parse_query, scope_of};
 use crate::error::{ApiError, ApiResult};
@@ -157,7 +157,7 @@ pub async fn list(
 
 async fn table(state: &AppState, page: &PageUser, params: &HashMap<String, String>) -> ApiResult<Table> {
     let mut query = parse_query(state, &page.user, &api_params(params)).await?;
-    let number = params.get("page").and_then(|p| p.parse::<u64>().ok()).unwrap_or(1).max(1);
+    let number = requested_page(params);
     query.page = Some((PAGE_SIZE, (number - 1).saturating_mul(PAGE_SIZE)));
     let scope = scope_of(&page.user);
     let mut result = state.store.org_units().list(&scope, &query).await?;

@@ -13,7 +13,7 @@ use hygeia_core::{Form, FormId, FormQuery, OrgUnitId, Submission, SubmissionFile
 use serde_json::{Value, json};
 
 use super::i18n::Texts;
-use super::{Chrome, PageResult, PageUser, render, wants_fragment};
+use super::{Chrome, PageResult, PageUser, render, requested_page, wants_fragment};
 use crate::api::instances::{ListParams, visible};
 use crate::api::orgunits::scope_of;
 use crate::error::{ApiError, ApiResult};
@@ -139,7 +139,7 @@ async fn table(
             query.forms = vec![FormId(-1)];
         }
     }
-    let number = params.get("page").and_then(|p| p.parse::<u64>().ok()).unwrap_or(1).max(1);
+    let number = requested_page(params);
     query.limit = Some(PAGE_SIZE);
     query.offset = (number - 1).saturating_mul(PAGE_SIZE);
     let scope = scope_of(&page.user);

@@ -13,7 +13,7 @@ use hygeia_core::permission as perm;
 use hygeia_core::{Task, TaskId, TaskQuery, TaskStatus, UserProfile};
 
 use super::i18n::Texts;
-use super::{Chrome, PageResult, PageUser, render, wants_fragment};
+use super::{Chrome, PageResult, PageUser, render, requested_page, wants_fragment};
 use crate::api::tasks::{result_file, visible_task};
 use crate::error::ApiResult;
 use crate::extract::PathId;
@@ -99,7 +99,7 @@ pub async fn list(
     headers: HeaderMap,
     Query(params): Query<HashMap<String, String>>,
 ) -> PageResult {
-    let number = params.get("page").and_then(|p| p.parse::<u64>().ok()).unwrap_or(1).max(1);
+    let number = requested_page(&params);
     let mut query = TaskQuery { page: Some((PAGE_SIZE, (number - 1).saturating_mul(PAGE_SIZE))), ..Default::default() };
     if !sees_every_task(&page.user) {
         query.launchers = vec![page.user.user_id];
