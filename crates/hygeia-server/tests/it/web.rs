@@ -173,6 +173,20 @@ async fn the_org_unit_pages_list_filter_browse_and_edit(app: &TestApp) {
     assert_eq!(cycle.status, StatusCode::BAD_REQUEST, "without htmx, the page with the error");
     assert!(cycle.text().contains("role=\"alert\""), "{}", cycle.text());
     assert_eq!(app.store.org_units().get(&scope, OrgUnitId(district)).await.unwrap().unwrap().name, "DS Boromo II");
+    // Another site's form cannot post with the user's session (CSRF): refused, nothing changed.
+    let forged = app
+        .send(
+            Request::post(format!("/orgunits/{district}"))
+                .header(header::COOKIE, &cookie)
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .header("sec-fetch-site", "cross-site")
+                .header(header::ORIGIN, "https://evil.example")
+                .body(Body::from("name=Forged&validation_status=VALID"))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.store.org_units().get(&scope, OrgUnitId(district)).await.unwrap().unwrap().name, "DS Boromo II");
     // Without htmx, a saved form redirects to the page.
     let plain =
         post_form(app, &cookie, &format!("/orgunits/{district}"), "name=DS+Boromo&validation_status=VALID", false)
