@@ -103,3 +103,26 @@ pub async fn logout(State(state): State<SharedState>, jar: CookieJar) -> ApiResu
     let jar = end_session(&state, jar).await?;
     Ok((jar, Redirect::to("/login")).into_response())
 }
+
+#[derive(Deserialize)]
+pub struct LanguageForm {
+    language: String,
+    next: Option<String>,
+}
+
+/// `POST /language`: the signed-in user's own language (kept in their profile), then back.
+pub async fn language(
+    State(state): State<SharedState>,
+    page: super::PageUser,
+    Form(form): Form<LanguageForm>,
+) -> Result<Response, super::PageError> {
+    let language = match form.language.as_str() {
+        code @ ("en" | "fr") => code.to_owned(),
+        other => {
+            return Err(ApiError::field("language", format!("\"{other}\" is not a valid choice: use en or fr.")).into());
+        }
+    };
+    let update = hygeia_core::ProfileUpdate { language: Some(Some(language)), ..Default::default() };
+    state.store.users().update(page.user.account_id, page.user.profile_id, update).await?;
+    Ok(Redirect::to(&safe_next(form.next)).into_response())
+}

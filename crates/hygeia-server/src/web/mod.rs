@@ -36,6 +36,7 @@ pub fn router(upload_limit: usize) -> Router<SharedState> {
         .route("/", get(home::page))
         .route("/login", get(login::form).post(login::submit))
         .route("/logout", post(login::logout))
+        .route("/language", post(login::language))
         .route("/orgunits", get(orgunits::list))
         .route("/orgunits/tree", get(orgunits::tree))
         .route("/orgunits/{id}", get(orgunits::unit).post(orgunits::edit))
@@ -63,6 +64,8 @@ pub fn router(upload_limit: usize) -> Router<SharedState> {
 pub struct PageUser {
     pub user: UserProfile,
     pub t: &'static Texts,
+    /// The page's own path and query (where the language switch comes back to).
+    pub path: String,
 }
 
 impl FromRequestParts<Arc<AppState>> for PageUser {
@@ -88,7 +91,8 @@ impl FromRequestParts<Arc<AppState>> for PageUser {
             return Err(Redirect::to(&login).into_response());
         };
         let t = i18n::choose(user.language.as_deref(), &parts.headers);
-        Ok(PageUser { user, t })
+        let path = parts.uri.path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "/".into());
+        Ok(PageUser { user, t, path })
     }
 }
 
@@ -101,6 +105,8 @@ pub struct Chrome {
     pub section: &'static str,
     /// The maps' background tiles (a URL template), if the installation has any.
     pub map_tiles: Option<String>,
+    /// The page's path and query.
+    pub path: String,
 }
 
 impl Chrome {
@@ -112,6 +118,7 @@ impl Chrome {
             account,
             section,
             map_tiles: state.settings.web.map_tiles.clone(),
+            path: page.path.clone(),
         })
     }
 

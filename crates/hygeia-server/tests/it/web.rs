@@ -197,6 +197,15 @@ async fn the_org_unit_pages_list_filter_browse_and_edit(app: &TestApp) {
     assert!(french.contains("Unités d&#39;organisation") && french.contains("lang=\"fr\""));
     let home = page(app, &cookie, "/", &[]).await.text();
     assert!(home.contains("<strong id=\"valid-units\">3</strong>"), "{home}");
+    // The user's own choice of language, kept in the profile, wins over the browser's.
+    let switched = post_form(app, &cookie, "/language", "language=fr&next=/orgunits?search=bo", false).await;
+    assert_eq!((switched.status, switched.header("location")), (StatusCode::SEE_OTHER, Some("/orgunits?search=bo")));
+    let chosen = page(app, &cookie, "/orgunits", &[(header::ACCEPT_LANGUAGE.as_str(), "en")]).await.text();
+    assert!(chosen.contains("lang=\"fr\"") && chosen.contains("value=\"/orgunits\""), "{chosen}");
+    let refused = post_form(app, &cookie, "/language", "language=de", false).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    let away = post_form(app, &cookie, "/language", "language=en&next=https://evil.example/", false).await;
+    assert_eq!(away.header("location"), Some("/"), "only local paths are followed");
     let missing = page(app, &cookie, "/orgunits/999999", &[]).await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
     assert!(missing.text().contains("<h1>404</h1>"));
