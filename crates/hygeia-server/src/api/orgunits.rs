@@ -438,18 +438,26 @@ async fn render_detail(state: &AppState, user: &UserProfile, unit: &OrgUnit) -> 
         false => Value::Null,
     };
     let mut body = orgunit_json::detail(unit, &context, geo_json, scope.roots.is_empty());
-    let parent_has_shape = unit.parent_id.and_then(|p| context.ancestors.get(&p)).is_some_and(|p| p.has_shape);
-    if let (Some(location), Some(parent), true) = (unit.location, unit.parent_id, parent_has_shape) {
-        // The parent may be above a restricted user's roots: its shape is read account-wide.
-        let account = OrgUnitScope::whole_account(user.account_id);
-        if let Some(wkb) = state.store.org_units().shape_wkb(&account, parent, false).await?
-            && let Ok(shape) = hygeia_geo::decode_multipolygon(&wkb)
-            && !hygeia_geo::contains(&shape, location.longitude, location.latitude)
-        {
-            body["warnings"] = json!(["The location lies outside the parent's shape."]);
-        }
+    if outside_parent(state, &context, unit).await? {
+        body["warnings"] = json!(["The location lies outside the parent's shape."]);
     }
     Ok(body)
+}
+
+/// Whether the unit's location lies outside its parent's boundary (allowed, as in Iaso, but worth
+/// a look). `context` holds the unit's ancestors.
+pub(crate) async fn outside_parent(state: &AppState, context: &Context, unit: &OrgUnit) -> ApiResult<bool> {
+    let parent_has_shape = unit.parent_id.and_then(|p| context.ancestors.get(&p)).is_some_and(|p| p.has_shape);
+    let (Some(location), Some(parent), true) = (unit.location, unit.parent_id, parent_has_shape) else {
+        return Ok(false);
+    };
+    // The parent may be above a restricted user's roots: its shape is read account-wide.
+    let account = OrgUnitScope::whole_account(unit.account_id);
+    Ok(match state.store.org_units().shape_wkb(&account, parent, false).await? {
+        Some(wkb) => hygeia_geo::decode_multipolygon(&wkb)
+            .is_ok_and(|shape| !hygeia_geo::contains(&shape, location.longitude, location.latitude)),
+        None => false,
+    })
 }
 
 /// Distinguishes a field sent as `null` (`Some(None)`) from one not sent (`None`).

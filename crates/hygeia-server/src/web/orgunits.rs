@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 use super::i18n::Texts;
 use super::{Chrome, PageResult, PageUser, render, requested_page, wants_fragment};
 use crate::api::orgunit_json::Context;
-use crate::api::orgunits::{TREE_READERS, context_for, parse_query, scope_of};
+use crate::api::orgunits::{TREE_READERS, context_for, outside_parent, parse_query, scope_of};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::PathId;
 use crate::state::{AppState, SharedState};
@@ -401,19 +401,7 @@ async fn unit_page(
             .and_then(|shape| serde_json::from_str::<Value>(&hygeia_geo::geojson::geometry_json(&shape)).ok()),
         false => None,
     };
-    let outside_parent = match (unit.location, unit.parent_id) {
-        (Some(location), Some(parent)) if context.ancestors.get(&parent).is_some_and(|p| p.has_shape) => {
-            let account = OrgUnitScope::whole_account(page.user.account_id);
-            state
-                .store
-                .org_units()
-                .shape_wkb(&account, parent, false)
-                .await?
-                .and_then(|wkb| hygeia_geo::decode_multipolygon(&wkb).ok())
-                .is_some_and(|shape| !hygeia_geo::contains(&shape, location.longitude, location.latitude))
-        }
-        _ => false,
-    };
+    let outside_parent = outside_parent(state, &context, &unit).await?;
     let geo = json!({
         "shape": shape,
         "location": unit.location.map(|l| [l.longitude, l.latitude]),
