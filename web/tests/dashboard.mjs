@@ -166,8 +166,14 @@ try {
     seen.questions = await page.locator("#questions tbody tr").count();
     await shot("xlsform-published");
   } else if (c.scenario === "fill") {
-    // Filled in ODK Web Forms, sent through OpenRosa, found in the submissions' table.
-    await page.goto(`${c.base}/forms/${c.form}`);
+    // A new form, its XLSForm uploaded here, then filled in ODK Web Forms, sent through OpenRosa
+    // and found in the submissions' table.
+    await page.goto(`${c.base}/forms`);
+    await page.fill("#new-form input[name=name]", c.form_name);
+    await Promise.all([page.waitForURL(/\/forms\/\d+$/), page.click("#new-form button[type=submit]")]);
+    seen.form_url = page.url();
+    await page.setInputFiles("#upload-version input[name=xls_file]", c.xlsform);
+    await Promise.all([page.waitForURL(/published=/), page.click("#upload-version button[type=submit]")]);
     await Promise.all([page.waitForURL(/\/fill$/), page.click("#fill-link")]);
     await page.waitForSelector('#odk-form[data-ready="true"]');
     const name = page.locator("#odk-form input").first();

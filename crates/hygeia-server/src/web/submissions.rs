@@ -265,8 +265,13 @@ pub async fn detail(State(state): State<SharedState>, page: PageUser, PathId(id)
         .as_ref()
         .map(|v| v.possible_fields.iter().map(|f| (f.name.as_str(), f.label.as_str())).collect())
         .unwrap_or_default();
-    // Iaso's flat answers, in the XML's order; the question's label where the form has one.
-    let answers = match &submission.json {
+    // Iaso's flat answers, in the form's order of questions (PostgreSQL's JSONB keeps no key order);
+    // the question's label where the form has one.
+    let order: HashMap<&str, usize> = version
+        .as_ref()
+        .map(|v| v.possible_fields.iter().enumerate().map(|(i, f)| (f.name.as_str(), i)).collect())
+        .unwrap_or_default();
+    let mut answers: Vec<Answer> = match &submission.json {
         Some(Value::Object(map)) => map
             .iter()
             .filter(|(name, _)| !name.starts_with('_') && name.as_str() != "instanceID")
@@ -278,6 +283,7 @@ pub async fn detail(State(state): State<SharedState>, page: PageUser, PathId(id)
             .collect(),
         _ => Vec::new(),
     };
+    answers.sort_by_key(|a| order.get(a.name.as_str()).copied().unwrap_or(usize::MAX));
     let files = state.store.submissions().files(account, submission.id).await?.iter().map(attachment).collect();
     let org_unit =
         unit_names(&state, &page, std::iter::once(&submission)).await?.into_values().next().unwrap_or_default();

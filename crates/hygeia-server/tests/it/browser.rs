@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use crate::georegistry::{ok, setup_account};
 use crate::on_both_backends;
-use crate::support::{PASSWORD, TestApp, multipart_as, post_multipart, send_json, shared};
+use crate::support::{PASSWORD, TestApp, send_json, shared};
 
 on_both_backends!(
     the_dashboard_browses_filters_and_edits_in_a_browser,
@@ -324,35 +324,29 @@ fn tiny_xlsform() -> Vec<u8> {
 
 async fn a_form_filled_in_the_browser_arrives_through_openrosa(app: &TestApp) {
     let Some(chromium) = chromium() else { return };
-    let (account, token, _) = setup_account(app).await;
-    let project = app.project(account, "Visits", "visits.app").await;
-    let form = ok(
-        send_json(app, Method::POST, "/api/forms/", &token, json!({"name": "Visit", "project_ids": [project.0]})).await,
-        StatusCode::CREATED,
-    )["id"]
-        .as_i64()
-        .unwrap();
-    let body = multipart_as(&[("form_id", &form.to_string())], "xls_file", Some(("visit.xlsx", &tiny_xlsform())));
-    let published = post_multipart(app, "/api/formversions/", &token, body).await;
-    assert_eq!(published.status, StatusCode::CREATED, "{}", published.text());
+    let (account, _, _) = setup_account(app).await;
+    app.project(account, "Visits", "visits.app").await;
+    let xlsform = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{}-visit.xlsx", app.store.backend()));
+    std::fs::write(&xlsform, tiny_xlsform()).unwrap();
     let base = serve(app).await;
     let seen = drive(
         &chromium,
         &base,
         &format!("{}-fill", app.store.backend()),
-        json!({"scenario": "fill", "username": "admin", "form": form, "answer": "Aminata Ouédraogo", "age": 34}),
+        json!({"scenario": "fill", "username": "admin", "form_name": "Visit", "xlsform": xlsform,
+               "answer": "Aminata Ouédraogo", "age": 34}),
     )
     .await;
     assert_eq!(seen["count"], "1", "{seen}");
     let answers = seen["answers"].as_str().unwrap();
-    assert!(
-        answers.contains("Your name visitor Aminata Ouédraogo") && answers.contains("Your age age 34"),
-        "{answers}"
-    );
+    assert!(answers.contains("Your name visitor Aminata Ouédraogo Your age age 34"), "in the form's order: {answers}");
+    let versions = app.store.forms().versions(account, None).await.unwrap();
+    assert_eq!(versions.len(), 1, "the version uploaded on the form's page");
     let query = hygeia_core::SubmissionQuery::default();
     let stored = app.store.submissions().list(&OrgUnitScope::whole_account(account), &query).await.unwrap();
     assert_eq!(stored.count, 1);
     let submission = &stored.items[0].0;
     assert_eq!(submission.json.as_ref().unwrap()["visitor"], "Aminata Ouédraogo");
+    assert_eq!(submission.form_version_id, Some(versions[0].id));
     assert_eq!(submission.created_by, app.store.users().list(account).await.unwrap()[0].user_id.into());
 }
