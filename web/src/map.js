@@ -6,6 +6,21 @@
   var pointStyle = { radius: 5, color: "#0d47a1", weight: 1, fillColor: "#42a5f5", fillOpacity: 0.9 };
   var tiles = document.documentElement.getAttribute("data-tiles");
 
+  // A feature's popup: a link to its page.
+  function popupLink(item, href, text) {
+    var link = document.createElement("a");
+    link.href = href;
+    link.textContent = text;
+    item.bindPopup(link);
+  }
+
+  // A table row's map button shows its feature: the whole shape, or the point close up.
+  function zoomTo(map, item) {
+    if (item.getBounds) map.fitBounds(item.getBounds(), { maxZoom: 14 });
+    else map.setView(item.getLatLng(), Math.max(map.getZoom(), 12));
+    item.openPopup();
+  }
+
   function baseMap(element) {
     var map = L.map(element, { preferCanvas: true, zoomSnap: 0.25 });
     if (tiles) L.tileLayer(tiles, { maxZoom: 19 }).addTo(map);
@@ -38,10 +53,7 @@
             pointToLayer: function (feature, latlng) { return L.circleMarker(latlng, pointStyle); },
             onEachFeature: function (feature, item) {
               byId[feature.id] = item;
-              var link = document.createElement("a");
-              link.href = "/orgunits/" + feature.id;
-              link.textContent = feature.properties.name;
-              item.bindPopup(link);
+              popupLink(item, "/orgunits/" + feature.id, feature.properties.name);
               item.on("mouseover", function () { highlightRow(feature.id, true); });
               item.on("mouseout", function () { highlightRow(feature.id, false); });
             }
@@ -62,10 +74,7 @@
       var button = event.target.closest("[data-zoom-to]");
       if (!button) return;
       var item = byId[button.getAttribute("data-zoom-to")];
-      if (!item) return;
-      if (item.getBounds) map.fitBounds(item.getBounds(), { maxZoom: 14 });
-      else map.setView(item.getLatLng(), Math.max(map.getZoom(), 12));
-      item.openPopup();
+      if (item) zoomTo(map, item);
     });
     document.body.addEventListener("htmx:afterSettle", function (event) {
       if (event.target.id === "table") reload();
@@ -163,10 +172,7 @@
         pointToLayer: function (feature, latlng) { return L.circleMarker(latlng, pointStyle); },
         onEachFeature: function (feature, item) {
           byId[feature.id] = item;
-          var link = document.createElement("a");
-          link.href = "/submissions/" + feature.id;
-          link.textContent = feature.properties.name;
-          item.bindPopup(link);
+          popupLink(item, "/submissions/" + feature.id, feature.properties.name);
         }
       }).addTo(map);
       var bounds = layer.getBounds();
@@ -176,9 +182,7 @@
     document.addEventListener("click", function (event) {
       var button = event.target.closest("[data-zoom-to]");
       var item = button && byId[button.getAttribute("data-zoom-to")];
-      if (!item) return;
-      map.setView(item.getLatLng(), Math.max(map.getZoom(), 12));
-      item.openPopup();
+      if (item) zoomTo(map, item);
     });
     document.body.addEventListener("htmx:afterSettle", function (event) {
       if (event.target.id === "table") draw();

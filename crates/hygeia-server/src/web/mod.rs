@@ -185,6 +185,18 @@ pub fn requested_page(params: &std::collections::HashMap<String, String>) -> u64
     params.get("page").and_then(|p| p.parse::<u64>().ok()).unwrap_or(1).max(1)
 }
 
+/// The list filters among `params` as a query string (trimmed, empty ones left out), in `keys`'
+/// order: what paging and export links carry.
+pub fn filter_query(keys: &[&str], params: &std::collections::HashMap<String, String>) -> String {
+    let mut serializer = form_urlencoded::Serializer::new(String::new());
+    for key in keys {
+        if let Some(value) = params.get(*key).map(|v| v.trim()).filter(|v| !v.is_empty()) {
+            serializer.append_pair(key, value);
+        }
+    }
+    serializer.finish()
+}
+
 /// Whether htmx asks for a fragment to swap in (not for a whole page: a history restore asks
 /// for the whole page again).
 pub fn wants_fragment(headers: &HeaderMap) -> bool {

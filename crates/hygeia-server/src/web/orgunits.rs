@@ -19,7 +19,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::i18n::Texts;
-use super::{Chrome, PageResult, PageUser, render, requested_page, wants_fragment};
+use super::{Chrome, PageResult, PageUser, filter_query, render, requested_page, wants_fragment};
 use crate::api::orgunit_json::Context;
 use crate::api::orgunits::{TREE_READERS, context_for, outside_parent, parse_query, scope_of};
 use crate::error::{ApiError, ApiResult};
@@ -120,16 +120,6 @@ fn api_params(params: &HashMap<String, String>) -> HashMap<String, String> {
     api
 }
 
-fn query_string(params: &HashMap<String, String>) -> String {
-    let mut serializer = form_urlencoded::Serializer::new(String::new());
-    for key in FILTERS {
-        if let Some(value) = params.get(*key).filter(|v| !v.trim().is_empty()) {
-            serializer.append_pair(key, value.trim());
-        }
-    }
-    serializer.finish()
-}
-
 /// `/orgunits`: the whole page, or (for htmx) the table alone.
 pub async fn list(
     State(state): State<SharedState>,
@@ -176,7 +166,7 @@ async fn table(state: &AppState, page: &PageUser, params: &HashMap<String, Strin
         count: result.count,
         page: number,
         pages,
-        query: query_string(params),
+        query: filter_query(FILTERS, params),
         map_capped: result.count > MAP_LIMIT,
     })
 }

@@ -13,7 +13,7 @@ use hygeia_core::{Form, FormId, FormQuery, OrgUnitId, Submission, SubmissionFile
 use serde_json::{Value, json};
 
 use super::i18n::Texts;
-use super::{Chrome, PageResult, PageUser, render, requested_page, wants_fragment};
+use super::{Chrome, PageResult, PageUser, filter_query, render, requested_page, wants_fragment};
 use crate::api::instances::{ListParams, visible};
 use crate::api::orgunits::scope_of;
 use crate::error::{ApiError, ApiResult};
@@ -82,16 +82,6 @@ fn kept(params: &HashMap<String, String>) -> HashMap<String, String> {
         .collect()
 }
 
-fn query_string(filters: &HashMap<String, String>) -> String {
-    let mut serializer = form_urlencoded::Serializer::new(String::new());
-    for key in FILTERS {
-        if let Some(value) = filters.get(*key) {
-            serializer.append_pair(key, value);
-        }
-    }
-    serializer.finish()
-}
-
 async fn visible_forms(state: &AppState, page: &PageUser) -> ApiResult<Vec<Form>> {
     let mut forms = state.store.forms().list(page.user.account_id, &FormQuery::default()).await?;
     forms.retain(|f| f.visible_in(&page.user.projects));
@@ -126,7 +116,7 @@ async fn table(
     params: &HashMap<String, String>,
 ) -> ApiResult<Table> {
     // The list API's own parsing, so that the page and the API accept and refuse the same.
-    let pairs = query_string(filters);
+    let pairs = filter_query(FILTERS, filters);
     let parsed: ListParams = serde_urlencoded::from_str(&pairs).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let mut query = parsed.query()?;
     // Only the forms the user may see (their projects).
@@ -179,13 +169,13 @@ async fn table(
         .collect();
     // Offered once the user has chosen one form (of theirs).
     let chosen = filters.contains_key("form_ids") && query.forms.len() == 1 && query.forms[0].0 > 0;
-    let export = chosen.then(|| query_string(filters));
+    let export = chosen.then(|| filter_query(FILTERS, filters));
     Ok(Table {
         rows,
         count: found.count,
         page: number,
         pages,
-        query: query_string(filters),
+        query: filter_query(FILTERS, filters),
         points: json!({"type": "FeatureCollection", "features": features}).to_string(),
         export,
     })
