@@ -102,13 +102,14 @@ where
     match write {
         PayloadWrite::Record(payload) => {
             let sql = format!(
-                "INSERT INTO submission_payloads (account_id, channel, file_key, size, received_at, user_id, project_id) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {PAYLOAD_COLUMNS}"
+                "INSERT INTO submission_payloads (account_id, channel, file_key, parts, size, received_at, user_id, \
+                 project_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {PAYLOAD_COLUMNS}"
             );
             sqlx::query_as(sqlx::AssertSqlSafe(sql))
                 .bind(payload.account.map(|a| a.0))
                 .bind(payload.channel.as_str())
                 .bind(&payload.file_key)
+                .bind(sqlx::types::Json(&payload.parts))
                 .bind(payload.size)
                 .bind(now())
                 .bind(payload.user.map(|u| u.0))

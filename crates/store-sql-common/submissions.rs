@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use hygeia_core::submission::export_id;
 use hygeia_core::{
-    AccountId, FormId, FormVersionId, OrgUnitId, OrgUnitScope, Page, Payload, PayloadChannel, ProjectId, ReceivedXml,
+    AccountId, FormId, FormVersionId, OrgUnitId, OrgUnitScope, Page, Payload, PayloadChannel, PayloadPart, ProjectId, ReceivedXml,
     Submission, SubmissionFile, SubmissionFileId, SubmissionId, SubmissionMetadata, SubmissionQuery, SubmissionStatus,
     UserId, XmlOutcome,
 };
@@ -99,6 +99,7 @@ pub(super) struct PayloadRow {
     account_id: Option<i64>,
     channel: String,
     file_key: String,
+    parts: Option<Json<Vec<PayloadPart>>>,
     size: i64,
     received_at: DateTime<Utc>,
     processed_at: Option<DateTime<Utc>>,
@@ -109,7 +110,7 @@ pub(super) struct PayloadRow {
 }
 
 pub(super) const PAYLOAD_COLUMNS: &str =
-    "id, account_id, channel, file_key, size, received_at, processed_at, error, submission_id, user_id, project_id";
+    "id, account_id, channel, file_key, parts, size, received_at, processed_at, error, submission_id, user_id, project_id";
 
 impl TryFrom<PayloadRow> for Payload {
     type Error = StoreError;
@@ -122,6 +123,7 @@ impl TryFrom<PayloadRow> for Payload {
                 StoreError::backend(std::io::Error::other(format!("unknown payload channel {:?}", row.channel)))
             })?,
             file_key: row.file_key,
+            parts: row.parts.map(|parts| parts.0).unwrap_or_default(),
             size: row.size,
             received_at: row.received_at,
             processed_at: row.processed_at,

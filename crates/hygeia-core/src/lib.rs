@@ -34,7 +34,7 @@ pub use orgunit::{
 pub use permission::Permission;
 pub use project::{AppToken, FeatureFlag, NewAppToken, NewProject, Project, ProjectUpdate};
 pub use submission::{
-    Payload, PayloadChannel, ReceivedXml, Submission, SubmissionFile, SubmissionMetadata, SubmissionQuery,
+    Payload, PayloadChannel, PayloadPart, ReceivedXml, Submission, SubmissionFile, SubmissionMetadata, SubmissionQuery,
     SubmissionStatus, XmlOutcome,
 };
 pub use task::{NewTask, Progress, Task, TaskLog, TaskOutcome, TaskQuery, TaskStatus};

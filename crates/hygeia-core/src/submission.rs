@@ -224,8 +224,11 @@ pub struct Payload {
     pub id: i64,
     pub account_id: Option<AccountId>,
     pub channel: PayloadChannel,
-    /// The file-storage prefix under which each part was written (`xml_submission_file`, files).
+    /// The stem of its parts' keys (each part is `{file_key}-{n}-{name}`). Payloads stored before
+    /// the row listed its parts have a directory here, with a `parts.json` listing them.
     pub file_key: String,
+    /// Each part as stored, in the order received; empty for payloads of the older layout.
+    pub parts: Vec<PayloadPart>,
     pub size: i64,
     pub received_at: DateTime<Utc>,
     /// `None` while unprocessed; `Some(Ok)` once recorded; `Some(Err)` with why it failed.
@@ -235,6 +238,18 @@ pub struct Payload {
     /// Who sent it, when known (replays run as them).
     pub user_id: Option<UserId>,
     pub project_id: Option<ProjectId>,
+}
+
+/// One part of a payload (`xml_submission_file`, an attached file), stored as its own file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PayloadPart {
+    /// The multipart field's name.
+    pub name: String,
+    /// The file name the client gave, if any.
+    pub file_name: Option<String>,
+    pub key: String,
+    pub size: u64,
+    pub md5: String,
 }
 
 /// `uuid:1234-...` → `1234-...`.

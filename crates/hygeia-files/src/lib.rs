@@ -109,6 +109,16 @@ impl FileStore {
         format!("{}{}/{}/{}", account_prefix(account), safe_segment(kind), hex::encode(random), safe_segment(file_name))
     }
 
+    /// A new, unique stem for one of many small uploads that arrive all day (submission payloads):
+    /// `accounts/{id}/{kind}/{bucket}/{random}`, to which the caller appends `-{name}` per file.
+    /// Uploads of one bucket (an hour, say) share its directory: a directory of their own each
+    /// would double the inodes created per upload, the costliest part of storing small files.
+    pub fn new_stem(account: AccountId, kind: &str, bucket: &str) -> String {
+        let mut random = [0u8; 8];
+        let _ = getrandom::fill(&mut random);
+        format!("{}{}/{}/{}", account_prefix(account), safe_segment(kind), safe_segment(bucket), hex::encode(random))
+    }
+
     /// Stores a stream of chunks under `key` (a multipart upload on S3); returns the size.
     pub async fn put_stream<S, E>(&self, key: &str, chunks: S) -> FileResult<u64>
     where
@@ -227,6 +237,10 @@ mod tests {
         for sneaky in ["accounts/7/../8/x", "accounts/7//x", "accounts/70/x", "/accounts/7/x", "accounts/7/./x"] {
             assert!(matches!(owned_path(AccountId(7), sneaky), Err(FileError::NotFound)), "{sneaky}");
         }
+        let stem = FileStore::new_stem(AccountId(7), "payloads", "2026120316");
+        assert!(stem.starts_with("accounts/7/payloads/2026120316/"), "{stem}");
+        assert_ne!(stem, FileStore::new_stem(AccountId(7), "payloads", "2026120316"));
+        assert!(owned_path(AccountId(7), &format!("{stem}-0-submission.xml")).is_ok());
         assert_eq!(safe_segment(".."), "file__");
         assert_eq!(safe_segment("../../etc/passwd"), ".._.._etc_passwd");
         assert_eq!(safe_segment(""), "file");

@@ -1,8 +1,7 @@
 //! Receiving submissions, whichever door they come through (OpenRosa, Iaso's phone upload).
 //!
 //! Nothing a phone sends may be lost, so the bytes are stored first: each multipart part goes to
-//! file storage under one payload prefix, with a `parts.json` listing them, and a payload row
-//! records the arrival. Only then is the XML read: its form and version found, its answers turned
+//! file storage under one payload stem, and a payload row records the arrival and lists them. Only then is the XML read: its form and version found, its answers turned
 //! into JSON with the version's schema, the submission recorded (new, duplicate, edit or
 //! conflict) and its files attached, pointing at the stored parts (nothing is copied). A payload
 //! whose processing fails keeps its error and can be replayed (`hygeia replay-submissions`).
@@ -14,13 +13,12 @@ use axum::body::Bytes;
 use futures_util::TryStreamExt;
 use hygeia_core::submission::bare_uuid;
 use hygeia_core::{
-    AccountId, Form, FormVersion, FormVersionId, Payload, PayloadChannel, ProjectId, ReceivedXml, Submission, UserId,
-    XmlOutcome,
+    AccountId, Form, FormVersion, FormVersionId, Payload, PayloadChannel, PayloadPart, ProjectId, ReceivedXml,
+    Submission, UserId, XmlOutcome,
 };
 use hygeia_files::FileStore;
 use hygeia_store::{NewPayload, StoreError};
 use hygeia_xlsform::submission::{self as reader, Schema};
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::state::AppState;
@@ -44,16 +42,6 @@ pub struct Upload {
     pub user: Option<UserId>,
     pub channel: PayloadChannel,
     pub parts: Vec<Part>,
-}
-
-/// A stored part, as `parts.json` lists it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct StoredPart {
-    pub name: String,
-    pub file_name: Option<String>,
-    pub key: String,
-    pub size: u64,
-    pub md5: String,
 }
 
 /// What receiving a submission did.
@@ -154,17 +142,17 @@ fn md5_hex(bytes: &[u8]) -> String {
 }
 
 /// Stores every part and records the payload; the parts' keys come back for processing.
-pub async fn store_payload(state: &AppState, upload: &Upload) -> Result<(Payload, Vec<StoredPart>), IngestError> {
-    let manifest_key = FileStore::new_key(upload.account, "payloads", "parts.json");
-    let prefix = manifest_key.rsplit_once('/').map(|(p, _)| p.to_owned()).unwrap_or_default();
+pub async fn store_payload(state: &AppState, upload: &Upload) -> Result<(Payload, Vec<PayloadPart>), IngestError> {
+    let bucket = chrono::Utc::now().format("%Y%m%d%H").to_string();
+    let stem = FileStore::new_stem(upload.account, "payloads", &bucket);
     let mut stored = Vec::with_capacity(upload.parts.len());
     let mut size = 0;
     for (i, part) in upload.parts.iter().enumerate() {
         let base = part.file_name.as_deref().unwrap_or(&part.name);
-        let key = format!("{prefix}/{i}-{}", hygeia_files::safe_segment(base));
+        let key = format!("{stem}-{i}-{}", hygeia_files::safe_segment(base));
         state.files.put_bytes(&key, part.bytes.clone()).await?;
         size += part.bytes.len() as u64;
-        stored.push(StoredPart {
+        stored.push(PayloadPart {
             name: part.name.clone(),
             file_name: part.file_name.clone(),
             key,
@@ -172,15 +160,14 @@ pub async fn store_payload(state: &AppState, upload: &Upload) -> Result<(Payload
             md5: md5_hex(&part.bytes),
         });
     }
-    let manifest = serde_json::to_vec(&stored).map_err(|e| IngestError::Storage(e.to_string()))?;
-    state.files.put_bytes(&manifest_key, manifest.into()).await?;
     let payload = state
         .store
         .submissions()
         .record_payload(NewPayload {
             account: Some(upload.account),
             channel: upload.channel,
-            file_key: prefix,
+            file_key: stem,
+            parts: stored.clone(),
             size: size as i64,
             user: upload.user,
             project: upload.project,
@@ -192,7 +179,7 @@ pub async fn store_payload(state: &AppState, upload: &Upload) -> Result<(Payload
 /// Stores the upload, then processes it; the payload row records the outcome either way.
 pub async fn receive(state: &AppState, upload: Upload) -> Result<Received, IngestError> {
     let (payload, parts) = store_payload(state, &upload).await?;
-    let parts_with_bytes: Vec<(StoredPart, Bytes)> =
+    let parts_with_bytes: Vec<(PayloadPart, Bytes)> =
         parts.into_iter().zip(upload.parts.into_iter().map(|p| p.bytes)).collect();
     finish(state, &payload, process(state, &payload, &parts_with_bytes).await).await
 }
@@ -209,10 +196,14 @@ pub async fn stored_parts(
     state: &AppState,
     account: AccountId,
     payload: &Payload,
-) -> Result<Vec<(StoredPart, Bytes)>, IngestError> {
-    let manifest = read_file(&state.files, account, &format!("{}/parts.json", payload.file_key)).await?;
-    let parts: Vec<StoredPart> =
-        serde_json::from_slice(&manifest).map_err(|e| IngestError::Storage(format!("parts.json: {e}")))?;
+) -> Result<Vec<(PayloadPart, Bytes)>, IngestError> {
+    let parts = if payload.parts.is_empty() {
+        // The older layout: a directory per payload, its parts listed in a file beside them.
+        let manifest = read_file(&state.files, account, &format!("{}/parts.json", payload.file_key)).await?;
+        serde_json::from_slice(&manifest).map_err(|e| IngestError::Storage(format!("parts.json: {e}")))?
+    } else {
+        payload.parts.clone()
+    };
     let mut with_bytes = Vec::with_capacity(parts.len());
     for part in parts {
         let bytes = read_file(&state.files, account, &part.key).await?;
@@ -303,7 +294,7 @@ pub async fn form_and_version(
     Ok(found)
 }
 
-async fn process(state: &AppState, payload: &Payload, parts: &[(StoredPart, Bytes)]) -> Result<Received, IngestError> {
+async fn process(state: &AppState, payload: &Payload, parts: &[(PayloadPart, Bytes)]) -> Result<Received, IngestError> {
     let account = payload.account_id.ok_or_else(|| IngestError::Invalid("The payload names no account.".into()))?;
     let (xml_part, xml_bytes) = parts.iter().find(|(p, _)| p.name == XML_PART).ok_or(IngestError::NoXml)?;
     let xml = std::str::from_utf8(xml_bytes)

@@ -26,7 +26,7 @@ use hygeia_core::{
 };
 use hygeia_core::{NewTask, Progress, Task, TaskId, TaskLog, TaskOutcome, TaskQuery};
 use hygeia_core::{
-    Payload, PayloadChannel, ReceivedXml, Submission, SubmissionFile, SubmissionFileId, SubmissionId,
+    Payload, PayloadChannel, PayloadPart, ReceivedXml, Submission, SubmissionFile, SubmissionFileId, SubmissionId,
     SubmissionMetadata, SubmissionQuery, SubmissionStatus, XmlOutcome,
 };
 
@@ -135,7 +135,10 @@ pub trait FormStore: Send + Sync {
 pub struct NewPayload {
     pub account: Option<AccountId>,
     pub channel: PayloadChannel,
+    /// The stem of the parts' keys.
     pub file_key: String,
+    /// Each part, already in file storage.
+    pub parts: Vec<PayloadPart>,
     pub size: i64,
     pub user: Option<UserId>,
     pub project: Option<ProjectId>,

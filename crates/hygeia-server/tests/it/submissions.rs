@@ -722,8 +722,28 @@ async fn stored_payloads_are_replayed_once_their_form_exists(app: &TestApp) {
     let xml = submission_xml("x", "hhhh-1", None, "Early").replace(r#" version="x""#, "");
     let reply = post_multipart(app, "/sync/form_upload/", &token, upload_body(&xml, "early.xml", &[])).await;
     assert_eq!((reply.status, reply.json()["result"].as_str()), (StatusCode::OK, Some("stored")), "{}", reply.text());
+    // A payload kept by an earlier release: its own directory, its parts listed in parts.json.
+    let older = submission_xml("x", "hhhh-2", None, "Older").replace(r#" version="x""#, "");
+    let directory = hygeia_files::FileStore::new_key(account, "payloads", "x");
+    let directory = directory.rsplit_once('/').unwrap().0;
+    let xml_key = format!("{directory}/0-older.xml");
+    app.state.files.put_bytes(&xml_key, older.clone().into()).await.unwrap();
+    let md5 = hex::encode(<md5::Md5 as md5::Digest>::digest(older.as_bytes()));
+    let manifest = json!([{"name": "xml_submission_file", "file_name": "older.xml", "key": xml_key,
+        "size": older.len(), "md5": md5}]);
+    app.state.files.put_bytes(&format!("{directory}/parts.json"), manifest.to_string().into()).await.unwrap();
+    let payload = hygeia_store::NewPayload {
+        account: Some(account),
+        channel: hygeia_core::PayloadChannel::Iaso,
+        file_key: directory.to_owned(),
+        parts: Vec::new(),
+        size: older.len() as i64,
+        user: None,
+        project: Some(project),
+    };
+    app.store.submissions().record_payload(payload).await.unwrap();
     let (done, failed) = hygeia_server::submissions::replay_unprocessed(&app.state, 100, |_, _| {}).await.unwrap();
-    assert_eq!((done, failed), (0, 1), "the form still does not exist");
+    assert_eq!((done, failed), (0, 2), "the form still does not exist");
 
     // The form and its version arrive: the replay records the submission against the latest version.
     let form =
@@ -737,9 +757,12 @@ async fn stored_payloads_are_replayed_once_their_form_exists(app: &TestApp) {
     })
     .await
     .unwrap();
-    assert_eq!((done, failed, seen.len()), (1, 0, 1));
+    assert_eq!((done, failed, seen.len()), (2, 0, 2));
     let listed = instances(app, &token, "").await;
-    assert_eq!(listed["instances"][0]["file_content"]["MMD_PER_NAM"], "Early", "{listed}");
+    let mut names: Vec<&str> =
+        listed["instances"].as_array().unwrap().iter().filter_map(|i| i["file_content"]["MMD_PER_NAM"].as_str()).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["Early", "Older"], "{listed}");
     assert!(app.store.submissions().unprocessed_payloads(10).await.unwrap().is_empty());
 }
 

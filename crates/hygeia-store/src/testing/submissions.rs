@@ -3,7 +3,7 @@
 
 use hygeia_core::{
     AccountId, DataSourceInput, FormId, FormInput, NewOrgUnit, NewProject, OrgUnitId, OrgUnitScope, PayloadChannel,
-    ReceivedXml, SourceVersionId, SubmissionMetadata, SubmissionQuery, SubmissionStatus, ValidationStatus, XmlOutcome,
+    PayloadPart, ReceivedXml, SourceVersionId, SubmissionMetadata, SubmissionQuery, SubmissionStatus, ValidationStatus, XmlOutcome,
 };
 use serde_json::json;
 
@@ -257,10 +257,18 @@ pub async fn submissions_stay_within_their_account(store: &dyn Store) {
 pub async fn payloads_are_kept_with_what_became_of_them(store: &dyn Store) {
     let s = setup(store, "A").await;
     let subs = store.submissions();
+    let part = |key: &str, name: &str, file_name: Option<&str>| PayloadPart {
+        name: name.into(),
+        file_name: file_name.map(str::to_owned),
+        key: format!("{key}-{name}"),
+        size: 60,
+        md5: format!("md5 of {key}-{name}"),
+    };
     let new = |key: &str| NewPayload {
         account: Some(s.account),
         channel: PayloadChannel::OpenRosa,
         file_key: key.into(),
+        parts: vec![part(key, "xml_submission_file", Some("a.xml")), part(key, "photo", None)],
         size: 120,
         user: None,
         project: None,
@@ -269,6 +277,8 @@ pub async fn payloads_are_kept_with_what_became_of_them(store: &dyn Store) {
     let bad = subs.record_payload(new("raw/2")).await.unwrap();
     let pending = subs.record_payload(new("raw/3")).await.unwrap();
     assert_eq!((ok.processed_at, ok.error.as_deref()), (None, None));
+    assert_eq!(ok.parts, new("raw/1").parts, "the parts come back as listed, in order");
+    assert_eq!(subs.payload(pending.id).await.unwrap().unwrap().parts, new("raw/3").parts);
     let XmlOutcome::Created(made) = subs.record_xml(s.account, xml(&s, "u1", "a.xml", "m1")).await.unwrap() else {
         panic!()
     };
@@ -292,6 +302,7 @@ pub async fn payloads_written_at_once_are_each_kept_and_answered(store: &dyn Sto
         account: Some(if i == 17 { AccountId(987_654) } else { s.account }),
         channel: PayloadChannel::OpenRosa,
         file_key: format!("raw/{i}"),
+        parts: Vec::new(),
         size: i as i64,
         user: None,
         project: None,
