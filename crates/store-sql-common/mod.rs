@@ -8,7 +8,6 @@ mod groups;
 mod org_unit_bulk;
 mod org_unit_types;
 mod org_units;
-mod payload_batches;
 mod projects;
 mod secrets;
 mod sessions;
@@ -17,6 +16,7 @@ mod submissions;
 mod tasks;
 mod user_roles;
 mod users;
+mod write_batches;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use hygeia_store::StoreError;
@@ -25,7 +25,7 @@ use sqlx::QueryBuilder;
 use super::{BACKEND, Db, MIGRATOR, SqlStore};
 
 pub(crate) use count_cache::CountCache;
-pub(crate) use payload_batches::PayloadBatches;
+pub(crate) use write_batches::WriteBatches;
 
 use async_trait::async_trait;
 use hygeia_store::{

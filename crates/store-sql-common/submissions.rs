@@ -4,9 +4,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use hygeia_core::submission::export_id;
 use hygeia_core::{
-    AccountId, FormId, FormVersionId, OrgUnitId, OrgUnitScope, Page, Payload, PayloadChannel, PayloadPart, ProjectId, ReceivedXml,
-    Submission, SubmissionFile, SubmissionFileId, SubmissionId, SubmissionMetadata, SubmissionQuery, SubmissionStatus,
-    UserId, XmlOutcome,
+    AccountId, FormId, FormVersionId, OrgUnitId, OrgUnitScope, Page, Payload, PayloadChannel, PayloadPart, ProjectId,
+    ReceivedXml, Submission, SubmissionFile, SubmissionFileId, SubmissionId, SubmissionMetadata, SubmissionQuery,
+    SubmissionStatus, UserId, XmlOutcome,
 };
 use hygeia_store::{NewPayload, StoreError, StoreResult, SubmissionStore};
 use sqlx::QueryBuilder;
@@ -14,13 +14,13 @@ use sqlx::types::Json;
 
 use super::super::{Db, SqlStore, begin_write};
 use super::org_units::{push_within, visible_roots};
-use super::payload_batches::PayloadWrite;
+use super::write_batches::BatchedWrite;
 use super::{db_err, now};
 
 type Conn = <Db as sqlx::Database>::Connection;
 
 #[derive(sqlx::FromRow)]
-struct SubmissionRow {
+pub(super) struct SubmissionRow {
     id: i64,
     account_id: i64,
     uuid: String,
@@ -109,8 +109,7 @@ pub(super) struct PayloadRow {
     project_id: Option<i64>,
 }
 
-pub(super) const PAYLOAD_COLUMNS: &str =
-    "id, account_id, channel, file_key, parts, size, received_at, processed_at, error, submission_id, user_id, project_id";
+pub(super) const PAYLOAD_COLUMNS: &str = "id, account_id, channel, file_key, parts, size, received_at, processed_at, error, submission_id, user_id, project_id";
 
 impl TryFrom<PayloadRow> for Payload {
     type Error = StoreError;
@@ -309,20 +308,20 @@ fn bind_xml<'q, O>(
         .bind(i64::from(edit))
 }
 
-/// The two usual arrivals of an XML in one statement, outside a transaction: a statement is
-/// atomic on its own, and the writer is held for one round trip instead of eight (on SQLite every
-/// write waits for the one before it; BENCHMARKS.md). A new submission is inserted whole, unless
+/// The two usual arrivals of an XML in one statement: a statement is atomic on its own, and the
+/// writer is held for one round trip instead of eight (on SQLite every write waits for the one
+/// before it; BENCHMARKS.md); it runs in a batch of writes (`write_batches`), never for an edit. A new submission is inserted whole, unless
 /// another row waits for its XML under the same file name; XML for metadata already there (the
 /// same uuid, no XML yet) fills that row. `None`: neither applies (a duplicate, an edit, a merge
 /// by file name, a reference of another account), and the full transaction of `record_xml` decides.
-async fn record_usual_xml(
-    writer: &sqlx::Pool<Db>,
+pub(super) async fn usual_xml_statement<'e, E>(
+    executor: E,
     account: AccountId,
     xml: &ReceivedXml,
-) -> StoreResult<Option<Submission>> {
-    if xml.replaces.is_some() {
-        return Ok(None);
-    }
+) -> StoreResult<Option<SubmissionRow>>
+where
+    E: sqlx::Executor<'e, Database = Db>,
+{
     let insert = format!(
         "INSERT INTO submissions AS s (account_id, uuid, file_name, form_id, form_version_id, project_id, file_key, \
          xml_md5, json, answers, latitude, longitude, altitude, accuracy, device_id, name, org_unit_id, period, \
@@ -335,9 +334,7 @@ async fn record_usual_xml(
         *RETURNED
     );
     let query = sqlx::query_as::<_, SubmissionRow>(sqlx::AssertSqlSafe(insert));
-    let row =
-        bind_xml(query, account.0, xml, false).bind(new_export_id()).fetch_optional(writer).await.map_err(db_err)?;
-    Ok(row.map(Submission::from))
+    bind_xml(query, account.0, xml, false).bind(new_export_id()).fetch_optional(executor).await.map_err(db_err)
 }
 
 /// Binds `first` as `$1` and the phone's metadata as `$2`–`$13`.
@@ -363,13 +360,17 @@ fn bind_metadata<'q, O>(
 }
 
 /// The usual first call of Iaso's two (metadata before XML) in one statement, as
-/// [`record_usual_xml`] does for the XML: inserted unless the uuid is known or a row under the
-/// same file name waits for its XML or its metadata. `None`: the full transaction decides.
-async fn record_new_metadata(
-    writer: &sqlx::Pool<Db>,
+/// [`usual_xml_statement`] does for the XML: inserted unless the uuid is known or a row under the
+/// same file name waits for its XML or its metadata. `None`: the full transaction decides. Run in
+/// a batch of writes (`write_batches`).
+pub(super) async fn new_metadata_statement<'e, E>(
+    executor: E,
     account: AccountId,
     metadata: &SubmissionMetadata,
-) -> StoreResult<Option<Submission>> {
+) -> StoreResult<Option<SubmissionRow>>
+where
+    E: sqlx::Executor<'e, Database = Db>,
+{
     let sql = format!(
         "INSERT INTO submissions AS s (account_id, form_id, project_id, org_unit_id, period, latitude, longitude, \
          altitude, accuracy, source_created_at, source_updated_at, created_by, updated_at, created_at, uuid, \
@@ -382,14 +383,13 @@ async fn record_new_metadata(
         *RETURNED
     );
     let query = sqlx::query_as::<_, SubmissionRow>(sqlx::AssertSqlSafe(sql));
-    let row = bind_metadata(query, account.0, metadata)
+    bind_metadata(query, account.0, metadata)
         .bind(&metadata.uuid)
         .bind(&metadata.file_name)
         .bind(new_export_id())
-        .fetch_optional(writer)
+        .fetch_optional(executor)
         .await
-        .map_err(db_err)?;
-    Ok(row.map(Submission::from))
+        .map_err(db_err)
 }
 
 /// Writes the XML's fields onto a submission row; the row as it then is.
@@ -423,11 +423,11 @@ async fn fetch(conn: &mut Conn, account: AccountId, id: SubmissionId) -> StoreRe
 #[async_trait]
 impl SubmissionStore for SqlStore {
     async fn record_payload(&self, payload: NewPayload) -> StoreResult<Payload> {
-        self.payloads.write(&self.writer, PayloadWrite::Record(payload)).await
+        self.batches.payload(&self.writer, BatchedWrite::RecordPayload(payload)).await
     }
 
     async fn finish_payload(&self, id: i64, outcome: Result<Option<SubmissionId>, String>) -> StoreResult<Payload> {
-        self.payloads.write(&self.writer, PayloadWrite::Finish { id, outcome }).await
+        self.batches.payload(&self.writer, BatchedWrite::FinishPayload { id, outcome }).await
     }
 
     async fn unprocessed_payloads(&self, limit: u64) -> StoreResult<Vec<Payload>> {
@@ -448,7 +448,8 @@ impl SubmissionStore for SqlStore {
     }
 
     async fn record_metadata(&self, account: AccountId, metadata: SubmissionMetadata) -> StoreResult<Submission> {
-        if let Some(created) = record_new_metadata(&self.writer, account, &metadata).await? {
+        let usual = BatchedWrite::NewMetadata { account, metadata: metadata.clone() };
+        if let Some(created) = self.batches.submission(&self.writer, usual).await? {
             return Ok(created);
         }
         let mut tx = begin_write(&self.writer).await.map_err(db_err)?;
@@ -486,8 +487,11 @@ impl SubmissionStore for SqlStore {
     }
 
     async fn record_xml(&self, account: AccountId, xml: ReceivedXml) -> StoreResult<XmlOutcome> {
-        if let Some(created) = record_usual_xml(&self.writer, account, &xml).await? {
-            return Ok(XmlOutcome::Created(created));
+        if xml.replaces.is_none() {
+            let usual = BatchedWrite::UsualXml { account, xml: xml.clone() };
+            if let Some(created) = self.batches.submission(&self.writer, usual).await? {
+                return Ok(XmlOutcome::Created(created));
+            }
         }
         let mut tx = begin_write(&self.writer).await.map_err(db_err)?;
         check_references(&mut tx, account, Some(xml.form_id), xml.project_id, xml.org_unit_id).await?;

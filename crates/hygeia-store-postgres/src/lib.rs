@@ -30,8 +30,9 @@ pub struct PostgresStore {
     /// The pool writes go through: the same one (PostgreSQL runs writers side by side).
     writer: PgPool,
     counts: common::CountCache,
-    /// Payload rows and outcomes, batched onto `writer` (one commit per batch).
-    payloads: common::PayloadBatches,
+    /// Payload rows and outcomes, and the usual one-statement submission writes, batched onto `writer` (one
+    /// commit per batch).
+    batches: common::WriteBatches,
     /// Bumped when tasks are queued, by this process or (through LISTEN) by any other.
     queued: tokio::sync::watch::Sender<u64>,
     listening: std::sync::Once,
@@ -90,7 +91,7 @@ impl PostgresStore {
             .await
             .map_err(StoreError::backend)?;
         Ok(PostgresStore {
-            payloads: common::PayloadBatches::start(pool.clone()),
+            batches: common::WriteBatches::start(pool.clone()),
             writer: pool.clone(),
             pool,
             counts: Default::default(),

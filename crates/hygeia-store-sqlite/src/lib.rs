@@ -32,8 +32,8 @@ pub struct SqliteStore {
     /// here are woken in turn.
     writer: SqlitePool,
     counts: common::CountCache,
-    /// Payload rows and outcomes, batched onto `writer`.
-    payloads: common::PayloadBatches,
+    /// Payload rows and outcomes, and the usual one-statement submission writes, batched onto `writer`.
+    batches: common::WriteBatches,
     /// Bumped when tasks are queued; this process's workers wait on it (other processes poll).
     queued: tokio::sync::watch::Sender<u64>,
     /// Stops [`checkpoint_in_background`] with the store.
@@ -237,7 +237,7 @@ impl SqliteStore {
         let checkpoints = (!in_memory)
             .then(|| AbortOnDrop(tokio::spawn(checkpoint_in_background(pool.clone(), writer.clone())).abort_handle()));
         Ok(SqliteStore {
-            payloads: common::PayloadBatches::start(writer.clone()),
+            batches: common::WriteBatches::start(writer.clone()),
             pool,
             writer,
             counts: Default::default(),

@@ -759,8 +759,12 @@ async fn stored_payloads_are_replayed_once_their_form_exists(app: &TestApp) {
     .unwrap();
     assert_eq!((done, failed, seen.len()), (2, 0, 2));
     let listed = instances(app, &token, "").await;
-    let mut names: Vec<&str> =
-        listed["instances"].as_array().unwrap().iter().filter_map(|i| i["file_content"]["MMD_PER_NAM"].as_str()).collect();
+    let mut names: Vec<&str> = listed["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|i| i["file_content"]["MMD_PER_NAM"].as_str())
+        .collect();
     names.sort_unstable();
     assert_eq!(names, ["Early", "Older"], "{listed}");
     assert!(app.store.submissions().unprocessed_payloads(10).await.unwrap().is_empty());

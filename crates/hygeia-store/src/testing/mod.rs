@@ -103,6 +103,7 @@ macro_rules! conformance_suite {
             submissions_stay_within_their_account,
             payloads_are_kept_with_what_became_of_them,
             payloads_written_at_once_are_each_kept_and_answered,
+            submissions_written_at_once_each_meet_their_own_outcome,
             tasks_are_queued_claimed_once_and_finished,
             kills_relaunches_and_releases_follow_the_status,
             expired_leases_are_recovered_then_given_up,

@@ -3,7 +3,8 @@
 
 use hygeia_core::{
     AccountId, DataSourceInput, FormId, FormInput, NewOrgUnit, NewProject, OrgUnitId, OrgUnitScope, PayloadChannel,
-    PayloadPart, ReceivedXml, SourceVersionId, SubmissionMetadata, SubmissionQuery, SubmissionStatus, ValidationStatus, XmlOutcome,
+    PayloadPart, ReceivedXml, SourceVersionId, SubmissionMetadata, SubmissionQuery, SubmissionStatus, ValidationStatus,
+    XmlOutcome,
 };
 use serde_json::json;
 
@@ -341,4 +342,55 @@ pub async fn payloads_written_at_once_are_each_kept_and_answered(store: &dyn Sto
     assert_eq!(known.unwrap().id, ids[0], "a missing row in a batch is that write's answer alone");
     let failing: Vec<i64> = subs.unprocessed_payloads(100).await.unwrap().into_iter().map(|p| p.id).collect();
     assert_eq!(failing.len(), 19, "the failed half waits for a replay: {failing:?}");
+}
+
+/// Many phones at once (the backends may write the usual arrivals together in one transaction):
+/// each XML and each metadata call gets its own outcome, the two halves of one submission meet
+/// whichever comes first, the same XML twice is one submission and a duplicate, and a reference
+/// to another account's unit is refused without failing the writes beside it.
+pub async fn submissions_written_at_once_each_meet_their_own_outcome(store: &dyn Store) {
+    let s = setup(store, "A").await;
+    let other = setup(store, "B").await;
+    let mine = unit(store, &s, "Mine", None).await;
+    let foreign = unit(store, &other, "Theirs", None).await;
+    let subs = store.submissions();
+    let xmls = (0..24).map(|i| subs.record_xml(s.account, xml(&s, &format!("x{i}"), &format!("x{i}.xml"), "m")));
+    // Halves 0-11 of these come with their XML in the same burst; the twin sends one XML twice.
+    let metas =
+        (0..12).map(|i| subs.record_metadata(s.account, metadata(&s, &format!("x{i}"), &format!("x{i}.xml"), mine)));
+    let twins = (0..2).map(|_| subs.record_xml(s.account, xml(&s, "twin", "twin.xml", "m")));
+    let refused = subs.record_metadata(s.account, metadata(&s, "f1", "f1.xml", foreign));
+    let (xmls, metas, twins, refused) = futures_util::future::join4(
+        futures_util::future::join_all(xmls),
+        futures_util::future::join_all(metas),
+        futures_util::future::join_all(twins),
+        refused,
+    )
+    .await;
+    for (i, outcome) in xmls.into_iter().enumerate() {
+        let XmlOutcome::Created(made) = outcome.unwrap() else { panic!("x{i} is new") };
+        assert_eq!(made.uuid, format!("x{i}"));
+    }
+    for (i, outcome) in metas.into_iter().enumerate() {
+        assert_eq!(outcome.unwrap().uuid, format!("x{i}"));
+    }
+    let mut twins: Vec<&'static str> = twins
+        .into_iter()
+        .map(|o| match o.unwrap() {
+            XmlOutcome::Created(_) => "created",
+            XmlOutcome::Duplicate(_) => "duplicate",
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    twins.sort_unstable();
+    assert_eq!(twins, ["created", "duplicate"]);
+    assert_invalid(refused, "org_unit_id");
+    for i in 0..24 {
+        let found = subs.find_by_uuid(s.account, &format!("x{i}")).await.unwrap().unwrap();
+        assert_eq!(found.file_key.as_deref(), Some(format!("submissions/x{i}/m.xml").as_str()), "x{i} has its XML");
+        // The metadata met its XML, whichever came first.
+        assert_eq!(found.org_unit_id, (i < 12).then_some(mine), "x{i}");
+    }
+    let listed = subs.list(&OrgUnitScope::whole_account(s.account), &SubmissionQuery::default()).await.unwrap();
+    assert_eq!(listed.count, 25, "24 and the twin, once");
 }
