@@ -52,7 +52,7 @@ impl AccountStore for SqlStore {
         .bind(Json(account.modules))
         .bind(Json(Vec::<String>::new()))
         .bind(at)
-        .fetch_one(&self.pool)
+        .fetch_one(&self.writer)
         .await
         .map_err(on_unique("name", "An account with this name already exists."))?;
         Ok(row.into())

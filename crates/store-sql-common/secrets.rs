@@ -11,7 +11,7 @@ impl SecretStore for SqlStore {
         sqlx::query("INSERT INTO secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
             .bind(name)
             .bind(candidate)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(db_err)?;
         sqlx::query_scalar("SELECT value FROM secrets WHERE name = $1")

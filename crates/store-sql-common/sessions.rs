@@ -14,7 +14,7 @@ impl SessionStore for SqlStore {
             .bind(user.0)
             .bind(expires_at.timestamp())
             .bind(Utc::now().timestamp())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(db_err)?;
         Ok(())
@@ -34,7 +34,7 @@ impl SessionStore for SqlStore {
     async fn delete(&self, token_hash: &str) -> StoreResult<()> {
         sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
             .bind(token_hash)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(db_err)?;
         Ok(())
@@ -43,7 +43,7 @@ impl SessionStore for SqlStore {
     async fn purge_expired(&self, now: DateTime<Utc>) -> StoreResult<u64> {
         let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
             .bind(now.timestamp())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(db_err)?;
         Ok(done.rows_affected())

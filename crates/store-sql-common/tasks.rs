@@ -12,7 +12,7 @@ use hygeia_store::{Lease, StoreError, StoreResult, TaskStore};
 use sqlx::types::Json;
 use sqlx::{AssertSqlSafe, QueryBuilder};
 
-use super::super::{CLAIM_LOCK, Db, NOTIFY_QUEUED, SqlStore};
+use super::super::{CLAIM_LOCK, Db, NOTIFY_QUEUED, SqlStore, begin_write};
 use super::org_units::push_in;
 use super::{db_err, now};
 
@@ -132,7 +132,7 @@ impl TaskStore for SqlStore {
             .bind(task.launcher_id.map(|u| u.0))
             .bind(at)
             .bind(task.max_attempts.max(1))
-            .fetch_one(&self.pool)
+            .fetch_one(&self.writer)
             .await
             .map_err(db_err)?;
         self.announce_queued().await;
@@ -194,7 +194,7 @@ impl TaskStore for SqlStore {
             .bind(kill)
             .bind(Json(&killed))
             .bind(at)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.writer)
             .await
             .map_err(db_err)?;
         match row {
@@ -214,7 +214,7 @@ impl TaskStore for SqlStore {
             .bind(account.0)
             .bind(id.0)
             .bind(now())
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.writer)
             .await
             .map_err(db_err)?;
         let Some(row) = row else {
@@ -262,7 +262,7 @@ impl TaskStore for SqlStore {
         claim.push(" AND run_at <= ").push_bind(at);
         push_in(&mut claim, "name", names.iter().map(|n| (*n).to_owned()));
         claim.push(" ORDER BY run_at, id LIMIT 1").push(CLAIM_LOCK).push(") AND status = 'QUEUED'").push(RETURNING);
-        let row: Option<TaskRow> = claim.build_query_as().fetch_optional(&self.pool).await.map_err(db_err)?;
+        let row: Option<TaskRow> = claim.build_query_as().fetch_optional(&self.writer).await.map_err(db_err)?;
         Ok(row.map(Into::into))
     }
 
@@ -274,7 +274,7 @@ impl TaskStore for SqlStore {
         .bind(id.0)
         .bind(worker)
         .bind(lease_end(lease))
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.writer)
         .await
         .map_err(db_err)?;
         Ok(kill.map_or(Lease::Lost, |should_be_killed| Lease::Held { should_be_killed }))
@@ -287,7 +287,7 @@ impl TaskStore for SqlStore {
         progress: &Progress,
         lease: Duration,
     ) -> StoreResult<Lease> {
-        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let mut tx = begin_write(&self.writer).await.map_err(db_err)?;
         let kill: Option<bool> = sqlx::query_scalar(
             "UPDATE tasks SET progress_value = COALESCE($3, progress_value), end_value = COALESCE($4, end_value), \
              progress_message = COALESCE($5, progress_message), lease_expires_at = $6 \
@@ -311,7 +311,7 @@ impl TaskStore for SqlStore {
     }
 
     async fn finish(&self, id: TaskId, worker: &str, outcome: &TaskOutcome) -> StoreResult<bool> {
-        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let mut tx = begin_write(&self.writer).await.map_err(db_err)?;
         // Claims the row for this transaction and reads the message an error report quotes.
         let last: Option<(Option<String>,)> = sqlx::query_as(
             "UPDATE tasks SET lease_expires_at = lease_expires_at WHERE id = $1 AND lease_owner = $2 \
@@ -353,7 +353,7 @@ impl TaskStore for SqlStore {
         )
         .bind(id.0)
         .bind(worker)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(db_err)?;
         if done.rows_affected() > 0 {
@@ -364,7 +364,7 @@ impl TaskStore for SqlStore {
 
     async fn recover_expired(&self) -> StoreResult<u64> {
         let at = now();
-        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let mut tx = begin_write(&self.writer).await.map_err(db_err)?;
         let killed = sqlx::query(
             "UPDATE tasks SET status = 'KILLED', result = $2, ended_at = $1, lease_owner = NULL, \
              lease_expires_at = NULL WHERE status = 'RUNNING' AND lease_expires_at < $1 AND should_be_killed",

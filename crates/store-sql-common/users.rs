@@ -366,7 +366,7 @@ impl UserStore for SqlStore {
         sqlx::query("UPDATE users SET last_login = $2 WHERE id = $1")
             .bind(user.0)
             .bind(at)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(db_err)?;
         Ok(())
