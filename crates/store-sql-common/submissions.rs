@@ -109,7 +109,8 @@ pub(super) struct PayloadRow {
     project_id: Option<i64>,
 }
 
-pub(super) const PAYLOAD_COLUMNS: &str = "id, account_id, channel, file_key, parts, size, received_at, processed_at, error, submission_id, user_id, project_id";
+pub(super) const PAYLOAD_COLUMNS: &str = "id, account_id, channel, file_key, parts, size, received_at, processed_at, \
+    error, submission_id, user_id, project_id";
 
 impl TryFrom<PayloadRow> for Payload {
     type Error = StoreError;
@@ -310,10 +311,11 @@ fn bind_xml<'q, O>(
 
 /// The two usual arrivals of an XML in one statement: a statement is atomic on its own, and the
 /// writer is held for one round trip instead of eight (on SQLite every write waits for the one
-/// before it; BENCHMARKS.md); it runs in a batch of writes (`write_batches`), never for an edit. A new submission is inserted whole, unless
-/// another row waits for its XML under the same file name; XML for metadata already there (the
-/// same uuid, no XML yet) fills that row. `None`: neither applies (a duplicate, an edit, a merge
-/// by file name, a reference of another account), and the full transaction of `record_xml` decides.
+/// before it; BENCHMARKS.md); it runs in a batch of writes (`write_batches`), never for an edit.
+/// A new submission is inserted whole, unless another row waits for its XML under the same file
+/// name; XML for metadata already there (the same uuid, no XML yet) fills that row. `None`: neither
+/// applies (a duplicate, an edit, a merge by file name, a reference of another account), and the
+/// full transaction of `record_xml` decides.
 pub(super) async fn usual_xml_statement<'e, E>(
     executor: E,
     account: AccountId,

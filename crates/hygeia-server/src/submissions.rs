@@ -1,10 +1,11 @@
 //! Receiving submissions, whichever door they come through (OpenRosa, Iaso's phone upload).
 //!
 //! Nothing a phone sends may be lost, so the bytes are stored first: each multipart part goes to
-//! file storage under one payload stem, and a payload row records the arrival and lists them. Only then is the XML read: its form and version found, its answers turned
-//! into JSON with the version's schema, the submission recorded (new, duplicate, edit or
-//! conflict) and its files attached, pointing at the stored parts (nothing is copied). A payload
-//! whose processing fails keeps its error and can be replayed (`hygeia replay-submissions`).
+//! file storage under one payload stem, and a payload row records the arrival and lists them.
+//! Only then is the XML read: its form and version found, its answers turned into JSON with the
+//! version's schema, the submission recorded (new, duplicate, edit or conflict) and its files
+//! attached, pointing at the stored parts (nothing is copied). A payload whose processing fails
+//! keeps its error and can be replayed (`hygeia replay-submissions`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

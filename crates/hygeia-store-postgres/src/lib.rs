@@ -30,8 +30,8 @@ pub struct PostgresStore {
     /// The pool writes go through: the same one (PostgreSQL runs writers side by side).
     writer: PgPool,
     counts: common::CountCache,
-    /// Payload rows and outcomes, and the usual one-statement submission writes, batched onto `writer` (one
-    /// commit per batch).
+    /// Payload rows and outcomes, and the usual one-statement submission writes, batched onto
+    /// `writer` (one commit per batch).
     batches: common::WriteBatches,
     /// Bumped when tasks are queued, by this process or (through LISTEN) by any other.
     queued: tokio::sync::watch::Sender<u64>,
