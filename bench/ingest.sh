@@ -19,12 +19,21 @@ port=18183
 source bench/lib/submissions-server.sh
 echo "backend=$backend clients=$clients seconds=$seconds protocol=$protocol form=$form version=$version org_unit=$unit cpu=$(nproc)x $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 for i in $(seq "$runs"); do
-    # This machine's PostgreSQL runs with autovacuum off (its CI configuration): do between runs what
-    # autovacuum would, or each run reads the dead rows and stale statistics of the ones before.
-    if [ "$backend" = postgres ]; then psql -q -h 127.0.0.1 -U postgres -d hygeia_bench_submissions -c 'VACUUM ANALYZE'; fi
+    # This machine's PostgreSQL runs with autovacuum off (its CI configuration). Without it each run
+    # reads the dead rows of the ones before, and plans cached while the tables were small (seq scans,
+    # counted in pg_stat_user_tables) stay as the tables grow: vacuum before each run and analyze
+    # every 10 s during it, as autovacuum would.
+    analyzer=0
+    if [ "$backend" = postgres ]; then
+        pg="psql -q -h 127.0.0.1 -U postgres -d hygeia_bench_submissions"
+        $pg -c 'VACUUM ANALYZE'
+        (while sleep 10; do $pg -c 'ANALYZE submissions, submission_payloads'; done) &
+        analyzer=$!
+    fi
     echo -n "run $i: "
     "$bin" bench ingest --url "$base" --app-id bench.hygeia --username bench-admin --password "$password" \
         --template submission.xml --protocol "$protocol" --clients "$clients" --seconds "$seconds" --form "$form" --org-unit "$unit"
+    if [ "$analyzer" != 0 ]; then kill "$analyzer"; wait "$analyzer" 2>/dev/null || true; fi
 done
 echo "server RSS: $(ps -o rss= -p "$server") KB"
 if [ "$backend" = sqlite ]; then du -sh data | sed 's/^/database and files: /'; fi
