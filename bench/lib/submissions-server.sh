@@ -21,7 +21,7 @@ if [ "$backend" = postgres ]; then
         -c 'CREATE DATABASE hygeia_bench_submissions'
     export HYGEIA_DATABASE_URL=postgres://postgres@127.0.0.1:5432/hygeia_bench_submissions
 fi
-export HYGEIA_LOG=warn
+export HYGEIA_LOG="${BENCH_LOG:-warn}"
 seeded=$("$bin" seed-demo --account Bench)
 password=$(echo "$seeded" | sed -nE 's/.*with password ([^ ]+).*/\1/p')
 "$bin" serve --bind "127.0.0.1:$port" &

@@ -8,6 +8,7 @@ mod groups;
 mod org_unit_bulk;
 mod org_unit_types;
 mod org_units;
+mod profile_cache;
 mod projects;
 mod secrets;
 mod sessions;
@@ -25,6 +26,7 @@ use sqlx::QueryBuilder;
 use super::{BACKEND, Db, MIGRATOR, SqlStore};
 
 pub(crate) use count_cache::CountCache;
+pub(crate) use profile_cache::ProfileCache;
 pub(crate) use write_batches::WriteBatches;
 
 use async_trait::async_trait;

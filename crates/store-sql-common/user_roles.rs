@@ -109,10 +109,16 @@ impl UserRoleStore for SqlStore {
         let permissions = sorted_dedup(role.permissions);
         replace_links(&mut tx, "user_role_permissions", "user_role_id", "codename", id.0, &permissions).await?;
         tx.commit().await.map_err(db_err)?;
+        // Every profile holding the role shows its new name and permissions.
+        self.profiles.forget_all();
         self.get(account, id).await?.ok_or(StoreError::NotFound)
     }
 
     async fn delete(&self, account: AccountId, id: UserRoleId) -> StoreResult<()> {
-        on_owned_row(&self.writer, "DELETE FROM user_roles WHERE account_id = $1 AND id = $2", account.0, id.0).await
+        let deleted =
+            on_owned_row(&self.writer, "DELETE FROM user_roles WHERE account_id = $1 AND id = $2", account.0, id.0)
+                .await;
+        self.profiles.forget_all();
+        deleted
     }
 }

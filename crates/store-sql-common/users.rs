@@ -320,6 +320,7 @@ impl UserStore for SqlStore {
         )
         .await?;
         tx.commit().await.map_err(db_err)?;
+        self.profiles.forget_all();
         self.get(account, id).await?.ok_or(StoreError::NotFound)
     }
 
@@ -339,13 +340,17 @@ impl UserStore for SqlStore {
         .map_err(db_err)?;
         let Some(user) = user else { return Err(StoreError::NotFound) };
         sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(user).execute(&mut *tx).await.map_err(db_err)?;
-        tx.commit().await.map_err(db_err)
+        tx.commit().await.map_err(db_err)?;
+        self.profiles.forget_all();
+        Ok(())
     }
 
     async fn delete(&self, account: AccountId, id: ProfileId) -> StoreResult<()> {
         // Deleting the login identity cascades to the profile, its lists and its sessions.
         let sql = "DELETE FROM users WHERE id = (SELECT user_id FROM profiles WHERE account_id = $1 AND id = $2)";
-        on_owned_row(&self.writer, sql, account.0, id.0).await
+        let deleted = on_owned_row(&self.writer, sql, account.0, id.0).await;
+        self.profiles.forget_all();
+        deleted
     }
 
     async fn credentials(&self, username: &str) -> StoreResult<Option<Credentials>> {
@@ -358,8 +363,17 @@ impl UserStore for SqlStore {
         Ok(row.map(|(id, password_hash, is_active)| Credentials { user_id: UserId(id), password_hash, is_active }))
     }
 
+    /// Remembered a few seconds (`ProfileCache`): every authenticated request asks.
     async fn profile_of_user(&self, user: UserId) -> StoreResult<Option<UserProfile>> {
-        self.one_profile(Scope::User(user)).await
+        let ticket = match self.profiles.get(user) {
+            Ok(remembered) => return Ok(Some(remembered)),
+            Err(ticket) => ticket,
+        };
+        let profile = self.one_profile(Scope::User(user)).await?;
+        if let Some(profile) = &profile {
+            self.profiles.put(ticket, profile);
+        }
+        Ok(profile)
     }
 
     async fn record_login(&self, user: UserId, at: DateTime<Utc>) -> StoreResult<()> {
@@ -369,6 +383,7 @@ impl UserStore for SqlStore {
             .execute(&self.writer)
             .await
             .map_err(db_err)?;
+        self.profiles.forget_all();
         Ok(())
     }
 }

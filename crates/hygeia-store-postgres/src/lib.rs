@@ -30,6 +30,8 @@ pub struct PostgresStore {
     /// The pool writes go through: the same one (PostgreSQL runs writers side by side).
     writer: PgPool,
     counts: common::CountCache,
+    /// Recent callers' profiles; this store's user and role writes forget them.
+    profiles: common::ProfileCache,
     /// Payload rows and outcomes, and the usual one-statement submission writes, batched onto
     /// `writer` (one commit per batch).
     batches: common::WriteBatches,
@@ -95,6 +97,7 @@ impl PostgresStore {
             writer: pool.clone(),
             pool,
             counts: Default::default(),
+            profiles: Default::default(),
             queued: tokio::sync::watch::Sender::new(0),
             listening: std::sync::Once::new(),
         })

@@ -32,6 +32,8 @@ pub struct SqliteStore {
     /// here are woken in turn.
     writer: SqlitePool,
     counts: common::CountCache,
+    /// Recent callers' profiles; this store's user and role writes forget them.
+    profiles: common::ProfileCache,
     /// Payload rows and outcomes, and the usual one-statement submission writes, batched onto `writer`.
     batches: common::WriteBatches,
     /// Bumped when tasks are queued; this process's workers wait on it (other processes poll).
@@ -188,6 +190,15 @@ fn push_bbox_candidates(query: &mut sqlx::QueryBuilder<Sqlite>, bbox: &hygeia_co
     query.push(" AND max_y >= ").push_bind(bbox.min_y).push(")");
 }
 
+/// sqlx pings a connection when it is taken from the pool and again when it is given back; on
+/// SQLite each ping is a round trip to the connection's worker thread (two thread wake-ups), so
+/// a one-statement read cost three round trips instead of one. The ping on taking is meant for
+/// network connections that went stale while idle, which an embedded database's cannot; it is
+/// off. (The ping on giving back cannot be turned off.)
+fn pool_options() -> SqlitePoolOptions {
+    SqlitePoolOptions::new().test_before_acquire(false)
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) the database at `url`, e.g. `sqlite://./data/hygeia.db` or
     /// `sqlite::memory:`. Does not migrate.
@@ -215,7 +226,7 @@ impl SqliteStore {
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         let (pool, writer) = if in_memory {
             // Every connection to `:memory:` is its own database: keep exactly one, forever.
-            let pool = SqlitePoolOptions::new()
+            let pool = pool_options()
                 .max_connections(1)
                 .min_connections(1)
                 .idle_timeout(None)
@@ -225,13 +236,10 @@ impl SqliteStore {
                 .map_err(StoreError::backend)?;
             (pool.clone(), pool)
         } else {
-            let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options.clone()).await;
+            let pool = pool_options().max_connections(8).connect_with(options.clone()).await;
             // A writer waits its turn here, not in SQLite (see `writer`).
-            let writer = SqlitePoolOptions::new()
-                .max_connections(1)
-                .acquire_timeout(Duration::from_secs(30))
-                .connect_with(options)
-                .await;
+            let writer =
+                pool_options().max_connections(1).acquire_timeout(Duration::from_secs(30)).connect_with(options).await;
             (pool.map_err(StoreError::backend)?, writer.map_err(StoreError::backend)?)
         };
         let checkpoints = (!in_memory)
@@ -241,6 +249,7 @@ impl SqliteStore {
             pool,
             writer,
             counts: Default::default(),
+            profiles: Default::default(),
             queued: tokio::sync::watch::Sender::new(0),
             _checkpoints: checkpoints,
         })

@@ -108,6 +108,12 @@ async fn responses_carry_a_request_id_and_compress(app: &TestApp) {
         .await;
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(reply.header("content-encoding"), Some("gzip"));
+    // A few hundred bytes are not worth a compressor's set-up.
+    let reply =
+        app.send(Request::get("/health/").header(header::ACCEPT_ENCODING, "gzip").body(Body::empty()).unwrap()).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.header("content-encoding"), None, "a small reply goes out as it is");
+    assert!(reply.bytes.len() < 1024, "{} bytes", reply.bytes.len());
 }
 
 async fn openapi_describes_every_route(app: &TestApp) {

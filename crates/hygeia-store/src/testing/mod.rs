@@ -59,6 +59,7 @@ macro_rules! conformance_suite {
             deleting_a_user_removes_the_login,
             user_roles_round_trip,
             deleting_a_role_takes_its_permissions_away,
+            a_callers_profile_shows_each_change_at_once,
             sessions_expire_and_can_be_deleted,
             secrets_are_written_once,
             feature_flag_catalogue_is_seeded,
@@ -462,6 +463,55 @@ pub async fn deleting_a_role_takes_its_permissions_away(store: &dyn Store) {
     let after = store.users().get(acc, created.profile_id).await.unwrap().unwrap();
     assert!(after.user_roles.is_empty());
     assert!(!after.has_permission("iaso_users"));
+}
+
+/// Every authenticated request reads its caller's profile; a backend may remember it, but the
+/// store's own writes must show on the next read (a deactivated user stops at once).
+pub async fn a_callers_profile_shows_each_change_at_once(store: &dyn Store) {
+    let acc = account(store, "A").await;
+    let role = store
+        .user_roles()
+        .create(acc, UserRoleInput { name: "Admin".into(), permissions: vec!["iaso_users".into()] })
+        .await
+        .unwrap();
+    let mut new = user("caller");
+    new.user_roles = vec![role.id];
+    let created = store.users().create(acc, new).await.unwrap();
+    let read = store.users().profile_of_user(created.user_id).await.unwrap().unwrap();
+    assert!(read.has_permission("iaso_users"));
+    assert_eq!(store.users().profile_of_user(created.user_id).await.unwrap(), Some(read), "the same on a second read");
+
+    let update = UserRoleInput { name: "Reader".into(), permissions: vec!["iaso_forms".into()] };
+    store.user_roles().update(acc, role.id, update).await.unwrap();
+    let read = store.users().profile_of_user(created.user_id).await.unwrap().unwrap();
+    assert!(!read.has_permission("iaso_users") && read.has_permission("iaso_forms"), "the role's new permissions");
+    assert_eq!(read.user_roles[0].name, "Reader");
+
+    let deactivate = ProfileUpdate { is_active: Some(false), ..Default::default() };
+    store.users().update(acc, created.profile_id, deactivate).await.unwrap();
+    assert!(!store.users().profile_of_user(created.user_id).await.unwrap().unwrap().is_active, "deactivated");
+    let activate = ProfileUpdate { is_active: Some(true), ..Default::default() };
+    store.users().update(acc, created.profile_id, activate).await.unwrap();
+    assert!(store.users().profile_of_user(created.user_id).await.unwrap().unwrap().is_active);
+
+    assert_eq!(store.users().profile_of_user(created.user_id).await.unwrap().unwrap().tokens_valid_from, 0);
+    store.users().set_password(acc, created.profile_id, "new-hash").await.unwrap();
+    assert!(
+        store.users().profile_of_user(created.user_id).await.unwrap().unwrap().tokens_valid_from > 0,
+        "tokens issued before now are void"
+    );
+
+    store.users().record_login(created.user_id, Utc::now()).await.unwrap();
+    assert!(store.users().profile_of_user(created.user_id).await.unwrap().unwrap().last_login.is_some());
+
+    store.user_roles().delete(acc, role.id).await.unwrap();
+    assert!(
+        store.users().profile_of_user(created.user_id).await.unwrap().unwrap().user_roles.is_empty(),
+        "the deleted role is gone"
+    );
+
+    store.users().delete(acc, created.profile_id).await.unwrap();
+    assert_eq!(store.users().profile_of_user(created.user_id).await.unwrap(), None, "deleted");
 }
 
 pub async fn sessions_expire_and_can_be_deleted(store: &dyn Store) {
