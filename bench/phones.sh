@@ -23,7 +23,8 @@ server_cpu_before=$(cpu_seconds "$server")
 echo "backend=$backend users=$users seconds=$seconds spawn=$spawn form=$form cpu=$(nproc)x $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 HYGEIA_APP_ID=bench.hygeia HYGEIA_USERNAME=bench-admin HYGEIA_PASSWORD="$password" HYGEIA_FORM="$form" \
     HYGEIA_TEMPLATE="$work/submission.xml" \
-    /usr/bin/time -f "%U %S" -o "$work/locust-cpu" locust -f "$locustfile" --headless --host "$base" -u "$users" -r "$spawn" -t "${seconds}s" \
+    /usr/bin/time -f "%U %S" -o "$work/locust-cpu" \
+    locust -f "$locustfile" --headless --host "$base" -u "$users" -r "$spawn" -t "${seconds}s" \
     --csv "$work/phones" --only-summary --loglevel WARNING 2>&1 | tail -n 40
 echo
 python3 - "$work/phones_stats.csv" <<'PY'

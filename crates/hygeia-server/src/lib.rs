@@ -92,10 +92,10 @@ pub fn with_middleware(routes: Router, http: &HttpSettings) -> Router {
 const COMPRESS_FROM_BYTES: u64 = 1024;
 
 /// Which replies are compressed: tower-http's defaults (no gRPC, images or event streams), but
-/// only from [`COMPRESS_FROM_BYTES`] (streamed bodies, of unknown size, always). Phones ask for gzip on
-/// every request and most replies to them are a few hundred bytes, where gzip saves a packet at
-/// best and each compressor allocates and zeroes a quarter-megabyte of state: 4 % of the server's
-/// time under the phones' load test (`_mi_page_malloc_zero` in perf, BENCHMARKS.md).
+/// only from [`COMPRESS_FROM_BYTES`] (streamed bodies, of unknown size, always). Phones ask for gzip
+/// on every request and most replies to them are a few hundred bytes, where gzip saves a packet at
+/// best while each compressor sets up its tables. (No gain was measurable under the phones' load
+/// test, BENCHMARKS.md; the rule is kept as the usual minimum size.)
 fn compressible() -> impl tower_http::compression::Predicate {
     use tower_http::compression::predicate::{NotForContentType, Predicate, SizeAbove};
     SizeAbove::new(COMPRESS_FROM_BYTES)

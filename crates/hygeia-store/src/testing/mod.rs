@@ -7,7 +7,10 @@ use std::future::Future;
 use std::pin::Pin;
 
 use chrono::{Duration, Utc};
-use hygeia_core::{AccountId, NewAccount, NewProject, NewUser, ProfileUpdate, ProjectId, ProjectUpdate, UserRoleInput};
+use hygeia_core::{
+    AccountId, NewAccount, NewProject, NewUser, ProfileUpdate, ProjectId, ProjectUpdate, UserId, UserProfile, UserRole,
+    UserRoleInput,
+};
 
 use crate::{DynStore, Store, StoreError};
 
@@ -448,16 +451,27 @@ pub async fn user_roles_round_trip(store: &dyn Store) {
     );
 }
 
+/// A role "Admin" granting `permission`, and a new user `username` holding it.
+async fn user_holding_role(
+    store: &dyn Store,
+    account: AccountId,
+    username: &str,
+    permission: &str,
+) -> (UserRole, UserProfile) {
+    let input = UserRoleInput { name: "Admin".into(), permissions: vec![permission.into()] };
+    let role = store.user_roles().create(account, input).await.unwrap();
+    let mut new = user(username);
+    new.user_roles = vec![role.id];
+    (role, store.users().create(account, new).await.unwrap())
+}
+
+async fn profile_of(store: &dyn Store, user: UserId) -> Option<UserProfile> {
+    store.users().profile_of_user(user).await.unwrap()
+}
+
 pub async fn deleting_a_role_takes_its_permissions_away(store: &dyn Store) {
     let acc = account(store, "A").await;
-    let role = store
-        .user_roles()
-        .create(acc, UserRoleInput { name: "Admin".into(), permissions: vec!["iaso_users".into()] })
-        .await
-        .unwrap();
-    let mut new = user("u");
-    new.user_roles = vec![role.id];
-    let created = store.users().create(acc, new).await.unwrap();
+    let (role, created) = user_holding_role(store, acc, "u", "iaso_users").await;
     assert!(created.has_permission("iaso_users"));
     store.user_roles().delete(acc, role.id).await.unwrap();
     let after = store.users().get(acc, created.profile_id).await.unwrap().unwrap();
@@ -469,49 +483,39 @@ pub async fn deleting_a_role_takes_its_permissions_away(store: &dyn Store) {
 /// store's own writes must show on the next read (a deactivated user stops at once).
 pub async fn a_callers_profile_shows_each_change_at_once(store: &dyn Store) {
     let acc = account(store, "A").await;
-    let role = store
-        .user_roles()
-        .create(acc, UserRoleInput { name: "Admin".into(), permissions: vec!["iaso_users".into()] })
-        .await
-        .unwrap();
-    let mut new = user("caller");
-    new.user_roles = vec![role.id];
-    let created = store.users().create(acc, new).await.unwrap();
-    let read = store.users().profile_of_user(created.user_id).await.unwrap().unwrap();
+    let (role, created) = user_holding_role(store, acc, "caller", "iaso_users").await;
+    let read = profile_of(store, created.user_id).await.unwrap();
     assert!(read.has_permission("iaso_users"));
-    assert_eq!(store.users().profile_of_user(created.user_id).await.unwrap(), Some(read), "the same on a second read");
+    assert_eq!(profile_of(store, created.user_id).await, Some(read), "the same on a second read");
 
     let update = UserRoleInput { name: "Reader".into(), permissions: vec!["iaso_forms".into()] };
     store.user_roles().update(acc, role.id, update).await.unwrap();
-    let read = store.users().profile_of_user(created.user_id).await.unwrap().unwrap();
+    let read = profile_of(store, created.user_id).await.unwrap();
     assert!(!read.has_permission("iaso_users") && read.has_permission("iaso_forms"), "the role's new permissions");
     assert_eq!(read.user_roles[0].name, "Reader");
 
     let deactivate = ProfileUpdate { is_active: Some(false), ..Default::default() };
     store.users().update(acc, created.profile_id, deactivate).await.unwrap();
-    assert!(!store.users().profile_of_user(created.user_id).await.unwrap().unwrap().is_active, "deactivated");
+    assert!(!profile_of(store, created.user_id).await.unwrap().is_active, "deactivated");
     let activate = ProfileUpdate { is_active: Some(true), ..Default::default() };
     store.users().update(acc, created.profile_id, activate).await.unwrap();
-    assert!(store.users().profile_of_user(created.user_id).await.unwrap().unwrap().is_active);
+    assert!(profile_of(store, created.user_id).await.unwrap().is_active);
 
-    assert_eq!(store.users().profile_of_user(created.user_id).await.unwrap().unwrap().tokens_valid_from, 0);
+    assert_eq!(profile_of(store, created.user_id).await.unwrap().tokens_valid_from, 0);
     store.users().set_password(acc, created.profile_id, "new-hash").await.unwrap();
     assert!(
-        store.users().profile_of_user(created.user_id).await.unwrap().unwrap().tokens_valid_from > 0,
+        profile_of(store, created.user_id).await.unwrap().tokens_valid_from > 0,
         "tokens issued before now are void"
     );
 
     store.users().record_login(created.user_id, Utc::now()).await.unwrap();
-    assert!(store.users().profile_of_user(created.user_id).await.unwrap().unwrap().last_login.is_some());
+    assert!(profile_of(store, created.user_id).await.unwrap().last_login.is_some());
 
     store.user_roles().delete(acc, role.id).await.unwrap();
-    assert!(
-        store.users().profile_of_user(created.user_id).await.unwrap().unwrap().user_roles.is_empty(),
-        "the deleted role is gone"
-    );
+    assert!(profile_of(store, created.user_id).await.unwrap().user_roles.is_empty(), "the deleted role is gone");
 
     store.users().delete(acc, created.profile_id).await.unwrap();
-    assert_eq!(store.users().profile_of_user(created.user_id).await.unwrap(), None, "deleted");
+    assert_eq!(profile_of(store, created.user_id).await, None, "deleted");
 }
 
 pub async fn sessions_expire_and_can_be_deleted(store: &dyn Store) {
