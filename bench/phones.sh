@@ -46,4 +46,8 @@ locust = sum(float(t) for t in open(sys.argv[3]).read().split()[-2:])
 for who, cpu in (("server", server), ("locust", locust)):
     print(f"{who} CPU: {cpu:.1f} s, {cpu * 1e6 / requests:.0f} us per request")
 PY
-echo "server RSS: $(ps -o rss= -p "$server") KB"
+# RSS counts the database's mapped pages too (the kernel's, reclaimable); RssAnon is the server's own.
+echo "server RSS: $(ps -o rss= -p "$server") KB, of which anonymous: $(awk '/^RssAnon/ { print $2 }' "/proc/$server/status") KB"
+if [ "$backend" = sqlite ]; then
+    echo "data directory: $(du -sh "$work/data" | cut -f1) (database $(du -h "$work/data/hygeia.db" | cut -f1), files $(find "$work/data" -type f | wc -l))"
+fi

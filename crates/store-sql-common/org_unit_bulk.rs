@@ -316,6 +316,11 @@ fn relocated(err: StoreError, indexes: &[usize]) -> StoreError {
     StoreError::Invalid(ValidationError(errors))
 }
 
+/// From this many units a batch turns the per-row search and R*Tree triggers off and indexes its
+/// rows in one statement per index (SQLite, migration 0007). Fewer are left to the triggers:
+/// turning them off and on again costs three statements, and a phone sends one unit at a time.
+const DEFER_INDEXING_FROM: usize = 100;
+
 /// Checks and inserts `units` (whose parents all exist) inside the caller's transaction, which
 /// holds the tree lock; audits each. Each unit comes with its parent (which replaces its
 /// `parent_id`). The ids are reserved first, so each row is written once with its final path, and
@@ -400,7 +405,10 @@ async fn insert_batch(
             updated_at: at,
         })
         .collect();
-    defer_bulk_indexing(tx).await.map_err(db_err)?;
+    let deferred = batch.len() >= DEFER_INDEXING_FROM;
+    if deferred {
+        defer_bulk_indexing(tx).await.map_err(db_err)?;
+    }
     for chunk in created.chunks(INSERT_ROWS).zip(batch.chunks(INSERT_ROWS)) {
         let mut insert = QueryBuilder::<Db>::new(
             "INSERT INTO org_units (id, account_id, version_id, parent_id, path, depth, name, uuid, custom, \
@@ -439,7 +447,9 @@ async fn insert_batch(
         });
         insert.build().execute(&mut *tx).await.map_err(on_unique("code", CODE_TAKEN))?;
     }
-    index_bulk_rows(tx, &ids).await.map_err(db_err)?;
+    if deferred {
+        index_bulk_rows(tx, &ids).await.map_err(db_err)?;
+    }
 
     let shapes: Vec<(i64, &ShapeData)> =
         ids.iter().zip(batch).filter_map(|(id, (unit, _))| Some((*id, unit.shape.as_ref()?))).collect();

@@ -279,6 +279,47 @@ fn push_order(query: &mut QueryBuilder<Db>, order: &[(OrgUnitOrder, bool)]) {
 }
 
 /// A unit of the account that the scope may see, read inside the caller's transaction.
+/// How many units match `filter`, paging aside. The count is reused while the tree is unchanged
+/// (see `CountCache`); the version is read before counting, so a write in between only makes the
+/// next request count again.
+async fn count_units(
+    counts: &super::CountCache,
+    conn: &mut Conn,
+    scope: &OrgUnitScope,
+    roots: &Option<Vec<String>>,
+    filter: &OrgUnitQuery,
+    subtree_root: Option<&str>,
+) -> StoreResult<u64> {
+    let tree_version: i64 = sqlx::query_scalar("SELECT tree_version FROM accounts WHERE id = $1")
+        .bind(scope.account.0)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db_err)?
+        .unwrap_or_default();
+    let key = format!(
+        "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+        roots,
+        subtree_root,
+        filter.search,
+        filter.validation_statuses,
+        filter.type_ids,
+        filter.version_ids,
+        filter.group_ids,
+        filter.parent,
+        filter.geography,
+        filter.bbox
+    );
+    if let Some(total) = counts.get(scope.account.0, &key, tree_version) {
+        return Ok(total);
+    }
+    let mut count = QueryBuilder::<Db>::new("SELECT COUNT(*) FROM org_units o");
+    push_filters(&mut count, scope, roots, filter, subtree_root);
+    let total: i64 = count.build_query_scalar().fetch_one(&mut *conn).await.map_err(db_err)?;
+    let total = total.max(0) as u64;
+    counts.put(scope.account.0, key, tree_version, total);
+    Ok(total)
+}
+
 pub(super) async fn visible_unit(conn: &mut Conn, scope: &OrgUnitScope, id: OrgUnitId) -> StoreResult<Option<OrgUnit>> {
     let roots = visible_roots(conn, scope).await?;
     let mut query = QueryBuilder::<Db>::new(COLUMNS);
@@ -697,37 +738,12 @@ impl OrgUnitStore for SqlStore {
             _ => None,
         };
 
-        // The count is reused while the tree is unchanged (see `CountCache`); the version is read
-        // before counting, so a write in between only makes the next request count again.
-        let tree_version: i64 = sqlx::query_scalar("SELECT tree_version FROM accounts WHERE id = $1")
-            .bind(scope.account.0)
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(db_err)?
-            .unwrap_or_default();
-        let key = format!(
-            "{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
-            roots,
-            subtree_root,
-            filter.search,
-            filter.validation_statuses,
-            filter.type_ids,
-            filter.version_ids,
-            filter.group_ids,
-            filter.parent,
-            filter.geography,
-            filter.bbox
-        );
-        let total = match self.counts.get(scope.account.0, &key, tree_version) {
-            Some(total) => total,
-            None => {
-                let mut count = QueryBuilder::<Db>::new("SELECT COUNT(*) FROM org_units o");
-                push_filters(&mut count, scope, &roots, filter, subtree_root.as_deref());
-                let total: i64 = count.build_query_scalar().fetch_one(&mut *conn).await.map_err(db_err)?;
-                let total = total.max(0) as u64;
-                self.counts.put(scope.account.0, key, tree_version, total);
-                total
-            }
+        // Unpaged, every match is returned: the rows are the count, which is not asked for.
+        let paged = filter.page.is_some() || filter.after_id.is_some();
+        let counted = if paged {
+            Some(count_units(&self.counts, &mut conn, scope, &roots, filter, subtree_root.as_deref()).await?)
+        } else {
+            None
         };
 
         let mut select = QueryBuilder::<Db>::new(COLUMNS);
@@ -742,7 +758,8 @@ impl OrgUnitStore for SqlStore {
             select.push(" LIMIT ").push_bind(limit).push(" OFFSET ").push_bind(offset);
         }
         let rows: Vec<UnitRow> = select.build_query_as().fetch_all(&mut *conn).await.map_err(db_err)?;
-        Ok(Page { count: total, items: rows.into_iter().map(Into::into).collect() })
+        let count = counted.unwrap_or(rows.len() as u64);
+        Ok(Page { count, items: rows.into_iter().map(Into::into).collect() })
     }
 
     async fn update(

@@ -21,7 +21,7 @@ type Conn = <Db as sqlx::Database>::Connection;
 
 #[derive(sqlx::FromRow)]
 pub(super) struct SubmissionRow {
-    id: i64,
+    pub(super) id: i64,
     account_id: i64,
     uuid: String,
     file_name: String,
@@ -316,6 +316,25 @@ fn bind_xml<'q, O>(
 /// name; XML for metadata already there (the same uuid, no XML yet) fills that row. `None`: neither
 /// applies (a duplicate, an edit, a merge by file name, a reference of another account), and the
 /// full transaction of `record_xml` decides.
+/// Marks a stored payload processed into `submission` (see `ReceivedXml::payload_id`).
+pub(super) async fn mark_payload_processed<'e, E>(
+    executor: E,
+    payload: i64,
+    submission: SubmissionId,
+) -> StoreResult<()>
+where
+    E: sqlx::Executor<'e, Database = Db>,
+{
+    sqlx::query("UPDATE submission_payloads SET processed_at = $2, error = NULL, submission_id = $3 WHERE id = $1")
+        .bind(payload)
+        .bind(now())
+        .bind(submission.0)
+        .execute(executor)
+        .await
+        .map_err(db_err)?;
+    Ok(())
+}
+
 pub(super) async fn usual_xml_statement<'e, E>(
     executor: E,
     account: AccountId,
@@ -542,6 +561,11 @@ impl SubmissionStore for SqlStore {
                 }
             }
         };
+        if let (XmlOutcome::Created(s) | XmlOutcome::Duplicate(s) | XmlOutcome::Edited(s), Some(payload)) =
+            (&outcome, xml.payload_id)
+        {
+            mark_payload_processed(&mut *tx, payload, s.id).await?;
+        }
         tx.commit().await.map_err(db_err)?;
         Ok(outcome)
     }

@@ -11,8 +11,12 @@ use hygeia_store::{NewPayload, StoreError, StoreResult};
 use tokio::sync::{mpsc, oneshot};
 
 use super::super::{Db, begin_write};
-use super::submissions::{PAYLOAD_COLUMNS, PayloadRow, SubmissionRow, new_metadata_statement, usual_xml_statement};
+use super::submissions::{
+    PAYLOAD_COLUMNS, PayloadRow, SubmissionRow, mark_payload_processed, new_metadata_statement, usual_xml_statement,
+};
 use super::{db_err, now};
+
+type Conn = <Db as sqlx::Database>::Connection;
 
 /// Writes taken in one transaction at most; more wait for the next.
 const MAX_BATCH: usize = 64;
@@ -127,22 +131,29 @@ async fn write_together(writer: &sqlx::Pool<Db>, batch: &[Queued]) -> Result<Vec
     let mut tx = begin_write(writer).await.map_err(db_err)?;
     let mut results = Vec::with_capacity(batch.len());
     for queued in batch {
-        results.push(statement(&mut *tx, &queued.write).await?);
+        results.push(statement(&mut tx, &queued.write).await?);
     }
     tx.commit().await.map_err(db_err)?;
     Ok(results)
 }
 
 async fn write_one(writer: &sqlx::Pool<Db>, write: &BatchedWrite) -> StoreResult<Written> {
-    statement(writer, write).await?
+    if let BatchedWrite::UsualXml { xml, .. } = write
+        && xml.payload_id.is_some()
+    {
+        // Two statements: the submission and its payload's outcome, together or not at all.
+        let mut tx = begin_write(writer).await.map_err(db_err)?;
+        let written = statement(&mut tx, write).await??;
+        tx.commit().await.map_err(db_err)?;
+        return Ok(written);
+    }
+    let mut conn = writer.acquire().await.map_err(db_err)?;
+    statement(&mut conn, write).await?
 }
 
-/// The write's statement: `Err` for a database error (which fails a batch), else the write's
+/// The write's statements: `Err` for a database error (which fails a batch), else the write's
 /// own answer.
-async fn statement<'e, E>(executor: E, write: &BatchedWrite) -> StoreResult<StoreResult<Written>>
-where
-    E: sqlx::Executor<'e, Database = Db>,
-{
+async fn statement(conn: &mut Conn, write: &BatchedWrite) -> StoreResult<StoreResult<Written>> {
     let payload = |row: Option<PayloadRow>| row.ok_or(StoreError::NotFound).and_then(Payload::try_from);
     let submission = |row: Option<SubmissionRow>| Written::Submission(row.map(Submission::from));
     Ok(match write {
@@ -160,7 +171,7 @@ where
                 .bind(now())
                 .bind(new.user.map(|u| u.0))
                 .bind(new.project.map(|p| p.0))
-                .fetch_optional(executor)
+                .fetch_optional(&mut *conn)
                 .await
                 .map_err(db_err)?;
             payload(row).map(Written::Payload)
@@ -179,14 +190,20 @@ where
                 .bind(now())
                 .bind(error)
                 .bind(submission)
-                .fetch_optional(executor)
+                .fetch_optional(&mut *conn)
                 .await
                 .map_err(db_err)?;
             payload(row).map(Written::Payload)
         }
-        BatchedWrite::UsualXml { account, xml } => Ok(submission(usual_xml_statement(executor, *account, xml).await?)),
+        BatchedWrite::UsualXml { account, xml } => {
+            let row = usual_xml_statement(&mut *conn, *account, xml).await?;
+            if let (Some(row), Some(payload)) = (&row, xml.payload_id) {
+                mark_payload_processed(&mut *conn, payload, SubmissionId(row.id)).await?;
+            }
+            Ok(submission(row))
+        }
         BatchedWrite::NewMetadata { account, metadata } => {
-            Ok(submission(new_metadata_statement(executor, *account, metadata).await?))
+            Ok(submission(new_metadata_statement(&mut *conn, *account, metadata).await?))
         }
     })
 }

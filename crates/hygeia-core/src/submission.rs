@@ -141,6 +141,9 @@ pub struct ReceivedXml {
     pub org_unit_id: Option<OrgUnitId>,
     pub period: Option<String>,
     pub created_by: Option<UserId>,
+    /// The stored payload the XML came in: once the XML is recorded (created, a duplicate or an
+    /// edit), the payload is marked processed with its submission, in the same transaction.
+    pub payload_id: Option<i64>,
 }
 
 /// What recording an XML did.

@@ -240,19 +240,17 @@ pub async fn replay_unprocessed(
     Ok((done, failed))
 }
 
+/// Records a failed outcome on the payload; a recorded XML marked it processed as it was written
+/// (`ReceivedXml::payload_id`), which saves the writer a statement per submission.
 async fn finish(
     state: &AppState,
     payload: &Payload,
     outcome: Result<Received, IngestError>,
 ) -> Result<Received, IngestError> {
-    let record = match &outcome {
-        Ok(received) => Ok(Some(received.submission().id)),
-        Err(err) => Err(err.to_string()),
-    };
-    if let Err(err) = state.store.submissions().finish_payload(payload.id, record).await {
-        tracing::warn!(payload = payload.id, %err, "the payload's outcome could not be recorded");
-    }
     if let Err(err) = &outcome {
+        if let Err(store_err) = state.store.submissions().finish_payload(payload.id, Err(err.to_string())).await {
+            tracing::warn!(payload = payload.id, err = %store_err, "the payload's outcome could not be recorded");
+        }
         tracing::info!(payload = payload.id, %err, "a submission payload was kept but not processed");
     }
     outcome
@@ -341,6 +339,7 @@ async fn process(state: &AppState, payload: &Payload, parts: &[(PayloadPart, Byt
         org_unit_id: None,
         period: None,
         created_by: payload.user_id,
+        payload_id: Some(payload.id),
         json,
         answers,
     };

@@ -94,6 +94,7 @@ async fn seed_submissions(store: &DynStore, args: SeedSubmissions) -> Result<()>
             org_unit_id: Some(units[k % units.len()]),
             period: Some(format!("2026{:02}", k % 12 + 1)),
             created_by: None,
+            payload_id: None,
         };
         store.submissions().record_xml(account, xml).await?;
         if (k + 1) % 100_000 == 0 {

@@ -216,6 +216,7 @@ async fn a_restricted_user_sees_only_their_district(app: &TestApp) {
             org_unit_id: Some(OrgUnitId(unit)),
             period: None,
             created_by: None,
+            payload_id: None,
         };
         match app.store.submissions().record_xml(account, received).await.unwrap() {
             hygeia_core::XmlOutcome::Created(s) => submissions.push(s.id.0),

@@ -698,6 +698,7 @@ async fn broken_and_foreign_submissions_are_refused_and_kept(app: &TestApp) {
     let meta = json!([{"id": "gggg-1", "file": "g.xml", "formId": s.form, "orgUnitId": other.unit.0}]);
     let reply = send_json(app, Method::POST, "/api/instances/?app_id=a.app", &s.token, meta).await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text());
+    assert!(reply.text().contains("[0].orgUnitId") && reply.text().contains("Unknown org unit"), "{}", reply.text());
 
     // Every failed upload is kept with its error; nothing was recorded as a submission.
     let kept = app.store.submissions().unprocessed_payloads(100).await.unwrap();

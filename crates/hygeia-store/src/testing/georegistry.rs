@@ -1162,6 +1162,8 @@ pub async fn list_counts_follow_every_tree_change(store: &dyn Store) {
     assert_eq!(count(everything.clone()).await, 2, "a creation changes the count");
     store.org_units().create_many(&t.scope, None, &[NewOrgUnit::new(t.version, "Third")]).await.unwrap();
     assert_eq!(count(everything.clone()).await, 3, "so does a batch");
+    let unpaged = store.org_units().list(&scope, &OrgUnitQuery::default()).await.unwrap();
+    assert_eq!((unpaged.count, unpaged.items.len()), (3, 3), "unpaged, every match and its count");
 
     let valid = OrgUnitQuery { validation_statuses: vec![ValidationStatus::Valid], ..everything.clone() };
     assert_eq!(count(valid.clone()).await, 2);
@@ -1220,9 +1222,10 @@ pub async fn name_search_takes_any_text_literally(store: &dyn Store) {
     assert!(search("Samaritains").await.is_empty());
 }
 
-/// Bulk creations index their units once per batch rather than row by row (SQLite turns its
-/// triggers off meanwhile): the units are found by name and by box like any other, a refused batch
-/// leaves no index entry behind, and single creations afterwards are indexed again.
+/// Bulk creations of a hundred units or more index them once per batch rather than row by row
+/// (SQLite turns its triggers off meanwhile); smaller ones row by row: either way the units are
+/// found by name and by box like any other, a refused batch leaves no index entry behind, and
+/// single creations afterwards are indexed again.
 pub async fn bulk_created_units_are_found_by_name_and_box(store: &dyn Store) {
     let t = tree(store, "A").await;
     let new = |name: &str, at: Option<(f64, f64)>| {
@@ -1245,6 +1248,25 @@ pub async fn bulk_created_units_are_found_by_name_and_box(store: &dyn Store) {
     assert_eq!(list(store, &t.scope, search("dsp bobo")).await, ["Dispensaire"]);
     assert_eq!(list(store, &t.scope, within(-2.0, 12.0, -1.0, 13.0)).await, ["CSPS Kologo"]);
     assert_eq!(list(store, &t.scope, within(-5.0, 11.0, -1.0, 13.0)).await, ["CSPS Kologo", "Dispensaire"]);
+    let posts: Vec<NewOrgUnit> =
+        (0..120).map(|i| new(&format!("Poste {i:03}"), Some((14.0 + i as f64 / 1000.0, 1.0)))).collect();
+    store.org_units().create_tree(&t.scope, None, &posts, &[None; 120]).await.unwrap();
+    assert_eq!(list(store, &t.scope, search("poste 11")).await.len(), 10, "Poste 110 to 119");
+    assert_eq!(
+        list(store, &t.scope, within(0.9, 14.0495, 1.1, 14.0595)).await,
+        [
+            "Poste 050",
+            "Poste 051",
+            "Poste 052",
+            "Poste 053",
+            "Poste 054",
+            "Poste 055",
+            "Poste 056",
+            "Poste 057",
+            "Poste 058",
+            "Poste 059"
+        ]
+    );
 
     let mut refused = vec![new("CSPS Refusé", Some((12.0, -1.2))), new("CSPS Refusé 2", None)];
     refused[1].org_unit_type_id = Some(OrgUnitTypeId(i64::MAX));

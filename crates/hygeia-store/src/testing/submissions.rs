@@ -60,6 +60,7 @@ fn xml(setup: &Setup, uuid: &str, file_name: &str, md5: &str) -> ReceivedXml {
         org_unit_id: None,
         period: None,
         created_by: None,
+        payload_id: None,
     }
 }
 
@@ -291,6 +292,53 @@ pub async fn payloads_are_kept_with_what_became_of_them(store: &dyn Store) {
     assert_eq!(waiting, [bad.id, pending.id]);
     assert_eq!(subs.payload(bad.id).await.unwrap().unwrap().error.as_deref(), Some("the XML is not well-formed"));
     assert_not_found(subs.finish_payload(9999, Ok(None)).await);
+}
+
+/// An XML recorded with the payload it came in marks that payload processed as it is written,
+/// alone or with many others at once; a refused XML leaves its payload for the caller to mark.
+pub async fn payloads_are_marked_processed_with_their_xml(store: &dyn Store) {
+    let s = setup(store, "A").await;
+    let subs = store.submissions();
+    let new = |i: usize| NewPayload {
+        account: Some(s.account),
+        channel: PayloadChannel::Iaso,
+        file_key: format!("raw/{i}"),
+        parts: Vec::new(),
+        size: 1,
+        user: None,
+        project: None,
+    };
+    let with_payload = |uuid: &str, md5: &str, payload: i64| ReceivedXml {
+        payload_id: Some(payload),
+        ..xml(&s, uuid, &format!("{uuid}.xml"), md5)
+    };
+    let payloads = futures_util::future::join_all((0..20).map(|i| subs.record_payload(new(i)))).await;
+    let ids: Vec<i64> = payloads.into_iter().map(|p| p.unwrap().id).collect();
+    let recorded = futures_util::future::join_all(
+        ids.iter().enumerate().map(|(i, id)| subs.record_xml(s.account, with_payload(&format!("u{i}"), "m", *id))),
+    )
+    .await;
+    for (id, outcome) in ids.iter().zip(recorded) {
+        let XmlOutcome::Created(made) = outcome.unwrap() else { panic!("a new XML is created") };
+        let payload = subs.payload(*id).await.unwrap().unwrap();
+        assert_eq!((payload.submission_id, payload.error), (Some(made.id), None));
+        assert!(payload.processed_at.is_some());
+    }
+    assert!(subs.unprocessed_payloads(100).await.unwrap().is_empty());
+
+    // The same XML again (a retry): its payload names the submission it duplicates.
+    let retry = subs.record_payload(new(20)).await.unwrap();
+    let XmlOutcome::Duplicate(known) = subs.record_xml(s.account, with_payload("u0", "m", retry.id)).await.unwrap()
+    else {
+        panic!("a retry is a duplicate")
+    };
+    assert_eq!(subs.payload(retry.id).await.unwrap().unwrap().submission_id, Some(known.id));
+    // Another XML under a taken id: refused, its payload left unprocessed.
+    let other = subs.record_payload(new(21)).await.unwrap();
+    let outcome = subs.record_xml(s.account, with_payload("u0", "other", other.id)).await.unwrap();
+    assert!(matches!(outcome, XmlOutcome::Conflict(_)), "{outcome:?}");
+    let waiting: Vec<i64> = subs.unprocessed_payloads(100).await.unwrap().into_iter().map(|p| p.id).collect();
+    assert_eq!(waiting, [other.id]);
 }
 
 /// Many uploads at once (the backends may write their payload rows together): each gets its own
