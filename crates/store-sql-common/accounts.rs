@@ -1,7 +1,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use hygeia_core::{Account, AccountId, NewAccount};
-use hygeia_store::{AccountStore, StoreError, StoreResult};
+use hygeia_store::{AccountStore, RegistryVersions, StoreError, StoreResult};
 use sqlx::types::Json;
 
 use super::super::SqlStore;
@@ -95,5 +95,16 @@ impl AccountStore for SqlStore {
             .await
             .map_err(db_err)?;
         version.ok_or(StoreError::NotFound)
+    }
+
+    async fn registry_versions(&self, account: AccountId) -> StoreResult<RegistryVersions> {
+        let versions: Option<(i64, i64)> =
+            sqlx::query_as("SELECT tree_version, catalog_version FROM accounts WHERE id = $1")
+                .bind(account.0)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_err)?;
+        let (tree, catalog) = versions.ok_or(StoreError::NotFound)?;
+        Ok(RegistryVersions { tree, catalog })
     }
 }

@@ -259,3 +259,19 @@ pub(crate) async fn lock_tree(
         .map_err(db_err)?;
     Ok(())
 }
+
+/// [`lock_tree`] for a change to the account's types, sources or versions, which also moves its
+/// `catalog_version` (what the catalog of org-unit responses is cached under).
+pub(crate) async fn lock_tree_and_catalog(
+    conn: &mut <Db as sqlx::Database>::Connection,
+    account: hygeia_core::AccountId,
+) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE accounts SET tree_version = tree_version + 1, catalog_version = catalog_version + 1 WHERE id = $1",
+    )
+    .bind(account.0)
+    .execute(conn)
+    .await
+    .map_err(db_err)?;
+    Ok(())
+}

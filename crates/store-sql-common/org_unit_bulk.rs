@@ -318,7 +318,8 @@ fn relocated(err: StoreError, indexes: &[usize]) -> StoreError {
 
 /// From this many units a batch turns the per-row search and R*Tree triggers off and indexes its
 /// rows in one statement per index (SQLite, migration 0007). Fewer are left to the triggers:
-/// turning them off and on again costs three statements, and a phone sends one unit at a time.
+/// turning them off and indexing and turning them on again cost four statements, and a phone
+/// sends one unit at a time.
 const DEFER_INDEXING_FROM: usize = 100;
 
 /// Checks and inserts `units` (whose parents all exist) inside the caller's transaction, which

@@ -8,7 +8,7 @@ use hygeia_store::{OrgUnitTypeStore, StoreError, StoreResult};
 
 use super::super::{Db, SqlStore, begin_write};
 use super::org_units::record_change;
-use super::{check_owned, db_err, lock_tree, now, replace_links, sorted_dedup};
+use super::{check_owned, db_err, lock_tree_and_catalog, now, replace_links, sorted_dedup};
 
 type Conn = <Db as sqlx::Database>::Connection;
 
@@ -112,7 +112,7 @@ impl OrgUnitTypeStore for SqlStore {
         input.validate()?;
         let mut tx = begin_write(&self.writer).await.map_err(db_err)?;
         // Names and versions shown with every unit: a georegistry change for the caches.
-        lock_tree(&mut tx, account).await?;
+        lock_tree_and_catalog(&mut tx, account).await?;
         let at = now();
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO org_unit_types (account_id, name, short_name, depth, category, created_at, updated_at) \
@@ -154,7 +154,7 @@ impl OrgUnitTypeStore for SqlStore {
         input.validate()?;
         let mut tx = begin_write(&self.writer).await.map_err(db_err)?;
         // Names and versions shown with every unit: a georegistry change for the caches.
-        lock_tree(&mut tx, account).await?;
+        lock_tree_and_catalog(&mut tx, account).await?;
         let past = load_types(&mut tx, account, Some(id)).await?.pop().ok_or(StoreError::NotFound)?;
         let done = sqlx::query(
             "UPDATE org_unit_types SET name = $3, short_name = $4, depth = $5, category = $6, updated_at = $7 \
@@ -183,7 +183,7 @@ impl OrgUnitTypeStore for SqlStore {
     async fn delete(&self, account: AccountId, actor: Option<UserId>, id: OrgUnitTypeId) -> StoreResult<()> {
         let mut tx = begin_write(&self.writer).await.map_err(db_err)?;
         // Names and versions shown with every unit: a georegistry change for the caches.
-        lock_tree(&mut tx, account).await?;
+        lock_tree_and_catalog(&mut tx, account).await?;
         let past = load_types(&mut tx, account, Some(id)).await?.pop().ok_or(StoreError::NotFound)?;
         let in_use: Option<i64> =
             sqlx::query_scalar("SELECT id FROM org_units WHERE account_id = $1 AND org_unit_type_id = $2 LIMIT 1")

@@ -278,7 +278,6 @@ fn push_order(query: &mut QueryBuilder<Db>, order: &[(OrgUnitOrder, bool)]) {
     query.push("o.id");
 }
 
-/// A unit of the account that the scope may see, read inside the caller's transaction.
 /// How many units match `filter`, paging aside. The count is reused while the tree is unchanged
 /// (see `CountCache`); the version is read before counting, so a write in between only makes the
 /// next request count again.
@@ -320,6 +319,7 @@ async fn count_units(
     Ok(total)
 }
 
+/// A unit of the account that the scope may see, read inside the caller's transaction.
 pub(super) async fn visible_unit(conn: &mut Conn, scope: &OrgUnitScope, id: OrgUnitId) -> StoreResult<Option<OrgUnit>> {
     let roots = visible_roots(conn, scope).await?;
     let mut query = QueryBuilder::<Db>::new(COLUMNS);

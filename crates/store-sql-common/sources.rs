@@ -6,7 +6,7 @@ use hygeia_core::{AccountId, DataSource, DataSourceId, DataSourceInput, ProjectI
 use hygeia_store::{SourceStore, StoreError, StoreResult};
 
 use super::super::{SqlStore, begin_write};
-use super::{check_owned, db_err, lock_tree, now, on_unique, replace_links, sorted_dedup};
+use super::{check_owned, db_err, lock_tree_and_catalog, now, on_unique, replace_links, sorted_dedup};
 
 #[derive(sqlx::FromRow)]
 struct SourceRow {
@@ -120,7 +120,7 @@ impl SourceStore for SqlStore {
         source.validate()?;
         let mut tx = begin_write(&self.writer).await.map_err(db_err)?;
         // Names and versions shown with every unit: a georegistry change for the caches.
-        lock_tree(&mut tx, account).await?;
+        lock_tree_and_catalog(&mut tx, account).await?;
         let projects = sorted_dedup(source.projects.iter().map(|p| p.0).collect());
         check_owned(&mut tx, "projects", "projects", account.0, &projects).await?;
         let at = now();
@@ -158,7 +158,7 @@ impl SourceStore for SqlStore {
         source.validate()?;
         let mut tx = begin_write(&self.writer).await.map_err(db_err)?;
         // Names and versions shown with every unit: a georegistry change for the caches.
-        lock_tree(&mut tx, account).await?;
+        lock_tree_and_catalog(&mut tx, account).await?;
         let projects = sorted_dedup(source.projects.iter().map(|p| p.0).collect());
         check_owned(&mut tx, "projects", "projects", account.0, &projects).await?;
         let done = sqlx::query(
@@ -193,7 +193,7 @@ impl SourceStore for SqlStore {
         }
         let mut tx = begin_write(&self.writer).await.map_err(db_err)?;
         // Names and versions shown with every unit: a georegistry change for the caches.
-        lock_tree(&mut tx, account).await?;
+        lock_tree_and_catalog(&mut tx, account).await?;
         let owned: Option<i64> = sqlx::query_scalar("SELECT id FROM data_sources WHERE account_id = $1 AND id = $2")
             .bind(account.0)
             .bind(source.0)
@@ -258,7 +258,7 @@ impl SourceStore for SqlStore {
     async fn set_source_default_version(&self, account: AccountId, version: SourceVersionId) -> StoreResult<()> {
         let mut tx = begin_write(&self.writer).await.map_err(db_err)?;
         // Names and versions shown with every unit: a georegistry change for the caches.
-        lock_tree(&mut tx, account).await?;
+        lock_tree_and_catalog(&mut tx, account).await?;
         let row = Self::owned_version(&mut tx, account, version).await?;
         sqlx::query("UPDATE data_sources SET default_version_id = $2, updated_at = $3 WHERE id = $1")
             .bind(row.data_source_id)
@@ -273,7 +273,7 @@ impl SourceStore for SqlStore {
     async fn set_account_default_version(&self, account: AccountId, version: SourceVersionId) -> StoreResult<()> {
         let mut tx = begin_write(&self.writer).await.map_err(db_err)?;
         // Names and versions shown with every unit: a georegistry change for the caches.
-        lock_tree(&mut tx, account).await?;
+        lock_tree_and_catalog(&mut tx, account).await?;
         Self::owned_version(&mut tx, account, version).await?;
         sqlx::query("UPDATE accounts SET default_version_id = $2, updated_at = $3 WHERE id = $1")
             .bind(account.0)

@@ -309,6 +309,30 @@ fn bind_xml<'q, O>(
         .bind(i64::from(edit))
 }
 
+/// Marks a stored payload of `account` processed into `submission` (see `ReceivedXml::payload_id`).
+pub(super) async fn mark_payload_processed<'e, E>(
+    executor: E,
+    account: AccountId,
+    payload: i64,
+    submission: SubmissionId,
+) -> StoreResult<()>
+where
+    E: sqlx::Executor<'e, Database = Db>,
+{
+    sqlx::query(
+        "UPDATE submission_payloads SET processed_at = $3, error = NULL, submission_id = $4 \
+         WHERE id = $1 AND account_id = $2",
+    )
+    .bind(payload)
+    .bind(account.0)
+    .bind(now())
+    .bind(submission.0)
+    .execute(executor)
+    .await
+    .map_err(db_err)?;
+    Ok(())
+}
+
 /// The two usual arrivals of an XML in one statement: a statement is atomic on its own, and the
 /// writer is held for one round trip instead of eight (on SQLite every write waits for the one
 /// before it; BENCHMARKS.md); it runs in a batch of writes (`write_batches`), never for an edit.
@@ -316,25 +340,6 @@ fn bind_xml<'q, O>(
 /// name; XML for metadata already there (the same uuid, no XML yet) fills that row. `None`: neither
 /// applies (a duplicate, an edit, a merge by file name, a reference of another account), and the
 /// full transaction of `record_xml` decides.
-/// Marks a stored payload processed into `submission` (see `ReceivedXml::payload_id`).
-pub(super) async fn mark_payload_processed<'e, E>(
-    executor: E,
-    payload: i64,
-    submission: SubmissionId,
-) -> StoreResult<()>
-where
-    E: sqlx::Executor<'e, Database = Db>,
-{
-    sqlx::query("UPDATE submission_payloads SET processed_at = $2, error = NULL, submission_id = $3 WHERE id = $1")
-        .bind(payload)
-        .bind(now())
-        .bind(submission.0)
-        .execute(executor)
-        .await
-        .map_err(db_err)?;
-    Ok(())
-}
-
 pub(super) async fn usual_xml_statement<'e, E>(
     executor: E,
     account: AccountId,
@@ -564,7 +569,7 @@ impl SubmissionStore for SqlStore {
         if let (XmlOutcome::Created(s) | XmlOutcome::Duplicate(s) | XmlOutcome::Edited(s), Some(payload)) =
             (&outcome, xml.payload_id)
         {
-            mark_payload_processed(&mut *tx, payload, s.id).await?;
+            mark_payload_processed(&mut *tx, account, payload, s.id).await?;
         }
         tx.commit().await.map_err(db_err)?;
         Ok(outcome)

@@ -1,10 +1,11 @@
 //! The writes every submission makes, in batches: its payload row, the one-statement arrival of
-//! its metadata or its XML, and its payload's outcome. Under load many uploads wait at once for
-//! the one writer (SQLite) or for their own commit's flush (PostgreSQL); one task holds the writer
-//! and runs every write that queued while the previous batch ran in one transaction, back to
-//! back: one commit instead of one each, and no hand-over of the writer between requests' tasks
-//! (on a busy runtime the writer otherwise sits idle until the next task is polled). A write that
-//! finds the queue empty goes at once: batching adds no wait, it gathers what is already waiting.
+//! its metadata or its XML (with its payload's outcome, in the same transaction), and a failed
+//! payload's outcome. Under load many uploads wait at once for the one writer (SQLite) or for
+//! their own commit's flush (PostgreSQL); one task holds the writer and runs every write that
+//! queued while the previous batch ran in one transaction, back to back: one commit instead of one
+//! each, and no hand-over of the writer between requests' tasks (on a busy runtime the writer
+//! otherwise sits idle until the next task is polled). A write that finds the queue empty goes at
+//! once: batching adds no wait, it gathers what is already waiting.
 
 use hygeia_core::{AccountId, Payload, ReceivedXml, Submission, SubmissionId, SubmissionMetadata};
 use hygeia_store::{NewPayload, StoreError, StoreResult};
@@ -198,7 +199,7 @@ async fn statement(conn: &mut Conn, write: &BatchedWrite) -> StoreResult<StoreRe
         BatchedWrite::UsualXml { account, xml } => {
             let row = usual_xml_statement(&mut *conn, *account, xml).await?;
             if let (Some(row), Some(payload)) = (&row, xml.payload_id) {
-                mark_payload_processed(&mut *conn, payload, SubmissionId(row.id)).await?;
+                mark_payload_processed(&mut *conn, *account, payload, SubmissionId(row.id)).await?;
             }
             Ok(submission(row))
         }

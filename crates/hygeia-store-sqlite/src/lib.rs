@@ -238,13 +238,8 @@ impl SqliteStore {
         } else {
             let pool = pool_options().max_connections(8).connect_with(options.clone()).await;
             // A writer waits its turn here, not in SQLite (see `writer`).
-            // Its page cache outlives its own commits (a reader's is dropped at every write of
-            // another connection): 64 MiB keeps the indexes that each submission's insert walks.
-            let writer = pool_options()
-                .max_connections(1)
-                .acquire_timeout(Duration::from_secs(30))
-                .connect_with(options.pragma("cache_size", "-65536"))
-                .await;
+            let writer =
+                pool_options().max_connections(1).acquire_timeout(Duration::from_secs(30)).connect_with(options).await;
             (pool.map_err(StoreError::backend)?, writer.map_err(StoreError::backend)?)
         };
         let checkpoints = (!in_memory)

@@ -213,6 +213,18 @@ pub trait AccountStore: Send + Sync {
     /// A number that changes with every change to the account's georegistry (units, moves, group
     /// members, types, sources, versions): what is derived from those may be cached under it.
     async fn tree_version(&self, account: AccountId) -> StoreResult<i64>;
+    /// Both of the account's versions at once: `tree_version`, and the one that changes only with
+    /// its org-unit types, data sources and versions.
+    async fn registry_versions(&self, account: AccountId) -> StoreResult<RegistryVersions>;
+}
+
+/// What the account's georegistry caches are keyed by (see [`AccountStore::registry_versions`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RegistryVersions {
+    /// Moves with every change: units, moves, group members, types, sources, versions.
+    pub tree: i64,
+    /// Moves with changes to types, sources and versions only.
+    pub catalog: i64,
 }
 
 #[async_trait]

@@ -1,7 +1,7 @@
 //! The account's org-unit types, data sources and versions: what every org-unit response names
-//! besides the units. Loaded once per change of the account's georegistry (its `tree_version`)
-//! and shared by the requests in between, so that reading a unit costs one version check instead
-//! of four queries.
+//! besides the units. Loaded once per change of those (the account's `catalog_version`) and shared
+//! by the requests in between, so that reading a unit costs one version check instead of four
+//! queries, and creating one (a phone's upload) does not make the next request load them again.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -9,12 +9,15 @@ use std::sync::{Arc, Mutex};
 use hygeia_core::{
     AccountId, DataSource, DataSourceId, OrgUnit, OrgUnitId, OrgUnitType, OrgUnitTypeId, SourceVersion, SourceVersionId,
 };
+use hygeia_store::RegistryVersions;
 
 use crate::error::ApiResult;
 use crate::state::AppState;
 
+#[derive(Clone)]
 pub struct Catalog {
-    /// The account's `tree_version` this catalog was loaded at.
+    /// The account's `tree_version` when this catalog was asked for (what the units shown beside
+    /// it are cached under).
     pub tree_version: i64,
     pub types: HashMap<OrgUnitTypeId, OrgUnitType>,
     pub versions: HashMap<SourceVersionId, SourceVersion>,
@@ -27,14 +30,20 @@ pub struct CatalogCache {
 }
 
 impl CatalogCache {
-    fn get(&self, account: AccountId, version: i64) -> Option<Arc<Catalog>> {
-        let entries = self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        entries.get(&account).filter(|(v, _)| *v == version).map(|(_, catalog)| catalog.clone())
+    /// The catalog loaded at `versions.catalog`, under the current tree version.
+    fn get(&self, account: AccountId, versions: RegistryVersions) -> Option<Arc<Catalog>> {
+        let mut entries = self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let (_, catalog) = entries.get_mut(&account).filter(|(v, _)| *v == versions.catalog)?;
+        if catalog.tree_version != versions.tree {
+            // Units changed, not the catalog: the same tables, named under the new tree version.
+            *catalog = Arc::new(Catalog { tree_version: versions.tree, ..Catalog::clone(catalog) });
+        }
+        Some(catalog.clone())
     }
 
-    fn put(&self, account: AccountId, version: i64, catalog: Arc<Catalog>) {
+    fn put(&self, account: AccountId, versions: RegistryVersions, catalog: Arc<Catalog>) {
         let mut entries = self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        entries.insert(account, (version, catalog));
+        entries.insert(account, (versions.catalog, catalog));
     }
 }
 
@@ -42,17 +51,17 @@ impl CatalogCache {
 pub async fn catalog(state: &AppState, account: AccountId) -> ApiResult<Arc<Catalog>> {
     let store = &state.store;
     // Read before loading: a change in between makes the next request load again.
-    let version = store.accounts().tree_version(account).await?;
-    if let Some(catalog) = state.catalogs.get(account, version) {
+    let versions = store.accounts().registry_versions(account).await?;
+    if let Some(catalog) = state.catalogs.get(account, versions) {
         return Ok(catalog);
     }
     let catalog = Arc::new(Catalog {
-        tree_version: version,
+        tree_version: versions.tree,
         types: store.org_unit_types().list(account).await?.into_iter().map(|t| (t.id, t)).collect(),
         versions: store.sources().versions(account, None).await?.into_iter().map(|v| (v.id, v)).collect(),
         sources: store.sources().sources(account).await?.into_iter().map(|s| (s.id, s)).collect(),
     });
-    state.catalogs.put(account, version, catalog.clone());
+    state.catalogs.put(account, versions, catalog.clone());
     Ok(catalog)
 }
 

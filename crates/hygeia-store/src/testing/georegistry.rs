@@ -1195,6 +1195,34 @@ pub async fn list_counts_follow_every_tree_change(store: &dyn Store) {
     assert_eq!(count(everything.clone()).await, 3);
 }
 
+/// Units move only the tree version; types, sources and versions move the catalog's too (what
+/// the server's catalog of org-unit responses is cached under). Other accounts' stay put.
+pub async fn registry_versions_tell_catalog_changes_from_unit_changes(store: &dyn Store) {
+    let t = tree(store, "A").await;
+    let other = tree(store, "B").await;
+    let versions = || async { store.accounts().registry_versions(t.account).await.unwrap() };
+    let start = versions().await;
+    assert_eq!(store.accounts().tree_version(t.account).await.unwrap(), start.tree);
+    unit(store, &t, "Country", None).await;
+    let after_unit = versions().await;
+    assert!(after_unit.tree > start.tree, "a unit moves the tree version");
+    assert_eq!(after_unit.catalog, start.catalog, "but not the catalog's");
+
+    let input = OrgUnitTypeInput { name: "District".into(), short_name: "DIST".into(), ..Default::default() };
+    store.org_unit_types().create(t.account, None, input).await.unwrap();
+    let after_type = versions().await;
+    assert!(after_type.tree > after_unit.tree && after_type.catalog > after_unit.catalog, "a type moves both");
+    let source = store.sources().sources(t.account).await.unwrap().remove(0);
+    store.sources().create_version(t.account, source.id, "second").await.unwrap();
+    let after_version = versions().await;
+    assert!(after_version.catalog > after_type.catalog, "so does a version");
+
+    let others = store.accounts().registry_versions(other.account).await.unwrap();
+    unit(store, &t, "North", None).await;
+    assert_eq!(store.accounts().registry_versions(other.account).await.unwrap(), others);
+    assert_not_found(store.accounts().registry_versions(AccountId(i64::MAX)).await);
+}
+
 pub async fn name_search_takes_any_text_literally(store: &dyn Store) {
     let t = tree(store, "A").await;
     for name in ["CSPS \"Le Bon\" Samaritain", "Hôpital Saint-Camille", "50% centre_A", "Dispensaire: OR NOT *x*", "Ké"]

@@ -98,6 +98,7 @@ macro_rules! conformance_suite {
             list_counts_follow_every_tree_change,
             name_search_takes_any_text_literally,
             bulk_created_units_are_found_by_name_and_box,
+            registry_versions_tell_catalog_changes_from_unit_changes,
             forms_round_trip_and_filter,
             form_versions_keep_the_form_id_and_increase,
             form_attachments_are_named_once_per_form,
