@@ -88,15 +88,6 @@ impl AccountStore for SqlStore {
         sqlx::query_scalar("SELECT COUNT(*) FROM accounts").fetch_one(&self.pool).await.map_err(db_err)
     }
 
-    async fn tree_version(&self, account: AccountId) -> StoreResult<i64> {
-        let version: Option<i64> = sqlx::query_scalar("SELECT tree_version FROM accounts WHERE id = $1")
-            .bind(account.0)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db_err)?;
-        version.ok_or(StoreError::NotFound)
-    }
-
     async fn registry_versions(&self, account: AccountId) -> StoreResult<RegistryVersions> {
         let versions: Option<(i64, i64)> =
             sqlx::query_as("SELECT tree_version, catalog_version FROM accounts WHERE id = $1")

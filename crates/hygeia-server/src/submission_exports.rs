@@ -167,7 +167,7 @@ impl SubmissionTable {
         let mut ids: Vec<OrgUnitId> = page.iter().filter_map(|(s, _)| s.org_unit_id).collect();
         ids.sort();
         ids.dedup();
-        let version = self.state.store.accounts().tree_version(account).await?;
+        let version = self.state.store.accounts().registry_versions(account).await?.tree;
         let mut units = self.state.ancestors.load(&self.state, account, version, &ids).await?;
         let mut above: Vec<OrgUnitId> =
             units.values().flat_map(|u| u.path.ids()).filter(|id| !units.contains_key(id)).collect();

@@ -210,18 +210,16 @@ pub trait AccountStore: Send + Sync {
     async fn find_by_name(&self, name: &str) -> StoreResult<Option<Account>>;
     async fn list(&self) -> StoreResult<Vec<Account>>;
     async fn count(&self) -> StoreResult<i64>;
-    /// A number that changes with every change to the account's georegistry (units, moves, group
-    /// members, types, sources, versions): what is derived from those may be cached under it.
-    async fn tree_version(&self, account: AccountId) -> StoreResult<i64>;
-    /// Both of the account's versions at once: `tree_version`, and the one that changes only with
-    /// its org-unit types, data sources and versions.
+    /// Numbers that change with the account's georegistry: what is derived from it may be cached
+    /// under them.
     async fn registry_versions(&self, account: AccountId) -> StoreResult<RegistryVersions>;
 }
 
 /// What the account's georegistry caches are keyed by (see [`AccountStore::registry_versions`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RegistryVersions {
-    /// Moves with every change: units, moves, group members, types, sources, versions.
+    /// The tree version: moves with every change (units, moves, group members, types, sources,
+    /// versions).
     pub tree: i64,
     /// Moves with changes to types, sources and versions only.
     pub catalog: i64,

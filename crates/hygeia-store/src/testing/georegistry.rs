@@ -1202,7 +1202,6 @@ pub async fn registry_versions_tell_catalog_changes_from_unit_changes(store: &dy
     let other = tree(store, "B").await;
     let versions = || async { store.accounts().registry_versions(t.account).await.unwrap() };
     let start = versions().await;
-    assert_eq!(store.accounts().tree_version(t.account).await.unwrap(), start.tree);
     unit(store, &t, "Country", None).await;
     let after_unit = versions().await;
     assert!(after_unit.tree > start.tree, "a unit moves the tree version");
