@@ -13,11 +13,11 @@ mod projects;
 mod secrets;
 mod sessions;
 mod sources;
-mod submissions;
+pub(crate) mod submissions;
 mod tasks;
 mod user_roles;
 mod users;
-mod write_batches;
+pub(crate) mod write_batches;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use hygeia_store::StoreError;

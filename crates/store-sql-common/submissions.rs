@@ -167,7 +167,7 @@ const STATUS: &str = "CASE WHEN f.single_per_period AND s.period IS NOT NULL AND
     AND d.file_key IS NOT NULL) > 1 THEN 'DUPLICATED' \
     WHEN s.last_export_success_at IS NOT NULL THEN 'EXPORTED' ELSE 'READY' END";
 
-fn new_export_id() -> String {
+pub(crate) fn new_export_id() -> String {
     let state = std::collections::hash_map::RandomState::new();
     let mut counter = 0u64;
     export_id(|| {
@@ -256,7 +256,7 @@ async fn check_references(
 }
 
 /// [`COLUMNS`] without the `s.` prefix: SQLite's `RETURNING` does not know a table's alias.
-static RETURNED: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| COLUMNS.replace("s.", ""));
+pub(crate) static RETURNED: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| COLUMNS.replace("s.", ""));
 
 /// The XML's fields onto a submission row `s` (its metadata, where the phone gave some, wins),
 /// over the binds of [`bind_xml`]. The row is named: in an upsert, PostgreSQL would not know
@@ -309,6 +309,10 @@ fn bind_xml<'q, O>(
         .bind(i64::from(edit))
 }
 
+/// `$1` the payload, `$2` its account, `$3` the time, `$4` the submission.
+pub(crate) const MARK_PAYLOAD_PROCESSED: &str = "UPDATE submission_payloads SET processed_at = $3, error = NULL, \
+    submission_id = $4 WHERE id = $1 AND account_id = $2";
+
 /// Marks a stored payload of `account` processed into `submission` (see `ReceivedXml::payload_id`).
 pub(super) async fn mark_payload_processed<'e, E>(
     executor: E,
@@ -319,17 +323,14 @@ pub(super) async fn mark_payload_processed<'e, E>(
 where
     E: sqlx::Executor<'e, Database = Db>,
 {
-    sqlx::query(
-        "UPDATE submission_payloads SET processed_at = $3, error = NULL, submission_id = $4 \
-         WHERE id = $1 AND account_id = $2",
-    )
-    .bind(payload)
-    .bind(account.0)
-    .bind(now())
-    .bind(submission.0)
-    .execute(executor)
-    .await
-    .map_err(db_err)?;
+    sqlx::query(MARK_PAYLOAD_PROCESSED)
+        .bind(payload)
+        .bind(account.0)
+        .bind(now())
+        .bind(submission.0)
+        .execute(executor)
+        .await
+        .map_err(db_err)?;
     Ok(())
 }
 
@@ -348,7 +349,14 @@ pub(super) async fn usual_xml_statement<'e, E>(
 where
     E: sqlx::Executor<'e, Database = Db>,
 {
-    let insert = format!(
+    let query = sqlx::query_as::<_, SubmissionRow>(sqlx::AssertSqlSafe(USUAL_XML.as_str()));
+    bind_xml(query, account.0, xml, false).bind(new_export_id()).fetch_optional(executor).await.map_err(db_err)
+}
+
+/// The statement of [`usual_xml_statement`]: `$1` the account, `$2`–`$21` as [`bind_xml`] binds
+/// them (never an edit), `$22` a new export id; returns [`RETURNED`].
+pub(crate) static USUAL_XML: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
         "INSERT INTO submissions AS s (account_id, uuid, file_name, form_id, form_version_id, project_id, file_key, \
          xml_md5, json, answers, latitude, longitude, altitude, accuracy, device_id, name, org_unit_id, period, \
          created_by, last_modified_by, created_at, updated_at, edits, deleted, export_id) \
@@ -358,10 +366,8 @@ where
          ON CONFLICT (account_id, uuid) DO UPDATE {SET_XML} WHERE s.file_key IS NULL RETURNING {}",
         references_hold("$4", "$6", "$17"),
         *RETURNED
-    );
-    let query = sqlx::query_as::<_, SubmissionRow>(sqlx::AssertSqlSafe(insert));
-    bind_xml(query, account.0, xml, false).bind(new_export_id()).fetch_optional(executor).await.map_err(db_err)
-}
+    )
+});
 
 /// Binds `first` as `$1` and the phone's metadata as `$2`–`$13`.
 fn bind_metadata<'q, O>(
@@ -397,7 +403,21 @@ pub(super) async fn new_metadata_statement<'e, E>(
 where
     E: sqlx::Executor<'e, Database = Db>,
 {
-    let sql = format!(
+    let query = sqlx::query_as::<_, SubmissionRow>(sqlx::AssertSqlSafe(NEW_METADATA.as_str()));
+    bind_metadata(query, account.0, metadata)
+        .bind(&metadata.uuid)
+        .bind(&metadata.file_name)
+        .bind(new_export_id())
+        .fetch_optional(executor)
+        .await
+        .map_err(db_err)
+}
+
+/// The statement of [`new_metadata_statement`]: `$1` the account, `$2`–`$13` as
+/// [`bind_metadata`] binds them, `$14` the uuid, `$15` the file name, `$16` a new export id;
+/// returns [`RETURNED`].
+pub(crate) static NEW_METADATA: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
         "INSERT INTO submissions AS s (account_id, form_id, project_id, org_unit_id, period, latitude, longitude, \
          altitude, accuracy, source_created_at, source_updated_at, created_by, updated_at, created_at, uuid, \
          file_name, export_id, deleted, edits) \
@@ -407,16 +427,8 @@ where
          ON CONFLICT (account_id, uuid) DO NOTHING RETURNING {}",
         references_hold("$2", "$3", "$4"),
         *RETURNED
-    );
-    let query = sqlx::query_as::<_, SubmissionRow>(sqlx::AssertSqlSafe(sql));
-    bind_metadata(query, account.0, metadata)
-        .bind(&metadata.uuid)
-        .bind(&metadata.file_name)
-        .bind(new_export_id())
-        .fetch_optional(executor)
-        .await
-        .map_err(db_err)
-}
+    )
+});
 
 /// Writes the XML's fields onto a submission row; the row as it then is.
 async fn write_xml(conn: &mut Conn, id: SubmissionId, xml: &ReceivedXml, edit: bool) -> StoreResult<Submission> {

@@ -6,12 +6,15 @@
 //! each, and no hand-over of the writer between requests' tasks (on a busy runtime the writer
 //! otherwise sits idle until the next task is polled). A write that finds the queue empty goes at
 //! once: batching adds no wait, it gathers what is already waiting.
+//!
+//! Each backend says how a batch is written (`write_together`): PostgreSQL statement by statement
+//! ([`write_statement_by_statement`]), SQLite all at once on its connection's own thread.
 
 use hygeia_core::{AccountId, Payload, ReceivedXml, Submission, SubmissionId, SubmissionMetadata};
 use hygeia_store::{NewPayload, StoreError, StoreResult};
 use tokio::sync::{mpsc, oneshot};
 
-use super::super::{Db, begin_write};
+use super::super::{BATCH_LONE_WRITES, Db, begin_write, write_together};
 use super::submissions::{
     PAYLOAD_COLUMNS, PayloadRow, SubmissionRow, mark_payload_processed, new_metadata_statement, usual_xml_statement,
 };
@@ -106,16 +109,37 @@ fn mismatch() -> StoreError {
     StoreError::backend(std::io::Error::other("a batched write was answered for another kind of write"))
 }
 
+/// The payload row's insert: `$1`–`$8` as [`statement`] binds them; returns [`PAYLOAD_COLUMNS`].
+pub(crate) static RECORD_PAYLOAD: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "INSERT INTO submission_payloads (account_id, channel, file_key, parts, size, received_at, user_id, \
+         project_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {PAYLOAD_COLUMNS}"
+    )
+});
+
+/// A payload's outcome: `$1` the payload, `$2` the time, `$3` the error, `$4` the submission;
+/// returns [`PAYLOAD_COLUMNS`].
+pub(crate) static FINISH_PAYLOAD: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "UPDATE submission_payloads SET processed_at = $2, error = $3, submission_id = $4 WHERE id = $1 \
+         RETURNING {PAYLOAD_COLUMNS}"
+    )
+});
+
 async fn run(writer: sqlx::Pool<Db>, mut receiver: mpsc::Receiver<Queued>) {
-    let mut batch = Vec::with_capacity(MAX_BATCH);
+    let mut batch: Vec<Queued> = Vec::with_capacity(MAX_BATCH);
     while receiver.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        if batch.len() > 1
-            && let Ok(results) = write_together(&writer, &batch).await
-        {
-            for (queued, result) in batch.drain(..).zip(results) {
-                let _ = queued.reply.send(result);
+        let writes: Vec<&BatchedWrite> = batch.iter().map(|queued| &queued.write).collect();
+        if writes.len() > 1 || BATCH_LONE_WRITES {
+            match write_together(&writer, &writes).await {
+                Ok(results) => {
+                    for (queued, result) in batch.drain(..).zip(results) {
+                        let _ = queued.reply.send(result);
+                    }
+                    continue;
+                }
+                Err(err) => tracing::debug!(%err, writes = writes.len(), "a batch failed whole; each write goes alone"),
             }
-            continue;
         }
         // One write, or a batch that failed as a whole (rolled back): each alone, so that an
         // error reaches only the write that caused it.
@@ -126,13 +150,17 @@ async fn run(writer: sqlx::Pool<Db>, mut receiver: mpsc::Receiver<Queued>) {
     }
 }
 
-/// Every write in one transaction; a missing payload row is that write's own answer, any other
-/// error fails the batch.
-async fn write_together(writer: &sqlx::Pool<Db>, batch: &[Queued]) -> Result<Vec<StoreResult<Written>>, StoreError> {
+/// Every write in one transaction, one statement after the other; a missing payload row is that
+/// write's own answer, any other error fails the batch.
+#[allow(dead_code, reason = "SQLite writes its batches on the connection's own thread instead")]
+pub(crate) async fn write_statement_by_statement(
+    writer: &sqlx::Pool<Db>,
+    writes: &[&BatchedWrite],
+) -> Result<Vec<StoreResult<Written>>, StoreError> {
     let mut tx = begin_write(writer).await.map_err(db_err)?;
-    let mut results = Vec::with_capacity(batch.len());
-    for queued in batch {
-        results.push(statement(&mut tx, &queued.write).await?);
+    let mut results = Vec::with_capacity(writes.len());
+    for write in writes {
+        results.push(statement(&mut tx, write).await?);
     }
     tx.commit().await.map_err(db_err)?;
     Ok(results)
@@ -159,11 +187,7 @@ async fn statement(conn: &mut Conn, write: &BatchedWrite) -> StoreResult<StoreRe
     let submission = |row: Option<SubmissionRow>| Written::Submission(row.map(Submission::from));
     Ok(match write {
         BatchedWrite::RecordPayload(new) => {
-            let sql = format!(
-                "INSERT INTO submission_payloads (account_id, channel, file_key, parts, size, received_at, user_id, \
-                 project_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {PAYLOAD_COLUMNS}"
-            );
-            let row = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            let row = sqlx::query_as(sqlx::AssertSqlSafe(RECORD_PAYLOAD.as_str()))
                 .bind(new.account.map(|a| a.0))
                 .bind(new.channel.as_str())
                 .bind(&new.file_key)
@@ -182,11 +206,7 @@ async fn statement(conn: &mut Conn, write: &BatchedWrite) -> StoreResult<StoreRe
                 Ok(submission) => (submission.map(|s| s.0), None),
                 Err(error) => (None, Some(error.as_str())),
             };
-            let sql = format!(
-                "UPDATE submission_payloads SET processed_at = $2, error = $3, submission_id = $4 WHERE id = $1 \
-                 RETURNING {PAYLOAD_COLUMNS}"
-            );
-            let row = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            let row = sqlx::query_as(sqlx::AssertSqlSafe(FINISH_PAYLOAD.as_str()))
                 .bind(id)
                 .bind(now())
                 .bind(error)

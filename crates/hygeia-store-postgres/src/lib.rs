@@ -46,6 +46,12 @@ const CLAIM_LOCK: &str = " FOR UPDATE SKIP LOCKED";
 const NOTIFY_QUEUED: Option<&str> = Some("SELECT pg_notify('hygeia_tasks_queued', '')");
 const QUEUED_CHANNEL: &str = "hygeia_tasks_queued";
 
+/// Batched writes go statement by statement: their round trips are to the server, and what a
+/// batch saves here is the commit's flush, one for all.
+use common::write_batches::write_statement_by_statement as write_together;
+/// A lone write goes as it is, without a transaction around it.
+const BATCH_LONE_WRITES: bool = false;
+
 async fn begin_write(pool: &PgPool) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
     pool.begin().await
 }
