@@ -256,7 +256,7 @@ async fn check_references(
 }
 
 /// [`COLUMNS`] without the `s.` prefix: SQLite's `RETURNING` does not know a table's alias.
-pub(crate) static RETURNED: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| COLUMNS.replace("s.", ""));
+static RETURNED: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| COLUMNS.replace("s.", ""));
 
 /// The XML's fields onto a submission row `s` (its metadata, where the phone gave some, wins),
 /// over the binds of [`bind_xml`]. The row is named: in an upsert, PostgreSQL would not know

@@ -35,21 +35,17 @@ pub(crate) unsafe fn write(
 ) -> Result<Vec<StoreResult<Written>>, StoreError> {
     // SAFETY: the caller's promise; a connection made from a handle neither closes it nor keeps
     // it past its own drop (its cached statements are finalized then, before the handle goes back).
-    let conn = unsafe { Connection::from_handle(handle) }.map_err(backend)?;
-    conn.execute_batch("BEGIN IMMEDIATE").map_err(backend)?;
+    let conn = unsafe { Connection::from_handle(handle) }.map_err(StoreError::backend)?;
+    conn.execute_batch("BEGIN IMMEDIATE").map_err(StoreError::backend)?;
     let written = writes.iter().map(|write| statement(&conn, write)).collect::<rusqlite::Result<Vec<_>>>();
     match written.and_then(|results| conn.execute_batch("COMMIT").map(|()| results)) {
         Ok(results) => Ok(results),
         Err(err) => {
             // A failed COMMIT leaves the transaction open in SQLite: it must end here either way.
             let _ = conn.execute_batch("ROLLBACK");
-            Err(backend(err))
+            Err(StoreError::backend(err))
         }
     }
-}
-
-fn backend(err: rusqlite::Error) -> StoreError {
-    StoreError::backend(err)
 }
 
 /// One write's statements, as `write_batches::statement` runs them through sqlx.
