@@ -464,6 +464,15 @@ impl SubmissionStore for SqlStore {
         self.batches.payload(&self.writer, BatchedWrite::RecordPayload(payload)).await
     }
 
+    async fn inline_file(&self, account: AccountId, key: &str) -> StoreResult<Option<Vec<u8>>> {
+        sqlx::query_scalar("SELECT bytes FROM inline_files WHERE key = $1 AND account_id = $2")
+            .bind(key)
+            .bind(account.0)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)
+    }
+
     async fn finish_payload(&self, id: i64, outcome: Result<Option<SubmissionId>, String>) -> StoreResult<Payload> {
         self.batches.payload(&self.writer, BatchedWrite::FinishPayload { id, outcome }).await
     }

@@ -11,7 +11,7 @@
 //! ([`write_statement_by_statement`]), SQLite all at once on its connection's own thread.
 
 use hygeia_core::{AccountId, Payload, ReceivedXml, Submission, SubmissionId, SubmissionMetadata};
-use hygeia_store::{NewPayload, StoreError, StoreResult};
+use hygeia_store::{INLINE_KEY_PREFIX, NewPayload, StoreError, StoreResult};
 use tokio::sync::{mpsc, oneshot};
 
 use super::super::{BATCH_LONE_WRITES, Db, begin_write, write_together};
@@ -117,6 +117,22 @@ pub(crate) static RECORD_PAYLOAD: std::sync::LazyLock<String> = std::sync::LazyL
     )
 });
 
+/// A file the payload keeps in the database: `$1` its key, `$2` the account, `$3` the bytes.
+pub(crate) const RECORD_INLINE_FILE: &str = "INSERT INTO inline_files (key, account_id, bytes) VALUES ($1, $2, $3)";
+
+/// The account whose inline files `new` brings, once their keys are checked.
+pub(crate) fn inline_files_account(new: &NewPayload) -> StoreResult<AccountId> {
+    let account =
+        new.account.ok_or_else(|| StoreError::invalid("inline", "Files kept in the database belong to an account."))?;
+    if let Some(file) = new.inline.iter().find(|f| !f.key.starts_with(INLINE_KEY_PREFIX)) {
+        return Err(StoreError::invalid(
+            "inline",
+            format!("\"{}\" does not begin with {INLINE_KEY_PREFIX}.", file.key),
+        ));
+    }
+    Ok(account)
+}
+
 /// A payload's outcome: `$1` the payload, `$2` the time, `$3` the error, `$4` the submission;
 /// returns [`PAYLOAD_COLUMNS`].
 pub(crate) static FINISH_PAYLOAD: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
@@ -167,10 +183,14 @@ pub(crate) async fn write_statement_by_statement(
 }
 
 async fn write_one(writer: &sqlx::Pool<Db>, write: &BatchedWrite) -> StoreResult<Written> {
-    if let BatchedWrite::UsualXml { xml, .. } = write
-        && xml.payload_id.is_some()
-    {
-        // Two statements: the submission and its payload's outcome, together or not at all.
+    let several_statements = match write {
+        BatchedWrite::UsualXml { xml, .. } => xml.payload_id.is_some(),
+        BatchedWrite::RecordPayload(new) => !new.inline.is_empty(),
+        _ => false,
+    };
+    if several_statements {
+        // The submission and its payload's outcome, or the payload and its inline files:
+        // together or not at all.
         let mut tx = begin_write(writer).await.map_err(db_err)?;
         let written = statement(&mut tx, write).await??;
         tx.commit().await.map_err(db_err)?;
@@ -187,6 +207,21 @@ async fn statement(conn: &mut Conn, write: &BatchedWrite) -> StoreResult<StoreRe
     let submission = |row: Option<SubmissionRow>| Written::Submission(row.map(Submission::from));
     Ok(match write {
         BatchedWrite::RecordPayload(new) => {
+            if !new.inline.is_empty() {
+                let account = match inline_files_account(new) {
+                    Ok(account) => account,
+                    Err(refused) => return Ok(Err(refused)),
+                };
+                for file in &new.inline {
+                    sqlx::query(RECORD_INLINE_FILE)
+                        .bind(&file.key)
+                        .bind(account.0)
+                        .bind(&file.bytes)
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(db_err)?;
+                }
+            }
             let row = sqlx::query_as(sqlx::AssertSqlSafe(RECORD_PAYLOAD.as_str()))
                 .bind(new.account.map(|a| a.0))
                 .bind(new.channel.as_str())

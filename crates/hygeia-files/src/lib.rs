@@ -29,6 +29,9 @@ pub enum FileError {
     Storage(#[from] object_store::Error),
     #[error("reading the file to store failed: {0}")]
     Io(#[from] std::io::Error),
+    /// A file kept elsewhere than in file storage (the database) could not be read.
+    #[error("reading the file failed: {0}")]
+    Read(String),
 }
 
 pub type FileResult<T> = Result<T, FileError>;

@@ -356,7 +356,7 @@ async fn form_list(
 async fn read_key(state: &AppState, account: hygeia_core::AccountId, key: &str) -> OpenRosaResult<Vec<u8>> {
     use futures_util::TryStreamExt;
     let stream =
-        state.files.open(account, key).await.map_err(|e| OpenRosaError(StatusCode::NOT_FOUND, e.to_string()))?;
+        state.open_file(account, key).await.map_err(|e| OpenRosaError(StatusCode::NOT_FOUND, e.to_string()))?;
     let chunks: Vec<bytes::Bytes> = stream
         .chunks
         .try_collect()

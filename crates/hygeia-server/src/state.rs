@@ -1,7 +1,9 @@
 use std::sync::Arc;
 
-use hygeia_files::FileStore;
-use hygeia_store::DynStore;
+use futures_util::StreamExt;
+use hygeia_core::AccountId;
+use hygeia_files::{FileError, FileResult, FileStore, FileStream};
+use hygeia_store::{DynStore, INLINE_KEY_PREFIX};
 
 use crate::api::catalog::{AncestorCache, CatalogCache};
 use crate::auth::jwt::{TokenKeys, random_hex};
@@ -55,6 +57,22 @@ impl AppState {
             self.recent_projects.put(app_id.to_owned(), project.clone());
         }
         Ok(found)
+    }
+}
+
+impl AppState {
+    /// A file of `account`, wherever it is kept: in the database (a key that begins with
+    /// [`INLINE_KEY_PREFIX`], a payload's small part) or in file storage.
+    pub async fn open_file(&self, account: AccountId, key: &str) -> FileResult<FileStream> {
+        if !key.starts_with(INLINE_KEY_PREFIX) {
+            return self.files.open(account, key).await;
+        }
+        let bytes = self.store.submissions().inline_file(account, key).await.map_err(|err| match err {
+            hygeia_store::StoreError::NotFound => FileError::NotFound,
+            other => FileError::Read(other.to_string()),
+        })?;
+        let bytes = bytes.ok_or(FileError::NotFound)?;
+        Ok(FileStream { size: bytes.len() as u64, chunks: futures_util::stream::iter([Ok(bytes.into())]).boxed() })
     }
 }
 

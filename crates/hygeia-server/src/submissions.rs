@@ -1,7 +1,8 @@
 //! Receiving submissions, whichever door they come through (OpenRosa, Iaso's phone upload).
 //!
 //! Nothing a phone sends may be lost, so the bytes are stored first: each multipart part goes to
-//! file storage under one payload stem, and a payload row records the arrival and lists them.
+//! file storage under one payload stem (or, if small, into the database with the payload's row),
+//! and a payload row records the arrival and lists them.
 //! Only then is the XML read: its form and version found, its answers turned into JSON with the
 //! version's schema, the submission recorded (new, duplicate, edit or conflict) and its files
 //! attached, pointing at the stored parts (nothing is copied). A payload whose processing fails
@@ -18,7 +19,7 @@ use hygeia_core::{
     Submission, UserId, XmlOutcome,
 };
 use hygeia_files::FileStore;
-use hygeia_store::{NewPayload, StoreError};
+use hygeia_store::{INLINE_KEY_PREFIX, InlineFile, NewPayload, StoreError};
 use hygeia_xlsform::submission::{self as reader, Schema};
 use serde_json::Value;
 
@@ -142,16 +143,27 @@ fn md5_hex(bytes: &[u8]) -> String {
     hex::encode(Md5::digest(bytes))
 }
 
+/// Parts up to this size are kept in the database, written with the payload's row, rather than as
+/// a file each: a phone's XML is a few kilobytes, and a file costs more to create than to fill
+/// (BENCHMARKS.md, phones' seventh pass). Photos and other large parts go to file storage.
+const INLINE_UP_TO: usize = 64 * 1024;
+
 /// Stores every part and records the payload; the parts' keys come back for processing.
 pub async fn store_payload(state: &AppState, upload: &Upload) -> Result<(Payload, Vec<PayloadPart>), IngestError> {
     let bucket = chrono::Utc::now().format("%Y%m%d%H").to_string();
     let stem = FileStore::new_stem(upload.account, "payloads", &bucket);
     let mut stored = Vec::with_capacity(upload.parts.len());
+    let mut inline = Vec::new();
     let mut size = 0;
     for (i, part) in upload.parts.iter().enumerate() {
         let base = part.file_name.as_deref().unwrap_or(&part.name);
-        let key = format!("{stem}-{i}-{}", hygeia_files::safe_segment(base));
-        state.files.put_bytes(&key, part.bytes.clone()).await?;
+        let mut key = format!("{stem}-{i}-{}", hygeia_files::safe_segment(base));
+        if part.bytes.len() <= INLINE_UP_TO {
+            key.insert_str(0, INLINE_KEY_PREFIX);
+            inline.push(InlineFile { key: key.clone(), bytes: part.bytes.to_vec() });
+        } else {
+            state.files.put_bytes(&key, part.bytes.clone()).await?;
+        }
         size += part.bytes.len() as u64;
         stored.push(PayloadPart {
             name: part.name.clone(),
@@ -169,6 +181,7 @@ pub async fn store_payload(state: &AppState, upload: &Upload) -> Result<(Payload
             channel: upload.channel,
             file_key: stem,
             parts: stored.clone(),
+            inline,
             size: size as i64,
             user: upload.user,
             project: upload.project,
@@ -200,14 +213,14 @@ pub async fn stored_parts(
 ) -> Result<Vec<(PayloadPart, Bytes)>, IngestError> {
     let parts = if payload.parts.is_empty() {
         // The older layout: a directory per payload, its parts listed in a file beside them.
-        let manifest = read_file(&state.files, account, &format!("{}/parts.json", payload.file_key)).await?;
+        let manifest = read_file(state, account, &format!("{}/parts.json", payload.file_key)).await?;
         serde_json::from_slice(&manifest).map_err(|e| IngestError::Storage(format!("parts.json: {e}")))?
     } else {
         payload.parts.clone()
     };
     let mut with_bytes = Vec::with_capacity(parts.len());
     for part in parts {
-        let bytes = read_file(&state.files, account, &part.key).await?;
+        let bytes = read_file(state, account, &part.key).await?;
         with_bytes.push((part, bytes));
     }
     Ok(with_bytes)
@@ -256,8 +269,8 @@ async fn finish(
     outcome
 }
 
-async fn read_file(files: &FileStore, account: AccountId, key: &str) -> Result<Bytes, IngestError> {
-    let stream = files.open(account, key).await?;
+async fn read_file(state: &AppState, account: AccountId, key: &str) -> Result<Bytes, IngestError> {
+    let stream = state.open_file(account, key).await?;
     let chunks: Vec<Bytes> = stream.chunks.try_collect().await?;
     Ok(chunks.concat().into())
 }

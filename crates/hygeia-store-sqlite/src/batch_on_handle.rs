@@ -22,7 +22,9 @@ use rusqlite::{Connection, Row, Statement};
 
 use crate::common::now;
 use crate::common::submissions::{MARK_PAYLOAD_PROCESSED, NEW_METADATA, USUAL_XML, new_export_id};
-use crate::common::write_batches::{BatchedWrite, FINISH_PAYLOAD, RECORD_PAYLOAD, Written};
+use crate::common::write_batches::{
+    BatchedWrite, FINISH_PAYLOAD, RECORD_INLINE_FILE, RECORD_PAYLOAD, Written, inline_files_account,
+};
 
 /// Writes `writes` in one transaction on `handle`; `Err` when the batch was rolled back.
 ///
@@ -53,6 +55,17 @@ fn statement(conn: &Connection, write: &BatchedWrite) -> rusqlite::Result<StoreR
     let missing = || Err(StoreError::NotFound);
     Ok(match write {
         BatchedWrite::RecordPayload(new) => {
+            if !new.inline.is_empty() {
+                let account = match inline_files_account(new) {
+                    Ok(account) => account,
+                    Err(refused) => return Ok(Err(refused)),
+                };
+                let mut insert = conn.prepare_cached(RECORD_INLINE_FILE)?;
+                for file in &new.inline {
+                    bind(&mut insert, &[text(&file.key), account.0.into(), Value::Blob(file.bytes.clone())])?;
+                    insert.raw_execute()?;
+                }
+            }
             let values = [
                 new.account.map(|a| a.0).into(),
                 text(new.channel.as_str()),
@@ -270,7 +283,7 @@ mod tests {
         DataSourceInput, FormInput, NewAccount, NewOrgUnit, NewProject, NewUser, OrgUnitScope, PayloadPart,
         ReceivedXml, SubmissionMetadata, ValidationStatus,
     };
-    use hygeia_store::{NewPayload, Store};
+    use hygeia_store::{InlineFile, NewPayload, Store};
     use serde_json::json;
 
     use super::*;
@@ -335,6 +348,7 @@ mod tests {
                     size: 9,
                     md5: "0cc175b9c0f1b6a831c399e269772661".into(),
                 }],
+                inline: vec![InlineFile { key: format!("db:raw/{path}.xml"), bytes: b"<data/>".to_vec() }],
                 size: 1234,
                 user: Some(user),
                 project: Some(project),
@@ -393,6 +407,7 @@ mod tests {
             channel,
             file_key: "raw/first".into(),
             parts: Vec::new(),
+            inline: Vec::new(),
             size: 1,
             user: None,
             project: None,
@@ -425,5 +440,9 @@ mod tests {
         let Ok(Written::Payload(finished)) = &raw[4] else { panic!("the payload's outcome") };
         assert_eq!(finished.submission_id, None, "the later failure is the payload's last word");
         assert_eq!(store.submissions().payload(raw_payload).await.unwrap(), Some(finished.clone()));
+        for path in ["raw", "sqlx"] {
+            let kept = store.submissions().inline_file(account, &format!("db:raw/{path}.xml")).await.unwrap();
+            assert_eq!(kept.as_deref(), Some(&b"<data/>"[..]), "the payload's inline file, written by {path}");
+        }
     }
 }

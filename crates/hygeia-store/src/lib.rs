@@ -137,11 +137,23 @@ pub struct NewPayload {
     pub channel: PayloadChannel,
     /// The stem of the parts' keys.
     pub file_key: String,
-    /// Each part, already in file storage.
+    /// Each part, already in file storage or among `inline`.
     pub parts: Vec<PayloadPart>,
+    /// The parts small enough to be kept in the database, written with the payload's row.
+    pub inline: Vec<InlineFile>,
     pub size: i64,
     pub user: Option<UserId>,
     pub project: Option<ProjectId>,
+}
+
+/// What begins the key of a file kept in the database rather than in file storage.
+pub const INLINE_KEY_PREFIX: &str = "db:";
+
+/// A file kept in the database: its key begins with [`INLINE_KEY_PREFIX`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct InlineFile {
+    pub key: String,
+    pub bytes: Vec<u8>,
 }
 
 /// Submissions, their files and edits, and the raw payloads they came in. Every method but the
@@ -149,8 +161,11 @@ pub struct NewPayload {
 /// subtrees (a restricted user sees only submissions about units in them).
 #[async_trait]
 pub trait SubmissionStore: Send + Sync {
-    /// Records bytes just stored in file storage, before they are read.
+    /// Records bytes just stored in file storage (and those of `payload.inline`, in the same
+    /// transaction), before they are read.
     async fn record_payload(&self, payload: NewPayload) -> StoreResult<Payload>;
+    /// The bytes of a file a payload kept in the database, if the account has it.
+    async fn inline_file(&self, account: AccountId, key: &str) -> StoreResult<Option<Vec<u8>>>;
     /// What processing a payload gave: the submission it made or updated, or why it failed.
     async fn finish_payload(&self, id: i64, outcome: Result<Option<SubmissionId>, String>) -> StoreResult<Payload>;
     /// Payloads that failed or were never processed, oldest first.

@@ -219,7 +219,7 @@ pub async fn stream_file(
     name: &str,
     content_type: &str,
 ) -> ApiResult<Response> {
-    let file = state.files.open(user.0.account_id, key).await.map_err(|err| match err {
+    let file = state.open_file(user.0.account_id, key).await.map_err(|err| match err {
         hygeia_files::FileError::NotFound => ApiError::NotFoundBecause("The file is no longer stored.".into()),
         other => ApiError::Internal(other.to_string()),
     })?;

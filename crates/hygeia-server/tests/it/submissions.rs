@@ -447,7 +447,9 @@ async fn an_odk_collect_session_is_served(app: &TestApp) {
     assert_eq!(head.status, StatusCode::NO_CONTENT);
     assert_eq!(head.header("x-openrosa-accept-content-length"), Some("100000000"));
     let first = submission_xml(&s.version, "c0ffee-1", None, "Awa");
-    let files: [(&str, &[u8]); 2] = [("1714556000123.jpg", b"\xff\xd8jpeg bytes"), ("audit.csv", b"event,start\n")];
+    // A photo too large to be kept in the database (it goes to file storage), a small audit log.
+    let photo_bytes: Vec<u8> = b"\xff\xd8jpeg bytes".iter().copied().cycle().take(70_000).collect();
+    let files: [(&str, &[u8]); 2] = [("1714556000123.jpg", &photo_bytes), ("audit.csv", b"event,start\n")];
     let posted = openrosa(
         app,
         Method::POST,
@@ -482,6 +484,13 @@ async fn an_odk_collect_session_is_served(app: &TestApp) {
         detail["answers"]["households"]["hh_repeat"][0]["age"], 42,
         "typed JSON nests groups and repeats, numbers typed"
     );
+    // The XML and the audit log are kept in the database, the photo in file storage.
+    let stored = app.store.submissions().get(s.account, hygeia_core::SubmissionId(id)).await.unwrap().unwrap();
+    assert!(stored.file_key.as_deref().is_some_and(|k| k.starts_with("db:")), "{:?}", stored.file_key);
+    let kept = app.store.submissions().files(s.account, stored.id).await.unwrap();
+    let keys: Vec<bool> = kept.iter().map(|f| f.file_key.starts_with("db:")).collect();
+    assert_eq!(keys, [false, true], "{kept:?}");
+    assert_eq!(app.state.files.open(s.account, &kept[0].file_key).await.unwrap().size, 70_000);
     // The XML and the files are served, as sent, to those who may see the submission.
     let served = app.get(row["file_url"].as_str().unwrap(), Some(&s.token)).await;
     assert_eq!((served.status, served.text()), (StatusCode::OK, first.clone()));
@@ -738,6 +747,7 @@ async fn stored_payloads_are_replayed_once_their_form_exists(app: &TestApp) {
         channel: hygeia_core::PayloadChannel::Iaso,
         file_key: directory.to_owned(),
         parts: Vec::new(),
+        inline: Vec::new(),
         size: older.len() as i64,
         user: None,
         project: Some(project),

@@ -107,6 +107,7 @@ macro_rules! conformance_suite {
             submission_lists_filter_scope_and_derive_the_status,
             submissions_stay_within_their_account,
             payloads_are_kept_with_what_became_of_them,
+            inline_files_are_kept_with_their_payload,
             payloads_are_marked_processed_with_their_xml,
             payloads_written_at_once_are_each_kept_and_answered,
             submissions_written_at_once_each_meet_their_own_outcome,

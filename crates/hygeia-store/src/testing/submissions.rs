@@ -9,7 +9,7 @@ use hygeia_core::{
 use serde_json::json;
 
 use super::{account, assert_invalid, assert_not_found};
-use crate::{NewPayload, Store};
+use crate::{InlineFile, NewPayload, Store};
 
 struct Setup {
     account: AccountId,
@@ -271,6 +271,7 @@ pub async fn payloads_are_kept_with_what_became_of_them(store: &dyn Store) {
         channel: PayloadChannel::OpenRosa,
         file_key: key.into(),
         parts: vec![part(key, "xml_submission_file", Some("a.xml")), part(key, "photo", None)],
+        inline: Vec::new(),
         size: 120,
         user: None,
         project: None,
@@ -294,6 +295,43 @@ pub async fn payloads_are_kept_with_what_became_of_them(store: &dyn Store) {
     assert_not_found(subs.finish_payload(9999, Ok(None)).await);
 }
 
+/// Small parts kept in the database come back by key, to their own account only, and are
+/// written with their payload or not at all.
+pub async fn inline_files_are_kept_with_their_payload(store: &dyn Store) {
+    let a = setup(store, "A").await;
+    let b = setup(store, "B").await;
+    let subs = store.submissions();
+    let new = |account: AccountId, key: &str| NewPayload {
+        account: Some(account),
+        channel: PayloadChannel::Iaso,
+        file_key: key.into(),
+        parts: Vec::new(),
+        inline: vec![InlineFile { key: format!("db:{key}-0-a.xml"), bytes: b"<data>\0\xff</data>".to_vec() }],
+        size: 15,
+        user: None,
+        project: None,
+    };
+    subs.record_payload(new(a.account, "raw/1")).await.unwrap();
+    let kept = subs.inline_file(a.account, "db:raw/1-0-a.xml").await.unwrap();
+    assert_eq!(kept.as_deref(), Some(&b"<data>\0\xff</data>"[..]), "the bytes come back as given");
+    assert_eq!(subs.inline_file(b.account, "db:raw/1-0-a.xml").await.unwrap(), None, "not to another account");
+    assert_eq!(subs.inline_file(a.account, "db:raw/9-0-a.xml").await.unwrap(), None);
+
+    // A key taken already: neither the payload row nor its file is written.
+    let before = subs.unprocessed_payloads(100).await.unwrap().len();
+    let mut again = new(a.account, "raw/2");
+    again.inline.push(InlineFile { key: "db:raw/1-0-a.xml".into(), bytes: b"other".to_vec() });
+    assert!(subs.record_payload(again).await.is_err());
+    assert_eq!(subs.unprocessed_payloads(100).await.unwrap().len(), before, "no payload row");
+    assert_eq!(subs.inline_file(a.account, "db:raw/2-0-a.xml").await.unwrap(), None, "nor its first file");
+    // Keys that do not say where they are, or no account to keep them for: refused.
+    let mut unmarked = new(a.account, "raw/3");
+    unmarked.inline[0].key = "raw/3-0-a.xml".into();
+    assert_invalid(subs.record_payload(unmarked).await, "inline");
+    assert_invalid(subs.record_payload(NewPayload { account: None, ..new(a.account, "raw/4") }).await, "inline");
+    assert_eq!(subs.unprocessed_payloads(100).await.unwrap().len(), before);
+}
+
 /// An XML recorded with the payload it came in marks that payload processed as it is written,
 /// alone or with many others at once; a refused XML leaves its payload for the caller to mark.
 pub async fn payloads_are_marked_processed_with_their_xml(store: &dyn Store) {
@@ -304,6 +342,7 @@ pub async fn payloads_are_marked_processed_with_their_xml(store: &dyn Store) {
         channel: PayloadChannel::Iaso,
         file_key: format!("raw/{i}"),
         parts: Vec::new(),
+        inline: Vec::new(),
         size: 1,
         user: None,
         project: None,
@@ -352,6 +391,7 @@ pub async fn payloads_written_at_once_are_each_kept_and_answered(store: &dyn Sto
         channel: PayloadChannel::OpenRosa,
         file_key: format!("raw/{i}"),
         parts: Vec::new(),
+        inline: Vec::new(),
         size: i as i64,
         user: None,
         project: None,
