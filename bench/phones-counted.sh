@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 users="${1:-500}"
 seconds="${2:-60}"
 command -v perf >/dev/null || { echo "perf is missing: apt-get install linux-perf" >&2; exit 1; }
-bash bench/lib/host-probe.sh | head -n 1
+bash bench/lib/host-probe.sh
 counts="$(mktemp)"
 (
     sleep 30
