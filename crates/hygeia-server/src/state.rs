@@ -58,9 +58,7 @@ impl AppState {
         }
         Ok(found)
     }
-}
 
-impl AppState {
     /// A file of `account`, wherever it is kept: in the database (a key that begins with
     /// [`INLINE_KEY_PREFIX`], a payload's small part) or in file storage.
     pub async fn open_file(&self, account: AccountId, key: &str) -> FileResult<FileStream> {
